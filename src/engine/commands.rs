@@ -1,0 +1,116 @@
+//! Commands flowing back into a running engine (from the dashboard's keys, a
+//! script's schedule, or a test), and the per-job mailbox they are delivered to.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::JobId;
+
+/// Which job a fault command hits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Whoever holds the lock of this client (the first client holding one when `None`).
+    Holder(Option<String>),
+    /// A job by number.
+    Job(JobId),
+}
+
+/// Something to do to a running engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// Freeze scenario time.
+    Pause,
+    /// Let scenario time run again.
+    Resume,
+    /// Change the speed multiplier.
+    SetSpeed(f64),
+    /// Clean failure: repair its partial write, release the lock, end `crashed`.
+    Crash(Target),
+    /// Stop dead: no repair, no release; the lease must free the lock.
+    Kill(Target),
+    /// Freeze the job (writes and heartbeats) for this many scenario seconds.
+    Stall(Target, f64),
+    /// Start one more job (for this client, or the next in turn).
+    AddJob(Option<String>),
+    /// End the run cleanly: every job stops, partial writes are repaired.
+    Stop,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Holder(None) => write!(f, "the holder"),
+            Target::Holder(Some(c)) => write!(f, "the holder of {c}"),
+            Target::Job(j) => write!(f, "job {j}"),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Pause => write!(f, "pause"),
+            Command::Resume => write!(f, "resume"),
+            Command::SetSpeed(s) => write!(f, "speed {s}"),
+            Command::Crash(t) => write!(f, "crash {t}"),
+            Command::Kill(t) => write!(f, "kill {t}"),
+            Command::Stall(t, s) => write!(f, "stall {t} for {s}s"),
+            Command::AddJob(None) => write!(f, "add a job"),
+            Command::AddJob(Some(c)) => write!(f, "add a job for {c}"),
+            Command::Stop => write!(f, "stop"),
+        }
+    }
+}
+
+/// A fault order delivered to one job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Order {
+    /// Clean failure.
+    Crash,
+    /// Die without releasing.
+    Kill,
+    /// Freeze for this long.
+    Stall(Duration),
+    /// The run is stopping.
+    Stop,
+}
+
+/// A job's mailbox: the engine posts an order, the job picks it up at its next step.
+///
+/// `pending` is an atomic so that a sleeping job's interrupt predicate can read it
+/// without locking (predicates run under the clock's mutex).
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    pending: AtomicBool,
+    order: Mutex<Option<Order>>,
+}
+
+impl Mailbox {
+    /// Posts an order; a later order replaces an earlier one not yet taken, except
+    /// that nothing replaces a kill.
+    pub fn post(&self, order: Order) {
+        let mut slot = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        if *slot != Some(Order::Kill) {
+            *slot = Some(order);
+        }
+        self.pending.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether an order waits.
+    pub fn has_order(&self) -> bool {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    /// Takes the waiting order, if any.
+    pub fn take(&self) -> Option<Order> {
+        let mut slot = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        self.pending.store(false, Ordering::SeqCst);
+        slot.take()
+    }
+}

@@ -1,0 +1,407 @@
+//! The event stream: the only way the engine talks to the outside.
+//!
+//! The dashboard, the headless printer and the recorder all consume these, so what a
+//! script checks is what a person sees. Every event is stamped with scenario time
+//! and a sequence number in emission order.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use serde::{Deserialize, Serialize};
+
+use super::summary::Summary;
+use crate::clock::Clock;
+
+/// Job number, 1-based; 0 is the engine's own end-of-run recovery.
+pub type JobId = u32;
+
+/// An event with its scenario time (seconds) and sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stamped {
+    /// Position in the stream, from 1.
+    pub seq: u64,
+    /// Scenario time in seconds.
+    pub t: f64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What a waiter saw on an attempt that did not acquire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeenLock {
+    /// Held by another job.
+    Held {
+        /// The holder (None if its id is not one of this run's jobs).
+        holder: Option<JobId>,
+        /// The holder's fence.
+        fence: u64,
+        /// The heartbeat seen.
+        heartbeat: u64,
+    },
+    /// Free or expired, but another waiter's compare-and-set won.
+    LostRace,
+    /// The store failed.
+    StoreError {
+        /// The store's message.
+        error: String,
+    },
+}
+
+/// How a job came to hold the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    /// First acquisition ever (document inserted).
+    Created,
+    /// Released by its previous holder: a handoff.
+    Handoff,
+    /// Taken over after the holder's lease expired.
+    Takeover,
+}
+
+/// Everything the engine reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// Jobs at start.
+        jobs: u32,
+        /// Clients (lock keys).
+        clients: u32,
+        /// Store backend name.
+        store: String,
+        /// Speed multiplier.
+        speed: f64,
+        /// The seed for every random draw.
+        seed: u64,
+        /// `real` or `virtual`.
+        clock: String,
+        /// Lease length in scenario seconds.
+        lease: f64,
+        /// Output file per client, in client order.
+        outputs: Vec<String>,
+    },
+    /// A job thread exists and is about to ask for the lock.
+    Queued {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The job's identity (worker hash).
+        hash: String,
+        /// Whether the crash draw says it will crash once it holds the lock.
+        will_crash: bool,
+    },
+    /// An attempt that did not acquire.
+    LockAttempt {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// 1-based attempt number.
+        attempt: u32,
+        /// What it saw.
+        seen: SeenLock,
+    },
+    /// A waiter saw the holder's heartbeat stand still for a whole lease.
+    LeaseExpired {
+        /// The waiter.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The holder whose lease expired.
+        holder: Option<JobId>,
+        /// The holder's fence.
+        fence: u64,
+        /// How long the heartbeat stood still, seconds.
+        unchanged_for: f64,
+    },
+    /// The job holds the lock and has fenced in at the output.
+    Acquired {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The new fencing token.
+        fence: u64,
+        /// Attempts it took.
+        attempts: u32,
+        /// Seconds waited.
+        waited: f64,
+        /// Created, handoff or takeover.
+        how: How,
+        /// Previous holder taken over from (takeover only).
+        from_job: Option<JobId>,
+        /// Previous holder's fence (takeover only).
+        from_fence: Option<u64>,
+        /// Committed output length read from the lock document.
+        committed: u64,
+        /// The fence-in's place in the output's write order.
+        wseq: u64,
+    },
+    /// The output was truncated back to its committed length.
+    Repair {
+        /// The job that repaired.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Fence used.
+        fence: u64,
+        /// Length before.
+        from_len: u64,
+        /// Length after.
+        to_len: u64,
+        /// Bytes removed.
+        bytes: u64,
+        /// Why (e.g. "takeover from a dead holder", "crash").
+        reason: String,
+        /// Place in the output's write order.
+        wseq: u64,
+    },
+    /// An accepted chunk.
+    ChunkWritten {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Fence the write carried.
+        fence: u64,
+        /// 1-based chunk number.
+        chunk: u32,
+        /// Chunks in a record.
+        of: u32,
+        /// Byte offset.
+        offset: u64,
+        /// The bytes written.
+        text: String,
+        /// Place in the output's write order.
+        wseq: u64,
+    },
+    /// The output refused a write (or fence-in) because a higher fence was accepted.
+    WriteRejected {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The job's fence.
+        fence: u64,
+        /// The fence the output had accepted.
+        highest: u64,
+    },
+    /// The holder renewed its lease.
+    Heartbeat {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Fence.
+        fence: u64,
+        /// New heartbeat value.
+        beat: u64,
+    },
+    /// A renewal failed on a store error (the holder keeps trying until its lease runs out).
+    HeartbeatFailed {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The store's message.
+        error: String,
+    },
+    /// The job was frozen (stall command): no writes, no heartbeats.
+    Stalled {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Scenario seconds.
+        secs: f64,
+    },
+    /// The holder released the lock (time is taken before the release is sent).
+    Released {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Fence released.
+        fence: u64,
+        /// Committed length recorded.
+        committed: u64,
+    },
+    /// End state: wrote its record and released.
+    Finished {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+    },
+    /// End state: clean failure (its partial write was repaired, the lock released).
+    Crashed {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Why.
+        reason: String,
+    },
+    /// End state: died without releasing; the lease frees the lock.
+    Killed {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Whether it held the lock when it died.
+        held: bool,
+    },
+    /// End state: lost the lock (taken over, rejected by the output, or not renewed).
+    Fenced {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Why.
+        reason: String,
+    },
+    /// End state: waited `give_up` without getting the lock.
+    GaveUp {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Seconds waited.
+        waited: f64,
+    },
+    /// A command took effect.
+    CommandApplied {
+        /// The command, as text.
+        command: String,
+        /// The job it hit, if any.
+        job: Option<JobId>,
+    },
+    /// A command could not take effect.
+    CommandIgnored {
+        /// The command, as text.
+        command: String,
+        /// Why.
+        reason: String,
+    },
+    /// Scenario time froze.
+    Paused,
+    /// Scenario time runs again.
+    Resumed,
+    /// The speed changed.
+    SpeedChanged {
+        /// New speed.
+        speed: f64,
+    },
+    /// A run invariant was broken (also listed in the summary).
+    InvariantBroken {
+        /// What broke.
+        what: String,
+    },
+    /// The run is over.
+    RunFinished {
+        /// Counts, timings, verdicts.
+        summary: Box<Summary>,
+    },
+}
+
+impl Event {
+    /// The job this event is about, if any.
+    pub fn job(&self) -> Option<JobId> {
+        use Event::*;
+        match self {
+            Queued { job, .. }
+            | LockAttempt { job, .. }
+            | LeaseExpired { job, .. }
+            | Acquired { job, .. }
+            | Repair { job, .. }
+            | ChunkWritten { job, .. }
+            | WriteRejected { job, .. }
+            | Heartbeat { job, .. }
+            | HeartbeatFailed { job, .. }
+            | Stalled { job, .. }
+            | Released { job, .. }
+            | Finished { job, .. }
+            | Crashed { job, .. }
+            | Killed { job, .. }
+            | Fenced { job, .. }
+            | GaveUp { job, .. } => Some(*job),
+            _ => None,
+        }
+    }
+
+    /// Whether this is one of the end states.
+    pub fn is_end(&self) -> bool {
+        matches!(
+            self,
+            Event::Finished { .. }
+                | Event::Crashed { .. }
+                | Event::Killed { .. }
+                | Event::Fenced { .. }
+                | Event::GaveUp { .. }
+        )
+    }
+}
+
+/// Stamps events and sends them on the stream, keeping a copy for the end-of-run checks.
+#[derive(Clone)]
+pub struct Emitter {
+    clock: Clock,
+    inner: Arc<Mutex<EmitterState>>,
+}
+
+struct EmitterState {
+    next_seq: u64,
+    tx: Sender<Stamped>,
+    log: Vec<Stamped>,
+}
+
+impl Emitter {
+    /// An emitter that sends on `tx`.
+    pub fn new(clock: Clock, tx: Sender<Stamped>) -> Emitter {
+        Emitter {
+            clock,
+            inner: Arc::new(Mutex::new(EmitterState {
+                next_seq: 1,
+                tx,
+                log: Vec::new(),
+            })),
+        }
+    }
+
+    /// Emits `event` stamped with the current scenario time.
+    pub fn emit(&self, event: Event) {
+        let t = self.clock.now();
+        self.emit_at(t, event);
+    }
+
+    /// Emits `event` stamped with a time taken earlier (e.g. before a release was sent).
+    pub fn emit_at(&self, t: Duration, event: Event) {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let stamped = Stamped {
+            seq: st.next_seq,
+            t: t.as_secs_f64(),
+            event,
+        };
+        st.next_seq += 1;
+        st.log.push(stamped.clone());
+        // A front end that quit early drops its receiver; the run still completes.
+        let _ = st.tx.send(stamped);
+    }
+
+    /// Every event emitted so far.
+    pub fn log(&self) -> Vec<Stamped> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .log
+            .clone()
+    }
+}

@@ -1,0 +1,163 @@
+//! The engine: turns a [`Scenario`] into threads, one per job, and reports
+//! everything on one event stream; takes [`Command`]s back on a second channel.
+//!
+//! The engine knows nothing of terminals: front ends consume [`RunHandle::events`].
+
+pub mod commands;
+mod dispatch;
+pub mod events;
+pub mod invariants;
+pub mod registry;
+mod run;
+pub mod scenario;
+pub mod seeds;
+pub mod summary;
+
+pub use commands::{Command, Target};
+pub use events::{Event, How, JobId, SeenLock, Stamped};
+pub use registry::Registry;
+pub use scenario::{ClockKind, Scenario, ScenarioError};
+pub use summary::{OutputCheck, Summary};
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use thiserror::Error;
+
+use crate::clock::Clock;
+use crate::output::{FencedOutput, OutputError};
+use crate::store::{MemoryConfig, MemoryStore, Store};
+
+/// Why a run could not start (or ended abnormally).
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// A parameter cannot work.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// An output file cannot be created.
+    #[error("cannot write output {path}: {source}")]
+    Output {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The output layer failed.
+    #[error(transparent)]
+    Fenced(#[from] OutputError),
+    /// A thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Spawn(io::Error),
+    /// The engine's own thread panicked.
+    #[error("the engine thread panicked")]
+    Panicked,
+}
+
+/// A running (or finished) run.
+pub struct RunHandle {
+    events: Receiver<Stamped>,
+    commands: Sender<Command>,
+    clock: Clock,
+    coordinator: JoinHandle<Summary>,
+}
+
+impl RunHandle {
+    /// The event stream; it ends with `RunFinished`.
+    pub fn events(&self) -> &Receiver<Stamped> {
+        &self.events
+    }
+
+    /// A sender for commands into the engine.
+    pub fn commands(&self) -> Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// The run's clock (for front ends that show scenario time).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Waits for the run to end and returns its summary.
+    pub fn join(self) -> Result<Summary, EngineError> {
+        self.coordinator.join().map_err(|_| EngineError::Panicked)
+    }
+}
+
+/// The clock a scenario asks for.
+pub fn clock_for(scenario: &Scenario) -> Clock {
+    match scenario.clock {
+        ClockKind::Real => Clock::real(scenario.speed),
+        ClockKind::Virtual => Clock::virtual_time(),
+    }
+}
+
+/// The embedded memory store with the scenario's latency model.
+pub fn memory_store_for(scenario: &Scenario, clock: &Clock) -> Arc<dyn Store> {
+    let config = MemoryConfig {
+        insert_latency: scenario::secs(scenario.db_latency),
+        op_latency: scenario::secs(scenario.op_latency),
+    };
+    let seed = seeds::derive(scenario.seed, 0, seeds::Stream::Engine);
+    Arc::new(MemoryStore::new(clock.clone(), config, seed))
+}
+
+/// Starts a run on the embedded memory store.
+pub fn start(scenario: Scenario) -> Result<RunHandle, EngineError> {
+    scenario.validate()?;
+    let clock = clock_for(&scenario);
+    let store = memory_store_for(&scenario, &clock);
+    start_with(scenario, clock, store)
+}
+
+/// Starts a run on a given clock and store.
+pub fn start_with(
+    scenario: Scenario,
+    clock: Clock,
+    store: Arc<dyn Store>,
+) -> Result<RunHandle, EngineError> {
+    scenario.validate()?;
+    let outputs = open_outputs(&scenario)?;
+    let (event_tx, event_rx) = crossbeam_channel::unbounded();
+    let (command_tx, command_rx) = crossbeam_channel::unbounded();
+    let coordinator = run::launch(scenario, clock.clone(), store, outputs, event_tx, command_rx)?;
+    Ok(RunHandle {
+        events: event_rx,
+        commands: command_tx,
+        clock,
+        coordinator,
+    })
+}
+
+/// Creates every output file, or none: each path is checked before any is truncated.
+fn open_outputs(scenario: &Scenario) -> Result<Vec<Arc<FencedOutput>>, EngineError> {
+    let paths = scenario.outputs();
+    let mut created = Vec::new();
+    for path in &paths {
+        let existed = path.exists();
+        let probe = OpenOptions::new().create(true).append(true).open(path);
+        match probe {
+            Ok(_) => {
+                if !existed {
+                    created.push(path.clone());
+                }
+            }
+            Err(source) => {
+                for p in &created {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(EngineError::Output {
+                    path: path.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    paths
+        .iter()
+        .map(|p| FencedOutput::create(p).map(Arc::new).map_err(EngineError::from))
+        .collect()
+}

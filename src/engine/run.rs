@@ -1,0 +1,278 @@
+//! The run's life: spawn the jobs, serve commands, wait for every job, recover a lock
+//! a dead holder left behind, check the invariants and the outputs, report.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender};
+use rand::RngExt;
+use serde_json::json;
+
+use super::commands::{Command, Mailbox};
+use super::dispatch;
+use super::events::{Emitter, Event, JobId, Stamped};
+use super::invariants;
+use super::registry::Registry;
+use super::scenario::{Scenario, secs};
+use super::seeds::{self, Stream};
+use super::summary::{Summary, check_output};
+use super::EngineError;
+use crate::clock::Clock;
+use crate::lock::{Lock, LockConfig, lock_key};
+use crate::output::FencedOutput;
+use crate::store::Store;
+use crate::worker::{self, Context, End, Job};
+
+/// Everything the engine's threads share.
+pub(super) struct Shared {
+    pub scenario: Scenario,
+    pub clock: Clock,
+    pub store: Arc<dyn Store>,
+    pub emit: Emitter,
+    pub registry: Arc<Registry>,
+    pub outputs: Vec<Arc<FencedOutput>>,
+    pub clients: Vec<String>,
+    /// Job threads not yet joined; `None` once the run stopped taking jobs.
+    handles: Mutex<Option<Vec<JoinHandle<End>>>>,
+    /// Set when every job has ended: schedulers stop.
+    pub done: AtomicBool,
+}
+
+impl Shared {
+    fn handles(&self) -> MutexGuard<'_, Option<Vec<JoinHandle<End>>>> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts one more job for client `client`; `None` once the run is closing.
+    pub fn spawn_job(&self, client: usize) -> Result<Option<JobId>, EngineError> {
+        let mut handles = self.handles();
+        let Some(list) = handles.as_mut() else {
+            return Ok(None);
+        };
+        let id = self.registry.len() as JobId + 1;
+        let mut rng = seeds::rng(self.scenario.seed, id, Stream::Job);
+        let will_crash = rng.random::<f64>() < self.scenario.crash_prob;
+        let hash = seeds::worker_hash(&mut rng);
+        let mailbox = Arc::new(Mailbox::default());
+        let registered = self.registry.add(client, hash.clone(), mailbox.clone());
+        debug_assert_eq!(registered, id);
+        let job = Job {
+            id,
+            client: self.clients[client].clone(),
+            client_index: client,
+            hash: hash.clone(),
+            will_crash,
+        };
+        self.emit.emit(Event::Queued {
+            job: id,
+            client: job.client.clone(),
+            hash,
+            will_crash,
+        });
+        let cx = self.context(client, id, mailbox, self.scenario.lock_config());
+        let handle = self
+            .clock
+            .spawn(format!("job-{id}"), move || worker::run(&job, &cx))
+            .map_err(EngineError::Spawn)?;
+        list.push(handle);
+        Ok(Some(id))
+    }
+
+    fn context(
+        &self,
+        client: usize,
+        id: JobId,
+        mailbox: Arc<Mailbox>,
+        config: LockConfig,
+    ) -> Context {
+        let stream = if id == 0 { Stream::Recovery } else { Stream::Store };
+        let store = self
+            .store
+            .for_caller(seeds::derive(self.scenario.seed, id, stream));
+        let key = lock_key("worker", &self.clients[client]);
+        let text = if id == 0 {
+            Vec::new()
+        } else {
+            self.scenario.text.clone().into_bytes()
+        };
+        Context {
+            clock: self.clock.clone(),
+            lock: Lock::new(store, self.clock.clone(), key, config),
+            output: self.outputs[client].clone(),
+            emit: self.emit.clone(),
+            mailbox,
+            registry: self.registry.clone(),
+            text,
+            chunk: self.scenario.chunk,
+            chunk_pause: secs(self.scenario.chunk_pause),
+        }
+    }
+
+    /// Takes one unjoined job thread, or closes the run to new jobs when none is left.
+    fn next_handle(&self) -> Option<JoinHandle<End>> {
+        let mut handles = self.handles();
+        let list = handles.as_mut()?;
+        match list.pop() {
+            Some(h) => Some(h),
+            None => {
+                *handles = None;
+                None
+            }
+        }
+    }
+}
+
+/// Starts the coordinator thread.
+pub(super) fn launch(
+    scenario: Scenario,
+    clock: Clock,
+    store: Arc<dyn Store>,
+    outputs: Vec<Arc<FencedOutput>>,
+    event_tx: Sender<Stamped>,
+    command_rx: Receiver<Command>,
+) -> Result<JoinHandle<Summary>, EngineError> {
+    let clients = scenario.client_names();
+    let shared = Arc::new(Shared {
+        emit: Emitter::new(clock.clone(), event_tx),
+        registry: Arc::new(Registry::new(clients.len())),
+        scenario,
+        clock,
+        store,
+        outputs,
+        clients,
+        handles: Mutex::new(Some(Vec::new())),
+        done: AtomicBool::new(false),
+    });
+    // Counted as running until every job exists, so virtual time cannot start early.
+    let hold = shared.clock.enlist();
+    thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || coordinate(shared, command_rx, hold))
+        .map_err(EngineError::Spawn)
+}
+
+fn coordinate(
+    shared: Arc<Shared>,
+    command_rx: Receiver<Command>,
+    hold: crate::clock::Enlisted,
+) -> Summary {
+    let sc = &shared.scenario;
+    shared.emit.emit(Event::RunStarted {
+        jobs: sc.jobs,
+        clients: sc.clients,
+        store: shared.store.name().to_string(),
+        speed: sc.speed,
+        seed: sc.seed,
+        clock: if shared.clock.is_virtual() {
+            "virtual".into()
+        } else {
+            "real".into()
+        },
+        lease: sc.lease,
+        outputs: sc.outputs().iter().map(|p| p.display().to_string()).collect(),
+    });
+    let mut violations = Vec::new();
+    for i in 1..=sc.jobs {
+        if let Err(e) = shared.spawn_job(sc.client_of(i)) {
+            violations.push(format!("could not start job {i}: {e}"));
+            break;
+        }
+    }
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let server = {
+        let shared = shared.clone();
+        thread::Builder::new()
+            .name("commands".into())
+            .spawn(move || dispatch::serve(&shared, &command_rx, &stop_rx))
+    };
+    let scheduler = dispatch::start_schedule(&shared);
+    drop(hold);
+
+    while let Some(h) = shared.next_handle() {
+        if h.join().is_err() {
+            violations.push("a job thread panicked".into());
+        }
+    }
+    shared.done.store(true, Ordering::SeqCst);
+    shared.clock.poke();
+    if let Some(Ok(h)) = scheduler {
+        let _ = h.join();
+    }
+    recover(&shared, &mut violations);
+    drop(stop_tx);
+    if let Ok(h) = server {
+        let _ = h.join();
+    }
+    finish(&shared, violations)
+}
+
+/// After every job ended, a lock still held can only belong to a dead (killed)
+/// holder. Like the next scheduled run would, take it over once its lease expires,
+/// repair the torn tail and release, so the output ends strictly valid.
+fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
+    for (index, client) in shared.clients.iter().enumerate() {
+        let key = lock_key("worker", client);
+        let held = matches!(
+            shared.store.find_one(&json!({ "_id": key })),
+            Ok(Some(doc)) if !doc.get("owner").is_none_or(|o| o.is_null())
+        );
+        if !held {
+            continue;
+        }
+        let lease = secs(shared.scenario.lease);
+        let config = LockConfig {
+            give_up: lease * 4 + secs(shared.scenario.retry) * 4,
+            ..shared.scenario.lock_config()
+        };
+        let cx = shared.context(index, 0, Arc::new(Mailbox::default()), config);
+        let mut rng = seeds::rng(shared.scenario.seed, 0, Stream::Recovery);
+        let job = Job {
+            id: 0,
+            client: client.clone(),
+            client_index: index,
+            hash: format!("recovery-{}", seeds::worker_hash(&mut rng)),
+            will_crash: false,
+        };
+        let end = shared
+            .clock
+            .spawn(format!("recovery-{client}"), move || worker::run(&job, &cx))
+            .map(|h| h.join());
+        if !matches!(end, Ok(Ok(End::Finished))) {
+            violations.push(format!("{client}: the lock left by a dead holder could not be recovered"));
+        }
+    }
+}
+
+fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
+    for client in &shared.clients {
+        let key = lock_key("worker", client);
+        if let Ok(Some(doc)) = shared.store.find_one(&json!({ "_id": key }))
+            && !doc.get("owner").is_none_or(|o| o.is_null())
+        {
+            violations.push(format!("{client}: lock still held after every job ended"));
+        }
+    }
+    let events = shared.emit.log();
+    violations.extend(invariants::check(&events));
+    let mut summary = Summary::tally(&events);
+    summary.store_ops = shared.store.op_counts();
+    let finished = Summary::finished_per_client(&events);
+    summary.outputs = shared
+        .clients
+        .iter()
+        .zip(&shared.outputs)
+        .map(|(client, out)| {
+            let expected = finished.get(client).copied().unwrap_or(0);
+            check_output(client, out.path(), expected)
+        })
+        .collect();
+    for what in &violations {
+        shared.emit.emit(Event::InvariantBroken { what: what.clone() });
+    }
+    summary.violations = violations;
+    shared.emit.emit(Event::RunFinished {
+        summary: Box::new(summary.clone()),
+    });
+    summary
+}

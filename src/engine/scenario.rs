@@ -1,0 +1,234 @@
+//! What a run does: the faithful defaults of the classic exercise, and their checks.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::commands::Command;
+use crate::lock::LockConfig;
+use crate::verify::RECORD;
+
+/// Which clock drives the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockKind {
+    /// Wall time times `speed`; pausable, re-speedable.
+    Real,
+    /// Discrete-event time: as fast as the CPU allows, immune to scheduling hiccups.
+    Virtual,
+}
+
+/// A run's parameters. Durations are in scenario seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Jobs, each on its own thread.
+    pub jobs: u32,
+    /// Clients; each has its own lock key and output file.
+    pub clients: u32,
+    /// Probability that a job crashes once it holds the lock, before writing.
+    pub crash_prob: f64,
+    /// Scenario seconds per real second (real clock only).
+    pub speed: f64,
+    /// Seed for every random draw.
+    pub seed: u64,
+    /// Output path (per-client paths derive from it, see [`Scenario::output_for`]).
+    pub output: PathBuf,
+    /// Lease length.
+    pub lease: f64,
+    /// Pause between a waiter's attempts.
+    pub retry: f64,
+    /// A waiter gives up after this long.
+    pub give_up: f64,
+    /// `insert_one` latency maximum (uniform draw).
+    pub db_latency: f64,
+    /// Latency maximum on every other store operation.
+    pub op_latency: f64,
+    /// Bytes per write.
+    pub chunk: usize,
+    /// Pause after every chunk.
+    pub chunk_pause: f64,
+    /// The record each job writes.
+    pub text: String,
+    /// Which clock.
+    pub clock: ClockKind,
+    /// Commands to apply at given scenario times (seconds).
+    pub schedule: Vec<(f64, Command)>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            jobs: 25,
+            clients: 1,
+            crash_prob: 0.2,
+            speed: 1.0,
+            seed: 0,
+            output: PathBuf::from("output.txt"),
+            lease: 3.0,
+            retry: 0.1,
+            give_up: 2000.0,
+            db_latency: 1.0,
+            op_latency: 0.0,
+            chunk: 5,
+            chunk_pause: 2.0,
+            text: RECORD.to_string(),
+            clock: ClockKind::Real,
+            schedule: Vec::new(),
+        }
+    }
+}
+
+/// A scenario parameter that cannot work, naming the value.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{0}")]
+pub struct ScenarioError(pub String);
+
+fn check_secs(name: &str, v: f64, allow_zero: bool) -> Result<(), ScenarioError> {
+    if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
+        let need = if allow_zero { ">= 0" } else { "> 0" };
+        return Err(ScenarioError(format!(
+            "{name} must be a number of seconds {need}, got {v}"
+        )));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Checks every parameter; the message names the bad value.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.jobs == 0 {
+            return Err(ScenarioError("--jobs must be at least 1, got 0".into()));
+        }
+        if self.clients == 0 {
+            return Err(ScenarioError("--clients must be at least 1, got 0".into()));
+        }
+        if !(0.0..=1.0).contains(&self.crash_prob) {
+            return Err(ScenarioError(format!(
+                "--crash-prob must be between 0 and 1, got {}",
+                self.crash_prob
+            )));
+        }
+        if !self.speed.is_finite() || self.speed <= 0.0 {
+            return Err(ScenarioError(format!(
+                "--speed must be a number > 0, got {}",
+                self.speed
+            )));
+        }
+        check_secs("--lease", self.lease, false)?;
+        check_secs("--retry", self.retry, false)?;
+        check_secs("--give-up", self.give_up, true)?;
+        check_secs("--db-latency", self.db_latency, true)?;
+        check_secs("--op-latency", self.op_latency, true)?;
+        check_secs("--chunk-pause", self.chunk_pause, true)?;
+        if self.chunk == 0 {
+            return Err(ScenarioError("--chunk must be at least 1 byte, got 0".into()));
+        }
+        for (t, _) in &self.schedule {
+            check_secs("a scheduled command's time", *t, true)?;
+        }
+        Ok(())
+    }
+
+    /// Client names: `client-1` .. `client-N`.
+    pub fn client_names(&self) -> Vec<String> {
+        (1..=self.clients).map(|i| format!("client-{i}")).collect()
+    }
+
+    /// The client (index) a job number belongs to: jobs are dealt round-robin.
+    pub fn client_of(&self, job: u32) -> usize {
+        ((job.max(1) - 1) % self.clients.max(1)) as usize
+    }
+
+    /// The output file of client `index`.
+    ///
+    /// With one client it is `--output` itself; with several, the client name goes
+    /// before the extension: `output.txt` becomes `output.client-1.txt`, ...
+    pub fn output_for(&self, index: usize) -> PathBuf {
+        if self.clients <= 1 {
+            return self.output.clone();
+        }
+        per_client_path(&self.output, &format!("client-{}", index + 1))
+    }
+
+    /// Every output path, in client order.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        (0..self.clients as usize)
+            .map(|i| self.output_for(i))
+            .collect()
+    }
+
+    /// The lock protocol's timing.
+    pub fn lock_config(&self) -> LockConfig {
+        LockConfig {
+            lease: secs(self.lease),
+            retry: secs(self.retry),
+            give_up: secs(self.give_up),
+        }
+    }
+
+    /// Chunks per record.
+    pub fn chunks(&self) -> u32 {
+        self.text.len().div_ceil(self.chunk) as u32
+    }
+}
+
+/// `dir/stem.CLIENT.ext` for `dir/stem.ext`.
+fn per_client_path(base: &Path, client: &str) -> PathBuf {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let name = match base.extension() {
+        Some(ext) => format!("{stem}.{client}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{client}"),
+    };
+    base.with_file_name(name)
+}
+
+/// Seconds (already validated) as a `Duration`.
+pub fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_classic_exercise() {
+        let s = Scenario::default();
+        assert_eq!((s.jobs, s.clients, s.chunk, s.chunks()), (25, 1, 5, 6));
+        assert_eq!(s.text.len(), 27);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn per_client_outputs_put_the_client_before_the_extension() {
+        let s = Scenario {
+            clients: 2,
+            output: PathBuf::from("/tmp/x/output.txt"),
+            ..Scenario::default()
+        };
+        assert_eq!(
+            s.outputs(),
+            vec![
+                PathBuf::from("/tmp/x/output.client-1.txt"),
+                PathBuf::from("/tmp/x/output.client-2.txt")
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let s = Scenario {
+            crash_prob: 1.5,
+            ..Scenario::default()
+        };
+        assert!(s.validate().unwrap_err().0.contains("1.5"));
+        let s = Scenario {
+            lease: -1.0,
+            ..Scenario::default()
+        };
+        assert!(s.validate().unwrap_err().0.contains("--lease"));
+    }
+}

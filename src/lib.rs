@@ -1,0 +1,15 @@
+//! joblock: a per-client job lock built only on a tiny document-store API, with an
+//! engine that runs the classic 25-job exercise against it and front ends that show
+//! what the lock is doing.
+//!
+//! Layering (see DESIGN.md): [`store`] is the only thing [`lock`] touches; the
+//! [`engine`] runs jobs ([`worker`]) on threads and reports everything as events;
+//! front ends ([`headless`], later the dashboard) only consume those events.
+
+pub mod clock;
+pub mod engine;
+pub mod lock;
+pub mod output;
+pub mod store;
+pub mod verify;
+pub mod worker;

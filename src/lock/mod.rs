@@ -1,0 +1,331 @@
+//! The lock protocol (DESIGN §3), built on the store's operations alone.
+//!
+//! * The very first acquisition of a key is an `insert_one`; `DuplicateKey` means the
+//!   document exists. There is no find-then-insert.
+//! * Every later change is a compare-and-set: `update_one` filtered on the exact
+//!   owner, fence and heartbeat the caller observed. `None` back means it lost.
+//! * Each acquisition sets `fence` to one more than the document's fence. The
+//!   document is never deleted, so fences grow for the key's whole life.
+//! * Renewal and release filter on the caller's owner *and* fence ([`Lease`]).
+//! * Expiry never compares clocks across processes: a waiter that sees the same
+//!   (fence, heartbeat) for a whole lease on its own monotonic clock may take over
+//!   with a CAS on exactly those values.
+//! * A waiter gives up after `give_up` and leaves nothing behind (it only read).
+
+mod doc;
+mod lease;
+
+pub use doc::{LockDoc, lock_key};
+pub use lease::{Lease, Renewal};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::clock::{Clock, Wake};
+use crate::store::{Store, StoreError};
+
+/// Errors the lock reports to its caller.
+#[derive(Debug, Clone, Error)]
+pub enum LockError {
+    /// The lock document exists but does not look like one.
+    #[error("malformed lock document: {0}")]
+    Malformed(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Timing of the protocol, in scenario time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LockConfig {
+    /// How long a holder's heartbeat may stand still before a waiter may take over.
+    pub lease: Duration,
+    /// Pause between a waiter's attempts.
+    pub retry: Duration,
+    /// How long a waiter tries before it gives up.
+    pub give_up: Duration,
+}
+
+impl Default for LockConfig {
+    fn default() -> Self {
+        LockConfig {
+            lease: Duration::from_secs(3),
+            retry: Duration::from_millis(100),
+            give_up: Duration::from_secs(2000),
+        }
+    }
+}
+
+/// What one acquisition attempt saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// Somebody holds the lock with this fence and heartbeat.
+    Held {
+        /// The holder's id.
+        owner: String,
+        /// The holder's fence.
+        fence: u64,
+        /// The heartbeat value seen.
+        heartbeat: u64,
+    },
+    /// The lock was free (or expired) but another waiter's CAS won.
+    LostRace,
+    /// The store failed; the attempt counts and the waiter retries.
+    StoreError(String),
+}
+
+/// How the lock was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// The first acquisition ever: the document was inserted.
+    Created,
+    /// The lock was free (released by its last holder).
+    Free,
+    /// The holder's heartbeat stood still for a whole lease; we took over.
+    Takeover {
+        /// The previous holder's id.
+        owner: String,
+        /// The previous holder's fence.
+        fence: u64,
+    },
+}
+
+/// Facts about a successful acquisition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acquisition {
+    /// Attempts made, including the successful one.
+    pub attempts: u32,
+    /// Scenario time spent before acquiring.
+    pub waited: Duration,
+    /// How the lock was obtained.
+    pub via: Via,
+    /// Output length committed by earlier holders (truncate back to this).
+    pub committed: u64,
+}
+
+/// How `acquire` ended.
+pub enum AcquireOutcome {
+    /// We hold the lock.
+    Acquired(Arc<Lease>, Acquisition),
+    /// `give_up` passed without acquiring; nothing was left in the store.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// Scenario time spent waiting.
+        waited: Duration,
+    },
+    /// The caller's abort predicate became true while waiting.
+    Aborted {
+        /// Attempts made.
+        attempts: u32,
+        /// Scenario time spent waiting.
+        waited: Duration,
+    },
+}
+
+/// Hooks a caller can use to watch a waiter; all optional.
+pub trait AcquireObserver {
+    /// Called after each attempt that did not acquire.
+    fn attempt(&mut self, _attempt: u32, _seen: &Seen) {}
+    /// Called when the waiter decides the holder's lease has expired.
+    fn expired(&mut self, _owner: &str, _fence: u64, _unchanged_for: Duration) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl AcquireObserver for Quiet {}
+
+/// One lock key on one store.
+pub struct Lock {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    key: String,
+    config: LockConfig,
+}
+
+/// What a waiter remembers between attempts to time the holder's lease.
+struct Watch {
+    fence: u64,
+    heartbeat: u64,
+    since: Duration,
+}
+
+impl Lock {
+    /// A lock on `key` in `store`, timed by `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Clock, key: String, config: LockConfig) -> Lock {
+        Lock {
+            store,
+            clock,
+            key,
+            config,
+        }
+    }
+
+    /// The lock key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The protocol timing.
+    pub fn config(&self) -> LockConfig {
+        self.config
+    }
+
+    /// Reads the lock document, if it exists.
+    pub fn read(&self) -> Result<Option<LockDoc>, LockError> {
+        match self.store.find_one(&json!({ "_id": self.key }))? {
+            Some(v) => Ok(Some(LockDoc::from_value(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits for the lock as `owner`, retrying every `retry` until `give_up`.
+    ///
+    /// `abort` is checked between attempts (and wakes the retry sleep after a
+    /// [`Clock::poke`]); it must only read atomics.
+    pub fn acquire(
+        &self,
+        owner: &str,
+        observer: &mut dyn AcquireObserver,
+        abort: &dyn Fn() -> bool,
+    ) -> Result<AcquireOutcome, LockError> {
+        let start = self.clock.now();
+        let mut attempts = 0u32;
+        let mut watch: Option<Watch> = None;
+        // Documents are never deleted, so once we have seen one exist, inserting is
+        // pointless; until then the insert is the atomic create.
+        let mut may_insert = true;
+        loop {
+            if abort() {
+                return Ok(AcquireOutcome::Aborted {
+                    attempts,
+                    waited: self.clock.now() - start,
+                });
+            }
+            attempts += 1;
+            let outcome = self.attempt(owner, &mut may_insert, &mut watch, observer);
+            match outcome {
+                Ok(Attempt::Won(lease, via, committed)) => {
+                    let acquisition = Acquisition {
+                        attempts,
+                        waited: self.clock.now() - start,
+                        via,
+                        committed,
+                    };
+                    return Ok(AcquireOutcome::Acquired(Arc::new(lease), acquisition));
+                }
+                Ok(Attempt::NotYet(seen)) => observer.attempt(attempts, &seen),
+                Err(LockError::Store(e)) => {
+                    observer.attempt(attempts, &Seen::StoreError(e.to_string()))
+                }
+                Err(e) => return Err(e),
+            }
+            let waited = self.clock.now() - start;
+            if waited >= self.config.give_up {
+                return Ok(AcquireOutcome::GaveUp { attempts, waited });
+            }
+            let pause = self.config.retry.min(self.config.give_up - waited);
+            if self.clock.sleep_or(pause, abort) == Wake::Interrupted {
+                continue; // the abort check at the top reports it
+            }
+        }
+    }
+
+    fn attempt(
+        &self,
+        owner: &str,
+        may_insert: &mut bool,
+        watch: &mut Option<Watch>,
+        observer: &mut dyn AcquireObserver,
+    ) -> Result<Attempt, LockError> {
+        if *may_insert {
+            let sent_at = self.clock.now();
+            match self.store.insert_one(LockDoc::first(&self.key, owner)) {
+                Ok(()) => {
+                    let lease = self.lease(owner, 1, 0, sent_at);
+                    return Ok(Attempt::Won(lease, Via::Created, 0));
+                }
+                Err(StoreError::DuplicateKey(_)) => *may_insert = false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let Some(doc) = self.read()? else {
+            // Only possible before the first insert applied (e.g. it failed).
+            *may_insert = true;
+            return Ok(Attempt::NotYet(Seen::LostRace));
+        };
+        match &doc.owner {
+            None => self.cas(owner, &doc, Via::Free),
+            Some(holder) => {
+                let now = self.clock.now();
+                let unchanged_since = match watch {
+                    Some(w) if w.fence == doc.fence && w.heartbeat == doc.heartbeat => w.since,
+                    _ => {
+                        *watch = Some(Watch {
+                            fence: doc.fence,
+                            heartbeat: doc.heartbeat,
+                            since: now,
+                        });
+                        now
+                    }
+                };
+                let unchanged_for = now - unchanged_since;
+                if unchanged_for >= self.config.lease {
+                    observer.expired(holder, doc.fence, unchanged_for);
+                    let via = Via::Takeover {
+                        owner: holder.clone(),
+                        fence: doc.fence,
+                    };
+                    return self.cas(owner, &doc, via);
+                }
+                Ok(Attempt::NotYet(Seen::Held {
+                    owner: holder.clone(),
+                    fence: doc.fence,
+                    heartbeat: doc.heartbeat,
+                }))
+            }
+        }
+    }
+
+    /// Takes the lock from the exact state `doc` with one compare-and-set.
+    fn cas(&self, owner: &str, doc: &LockDoc, via: Via) -> Result<Attempt, LockError> {
+        let fence = doc.fence + 1;
+        let heartbeat = doc.heartbeat + 1;
+        let set = json!({ "owner": owner, "fence": fence, "heartbeat": heartbeat });
+        let sent_at = self.clock.now();
+        match self.store.update_one(&doc.cas_filter(), &set)? {
+            Some(updated) => {
+                let now = LockDoc::from_value(&updated)?;
+                let lease = self.lease(owner, fence, heartbeat, sent_at);
+                Ok(Attempt::Won(lease, via, now.committed))
+            }
+            None => Ok(Attempt::NotYet(Seen::LostRace)),
+        }
+    }
+
+    fn lease(&self, owner: &str, fence: u64, heartbeat: u64, sent_at: Duration) -> Lease {
+        Lease::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.key.clone(),
+            owner.to_string(),
+            fence,
+            heartbeat,
+            self.config.lease,
+            sent_at,
+        )
+    }
+}
+
+enum Attempt {
+    Won(Lease, Via, u64),
+    NotYet(Seen),
+}
+
+/// The document a lock key has in a store, as JSON (for watch views and tests).
+pub fn raw_document(store: &dyn Store, key: &str) -> Result<Option<Value>, StoreError> {
+    store.find_one(&json!({ "_id": key }))
+}

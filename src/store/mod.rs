@@ -1,0 +1,82 @@
+//! The document store: the only thing the lock is allowed to touch.
+//!
+//! The API is deliberately tiny (the operations of a PyMongo-like mock database):
+//! unique-`_id` insert, exact-match find/count, update by setting top-level fields,
+//! delete. Every single operation is atomic, as a real database's single-document
+//! operations are; nothing else (no mutex, no range query, no script) is offered, so
+//! the lock protocol built on top must be correct with these alone.
+
+mod filter;
+mod memory;
+mod ops;
+
+pub use filter::{matches, validate_filter, validate_set};
+pub use memory::{Faults, MemoryConfig, MemoryStore};
+pub use ops::{OpCounts, OpCounter, OpKind};
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use thiserror::Error;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// `insert_one`/`insert_many` hit an `_id` that already exists.
+    #[error("duplicate key: a document with _id {0} already exists")]
+    DuplicateKey(String),
+    /// The document, filter or update was malformed (not an object, no `_id`, ...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The store could not be reached or refused the operation (faults, outages).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The document-store operations; every call is atomic on its own.
+///
+/// Documents are JSON objects with a unique `_id`. A filter is a JSON object; a
+/// document matches when it has every key of the filter with an equal value
+/// (a filter `{"owner": null}` matches only documents that have `owner` set to null).
+pub trait Store: Send + Sync {
+    /// Short name of the backend, e.g. `memory`.
+    fn name(&self) -> &str;
+
+    /// Inserts one document; `DuplicateKey` if its `_id` exists.
+    fn insert_one(&self, doc: Value) -> Result<(), StoreError>;
+
+    /// Inserts all documents or none: on failure the ones already inserted are removed.
+    fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError>;
+
+    /// The first document (in insertion order) that matches `filter`.
+    fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError>;
+
+    /// Every document that matches `filter`, in insertion order.
+    fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError>;
+
+    /// How many documents match `filter`.
+    fn count(&self, filter: &Value) -> Result<u64, StoreError>;
+
+    /// Sets the top-level fields of `set` on the first match; returns the updated
+    /// document, or `None` when nothing matched.
+    fn update_one(&self, filter: &Value, set: &Value) -> Result<Option<Value>, StoreError>;
+
+    /// Sets the top-level fields of `set` on every match; returns how many.
+    fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError>;
+
+    /// Deletes the first match; returns how many were deleted (0 or 1).
+    fn delete_one(&self, filter: &Value) -> Result<u64, StoreError>;
+
+    /// Deletes every match; returns how many were deleted.
+    fn delete_many(&self, filter: &Value) -> Result<u64, StoreError>;
+
+    /// Operations issued so far, by kind (shared by every handle of one store).
+    fn op_counts(&self) -> OpCounts;
+
+    /// A handle for one caller (one job thread) onto the same data.
+    ///
+    /// The memory store gives each handle its own latency RNG seeded with `seed`, so
+    /// that a run's latency draws do not depend on how threads interleave; a network
+    /// store would give each caller its own connection.
+    fn for_caller(&self, seed: u64) -> Arc<dyn Store>;
+}

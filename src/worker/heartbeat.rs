@@ -1,0 +1,108 @@
+//! The holder's heartbeat: renews the lease every `lease / 3`, independently of the
+//! job's writes, so that a job busy writing (or pausing between chunks) keeps its lock
+//! and a job that is dead or frozen loses it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::clock::{Clock, Enlisted, Wake};
+use crate::engine::events::{Emitter, Event, JobId};
+use crate::lock::{Lease, Renewal};
+
+/// Control of one running heartbeat thread.
+pub struct Heartbeat {
+    clock: Clock,
+    stop: Arc<AtomicBool>,
+    /// Scenario time (nanoseconds) until which the holder is frozen; 0 when not.
+    stall_until: Arc<AtomicU64>,
+    handle: Option<JoinHandle<((), Enlisted)>>,
+}
+
+impl Heartbeat {
+    /// Starts renewing `lease` for `job`.
+    pub fn start(
+        clock: &Clock,
+        lease: Arc<Lease>,
+        emit: Emitter,
+        job: JobId,
+        client: String,
+    ) -> std::io::Result<Heartbeat> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stall_until = Arc::new(AtomicU64::new(0));
+        let (c, s, st) = (clock.clone(), stop.clone(), stall_until.clone());
+        let handle = clock.spawn_joinable(format!("heartbeat-{job}"), move || {
+            beat(&c, &lease, &emit, job, &client, &s, &st)
+        })?;
+        Ok(Heartbeat {
+            clock: clock.clone(),
+            stop,
+            stall_until,
+            handle: Some(handle),
+        })
+    }
+
+    /// Freezes renewals until scenario time `until` (the holder is stalled).
+    pub fn stall_until(&self, until: Duration) {
+        self.stall_until
+            .store(until.as_nanos() as u64, Ordering::SeqCst);
+    }
+
+    /// Stops renewing and waits for the thread to end.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.clock.poke();
+        if let Some(h) = self.handle.take() {
+            // A panicking heartbeat has already stopped renewing, which is all we need.
+            let _ = self.clock.join(h);
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn beat(
+    clock: &Clock,
+    lease: &Lease,
+    emit: &Emitter,
+    job: JobId,
+    client: &str,
+    stop: &AtomicBool,
+    stall_until: &AtomicU64,
+) {
+    let every = lease.lease() / 3;
+    let stopped = || stop.load(Ordering::SeqCst);
+    loop {
+        if clock.sleep_or(every, &stopped) == Wake::Interrupted {
+            return;
+        }
+        let frozen = Duration::from_nanos(stall_until.load(Ordering::SeqCst));
+        if frozen > clock.now() && clock.sleep_until_or(frozen, &stopped) == Wake::Interrupted {
+            return;
+        }
+        match lease.renew() {
+            Ok(Renewal::Renewed(beat)) => {
+                if !stopped() {
+                    emit.emit(Event::Heartbeat {
+                        job,
+                        client: client.to_string(),
+                        fence: lease.fence(),
+                        beat,
+                    });
+                }
+            }
+            // The job notices through `Lease::is_valid` and ends fenced.
+            Ok(Renewal::Lost) => return,
+            Err(e) => emit.emit(Event::HeartbeatFailed {
+                job,
+                client: client.to_string(),
+                error: e.to_string(),
+            }),
+        }
+    }
+}

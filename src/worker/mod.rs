@@ -1,0 +1,483 @@
+//! The job body: wait for the client's lock, then (unless the crash draw says
+//! otherwise) append the record in chunks, pausing after each, and release.
+//!
+//! Every way a job can end is handled here, each in one function:
+//! finished (record written, release recorded the new committed length), crashed
+//! (partial write repaired, lock released at once), killed (nothing: the lease frees
+//! the lock), fenced (lost the lock: stop writing at once), gave up.
+
+mod heartbeat;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, Wake};
+use crate::engine::commands::{Mailbox, Order};
+use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
+use crate::engine::registry::Registry;
+use crate::lock::{AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Seen, Via};
+use crate::output::{FencedOutput, OutputError};
+
+pub use heartbeat::Heartbeat;
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum End {
+    /// Wrote its record and released.
+    Finished,
+    /// Clean failure.
+    Crashed,
+    /// Died without releasing.
+    Killed,
+    /// Lost the lock.
+    Fenced,
+    /// Never got the lock.
+    GaveUp,
+}
+
+/// One job's identity.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Job number.
+    pub id: JobId,
+    /// Client name.
+    pub client: String,
+    /// Client index.
+    pub client_index: usize,
+    /// The worker hash (the lock owner id).
+    pub hash: String,
+    /// The crash draw, decided at the job's start.
+    pub will_crash: bool,
+}
+
+/// What a job works with.
+pub struct Context {
+    /// The scenario clock.
+    pub clock: Clock,
+    /// The client's lock, on this job's own store handle.
+    pub lock: Lock,
+    /// The client's output.
+    pub output: Arc<FencedOutput>,
+    /// Where events go.
+    pub emit: Emitter,
+    /// Orders from the engine.
+    pub mailbox: Arc<Mailbox>,
+    /// The engine's bookkeeping (holder per client, hash to job).
+    pub registry: Arc<Registry>,
+    /// The record to write.
+    pub text: Vec<u8>,
+    /// Bytes per write.
+    pub chunk: usize,
+    /// Pause after each chunk.
+    pub chunk_pause: Duration,
+}
+
+/// Runs one job to its end state.
+pub fn run(job: &Job, cx: &Context) -> End {
+    let end = Worker { job, cx }.run();
+    cx.registry.mark_ended(job.id);
+    end
+}
+
+struct Worker<'a> {
+    job: &'a Job,
+    cx: &'a Context,
+}
+
+/// Reports a waiter's attempts as events.
+struct Reporter<'a> {
+    w: &'a Worker<'a>,
+}
+
+impl AcquireObserver for Reporter<'_> {
+    fn attempt(&mut self, attempt: u32, seen: &Seen) {
+        let seen = match seen {
+            Seen::Held {
+                owner,
+                fence,
+                heartbeat,
+            } => SeenLock::Held {
+                holder: self.w.cx.registry.job_of(owner),
+                fence: *fence,
+                heartbeat: *heartbeat,
+            },
+            Seen::LostRace => SeenLock::LostRace,
+            Seen::StoreError(e) => SeenLock::StoreError { error: e.clone() },
+        };
+        self.w.emit(Event::LockAttempt {
+            job: self.w.job.id,
+            client: self.w.job.client.clone(),
+            attempt,
+            seen,
+        });
+    }
+
+    fn expired(&mut self, owner: &str, fence: u64, unchanged_for: Duration) {
+        self.w.emit(Event::LeaseExpired {
+            job: self.w.job.id,
+            client: self.w.job.client.clone(),
+            holder: self.w.cx.registry.job_of(owner),
+            fence,
+            unchanged_for: unchanged_for.as_secs_f64(),
+        });
+    }
+}
+
+/// A job that holds the lock.
+struct Held {
+    lease: Arc<Lease>,
+    committed: u64,
+    heartbeat: Option<Heartbeat>,
+}
+
+impl Held {
+    fn stop_heartbeat(&mut self) {
+        if let Some(mut hb) = self.heartbeat.take() {
+            hb.stop();
+        }
+    }
+}
+
+impl Worker<'_> {
+    fn emit(&self, event: Event) {
+        self.cx.emit.emit(event);
+    }
+
+    fn client(&self) -> String {
+        self.job.client.clone()
+    }
+
+    fn run(&self) -> End {
+        loop {
+            let abort = || self.cx.mailbox.has_order();
+            let outcome = self
+                .cx
+                .lock
+                .acquire(&self.job.hash, &mut Reporter { w: self }, &abort);
+            match outcome {
+                Err(e) => return self.crashed(format!("lock error: {e}")),
+                Ok(AcquireOutcome::GaveUp { attempts, waited }) => {
+                    self.emit(Event::GaveUp {
+                        job: self.job.id,
+                        client: self.client(),
+                        attempts,
+                        waited: waited.as_secs_f64(),
+                    });
+                    return End::GaveUp;
+                }
+                Ok(AcquireOutcome::Aborted { .. }) => match self.cx.mailbox.take() {
+                    Some(Order::Kill) => return self.killed(false),
+                    Some(Order::Crash) => return self.crashed("crashed while waiting".into()),
+                    Some(Order::Stop) => return self.crashed("run stopped while waiting".into()),
+                    // Stalling a waiter changes nothing: it just keeps waiting.
+                    Some(Order::Stall(_)) | None => continue,
+                },
+                Ok(AcquireOutcome::Acquired(lease, acq)) => return self.hold(lease, acq),
+            }
+        }
+    }
+
+    fn hold(&self, lease: Arc<Lease>, acq: Acquisition) -> End {
+        let fence = lease.fence();
+        let fenced_in = match self.cx.output.fence_in(fence, acq.committed) {
+            Ok(f) => f,
+            Err(OutputError::Fenced { highest, .. }) => {
+                // We froze between winning the lock and fencing in, and a later
+                // holder already fenced in: the lock is no longer ours.
+                self.emit(Event::WriteRejected {
+                    job: self.job.id,
+                    client: self.client(),
+                    fence,
+                    highest,
+                });
+                return self.fenced("a later holder fenced in first".into());
+            }
+            Err(e) => {
+                let mut held = Held {
+                    lease,
+                    committed: acq.committed,
+                    heartbeat: None,
+                };
+                return self.crash_path(&mut held, format!("output error: {e}"));
+            }
+        };
+        self.cx.registry.set_holder(self.job.client_index, self.job.id);
+        let (how, from_job, from_fence) = match &acq.via {
+            Via::Created => (How::Created, None, None),
+            Via::Free => (How::Handoff, None, None),
+            Via::Takeover { owner, fence } => (
+                How::Takeover,
+                self.cx.registry.job_of(owner),
+                Some(*fence),
+            ),
+        };
+        self.emit(Event::Acquired {
+            job: self.job.id,
+            client: self.client(),
+            fence,
+            attempts: acq.attempts,
+            waited: acq.waited.as_secs_f64(),
+            how,
+            from_job,
+            from_fence,
+            committed: acq.committed,
+            wseq: fenced_in.seq,
+        });
+        if fenced_in.truncated() > 0 {
+            let reason = match how {
+                How::Takeover => "torn write left by the holder taken over",
+                _ => "torn tail found at acquisition",
+            };
+            self.emit_repair(fence, fenced_in, reason);
+        }
+        let heartbeat = Heartbeat::start(
+            &self.cx.clock,
+            lease.clone(),
+            self.cx.emit.clone(),
+            self.job.id,
+            self.client(),
+        );
+        let mut held = Held {
+            lease,
+            committed: acq.committed,
+            heartbeat: None,
+        };
+        match heartbeat {
+            Ok(hb) => held.heartbeat = Some(hb),
+            Err(e) => return self.crash_path(&mut held, format!("cannot start heartbeat: {e}")),
+        }
+        if self.job.will_crash {
+            return self.crash_path(&mut held, "crash draw".into());
+        }
+        self.write_record(&mut held)
+    }
+
+    fn write_record(&self, held: &mut Held) -> End {
+        let fence = held.lease.fence();
+        let of = self.cx.text.chunks(self.cx.chunk).count() as u32;
+        for (i, bytes) in self.cx.text.chunks(self.cx.chunk).enumerate() {
+            let stall = match self.take_order(held) {
+                Ok(stall) => stall,
+                Err(end) => return end,
+            };
+            if !held.lease.is_valid() {
+                return self.fenced_path(held, self.lost_reason(held));
+            }
+            if let Some(d) = stall
+                && let Err(end) = self.stall(held, d)
+            {
+                return end;
+            }
+            // A stalled job resumes right here, at the write it was about to make,
+            // without re-checking its lease: only the output's fence can stop it.
+            match self.cx.output.append(fence, bytes) {
+                Ok(acc) => self.emit(Event::ChunkWritten {
+                    job: self.job.id,
+                    client: self.client(),
+                    fence,
+                    chunk: i as u32 + 1,
+                    of,
+                    offset: acc.offset,
+                    text: String::from_utf8_lossy(bytes).into_owned(),
+                    wseq: acc.seq,
+                }),
+                Err(OutputError::Fenced { highest, .. }) => {
+                    self.emit(Event::WriteRejected {
+                        job: self.job.id,
+                        client: self.client(),
+                        fence,
+                        highest,
+                    });
+                    held.stop_heartbeat();
+                    return self.fenced(format!(
+                        "write rejected: fence {fence} is below the output's {highest}"
+                    ));
+                }
+                Err(e) => return self.crash_path(held, format!("write failed: {e}")),
+            }
+            let interrupt = || self.cx.mailbox.has_order();
+            let _ = self.cx.clock.sleep_or(self.cx.chunk_pause, &interrupt);
+        }
+        // An order that arrived during the last pause still counts.
+        match self.take_order(held) {
+            Ok(Some(d)) => {
+                if let Err(end) = self.stall(held, d) {
+                    return end;
+                }
+            }
+            Ok(None) => {}
+            Err(end) => return end,
+        }
+        self.finish(held)
+    }
+
+    /// Takes a pending order: crash/kill/stop end the job (`Err`), a stall is returned.
+    fn take_order(&self, held: &mut Held) -> Result<Option<Duration>, End> {
+        match self.cx.mailbox.take() {
+            None => Ok(None),
+            Some(Order::Stall(d)) => Ok(Some(d)),
+            Some(Order::Crash) => Err(self.crash_path(held, "crash command".into())),
+            Some(Order::Stop) => Err(self.crash_path(held, "run stopped".into())),
+            Some(Order::Kill) => Err(self.kill_path(held)),
+        }
+    }
+
+    /// Freezes the job, heartbeat included; a kill or crash can still end it.
+    fn stall(&self, held: &mut Held, d: Duration) -> Result<(), End> {
+        self.emit(Event::Stalled {
+            job: self.job.id,
+            client: self.client(),
+            secs: d.as_secs_f64(),
+        });
+        let until = self.cx.clock.now() + d;
+        if let Some(hb) = &held.heartbeat {
+            hb.stall_until(until);
+        }
+        loop {
+            let interrupt = || self.cx.mailbox.has_order();
+            if self.cx.clock.sleep_until_or(until, &interrupt) == Wake::Elapsed {
+                return Ok(());
+            }
+            // A second stall order while frozen is absorbed; anything else ends the job.
+            self.take_order(held)?;
+        }
+    }
+
+    fn lost_reason(&self, held: &Held) -> String {
+        if held.lease.is_lost() {
+            "lock taken over (renewal matched nothing)".into()
+        } else {
+            "lease not renewed within its length".into()
+        }
+    }
+
+    fn finish(&self, held: &mut Held) -> End {
+        held.stop_heartbeat();
+        let fence = held.lease.fence();
+        let committed = held.committed + self.cx.text.len() as u64;
+        loop {
+            if !held.lease.is_valid() {
+                return self.fenced_path(held, self.lost_reason(held));
+            }
+            let sent_at = self.cx.clock.now();
+            match held.lease.release(committed) {
+                Ok(true) => {
+                    self.released(sent_at, fence, committed);
+                    self.emit(Event::Finished {
+                        job: self.job.id,
+                        client: self.client(),
+                    });
+                    return End::Finished;
+                }
+                Ok(false) => {
+                    return self.fenced("lock taken over before release".into());
+                }
+                Err(_) => {
+                    // Retry while the lease lasts; after that the next holder repairs.
+                    self.cx.clock.sleep(self.cx.lock.config().retry);
+                }
+            }
+        }
+    }
+
+    fn released(&self, sent_at: Duration, fence: u64, committed: u64) {
+        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.cx.emit.emit_at(
+            sent_at,
+            Event::Released {
+                job: self.job.id,
+                client: self.client(),
+                fence,
+                committed,
+            },
+        );
+    }
+
+    fn emit_repair(&self, fence: u64, f: crate::output::FenceIn, reason: &str) {
+        self.emit(Event::Repair {
+            job: self.job.id,
+            client: self.client(),
+            fence,
+            from_len: f.from_len,
+            to_len: f.to_len,
+            bytes: f.truncated(),
+            reason: reason.into(),
+            wseq: f.seq,
+        });
+    }
+
+    /// Undoes our partial record (the fence check makes this safe even if we lost
+    /// the lock) and releases if the lock is still ours. Returns whether the output
+    /// accepted the repair.
+    fn repair_and_release(&self, held: &mut Held, reason: &str) -> bool {
+        held.stop_heartbeat();
+        let fence = held.lease.fence();
+        match self.cx.output.fence_in(fence, held.committed) {
+            Ok(f) => {
+                if f.truncated() > 0 {
+                    self.emit_repair(fence, f, reason);
+                }
+            }
+            Err(_) => return false,
+        }
+        let config = self.cx.lock.config();
+        while held.lease.is_valid() {
+            let sent_at = self.cx.clock.now();
+            match held.lease.release(held.committed) {
+                Ok(true) => {
+                    self.released(sent_at, fence, held.committed);
+                    break;
+                }
+                Ok(false) => break,
+                Err(_) => self.cx.clock.sleep(config.retry),
+            }
+        }
+        true
+    }
+
+    fn crash_path(&self, held: &mut Held, reason: String) -> End {
+        self.repair_and_release(held, "crash");
+        self.crashed(reason)
+    }
+
+    fn crashed(&self, reason: String) -> End {
+        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.emit(Event::Crashed {
+            job: self.job.id,
+            client: self.client(),
+            reason,
+        });
+        End::Crashed
+    }
+
+    fn fenced_path(&self, held: &mut Held, reason: String) -> End {
+        self.repair_and_release(held, "self-fenced");
+        self.fenced(reason)
+    }
+
+    fn fenced(&self, reason: String) -> End {
+        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.emit(Event::Fenced {
+            job: self.job.id,
+            client: self.client(),
+            reason,
+        });
+        End::Fenced
+    }
+
+    fn kill_path(&self, held: &mut Held) -> End {
+        // The process is gone: its heartbeat dies with it, nothing is repaired or released.
+        held.stop_heartbeat();
+        self.killed(true)
+    }
+
+    fn killed(&self, held: bool) -> End {
+        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.emit(Event::Killed {
+            job: self.job.id,
+            client: self.client(),
+            held,
+        });
+        End::Killed
+    }
+}
