@@ -35,6 +35,14 @@ thread_local! {
     static PARTICIPANT_OF: Cell<usize> = const { Cell::new(0) };
 }
 
+/// A virtual-mode sleeper.
+struct Sleeper {
+    /// Whether it must be counted active again on waking.
+    participant: bool,
+    /// Its thread's wake-up signal.
+    waker: Arc<Condvar>,
+}
+
 /// How a sleep ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -66,9 +74,8 @@ struct State {
     now_virtual: Duration,
     /// Virtual mode: participants that are running (not asleep).
     active: usize,
-    /// Virtual mode: sleepers by (deadline, ticket); the value says whether the
-    /// sleeper is a participant (and so must be counted active again on waking).
-    sleepers: BTreeMap<(Duration, u64), bool>,
+    /// Virtual mode: sleepers by (deadline, ticket).
+    sleepers: BTreeMap<(Duration, u64), Sleeper>,
     next_ticket: u64,
 }
 
@@ -96,7 +103,11 @@ impl Clock {
     }
 
     fn new(is_virtual: bool, speed: f64) -> Clock {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
         Clock {
             inner: Arc::new(Inner {
                 is_virtual,
@@ -189,36 +200,34 @@ impl Clock {
     fn sleep_virtual(&self, deadline: Duration, interrupt: &dyn Fn() -> bool) -> Wake {
         let participant = PARTICIPANT_OF.with(|p| p.get()) == self.id();
         let mut st = self.state();
-        if interrupt() {
-            return Wake::Interrupted;
-        }
-        if deadline <= st.now_virtual {
-            return Wake::Elapsed;
-        }
-        let key = (deadline, st.next_ticket);
-        st.next_ticket += 1;
-        st.sleepers.insert(key, participant);
-        if participant {
-            st.active -= 1;
-        }
-        self.advance(&mut st);
+        // Each sleep has its own wake-up signal: waking one sleeper must not wake all
+        // of them (a thundering herd at every step of virtual time).
+        let waker = Arc::new(Condvar::new());
         loop {
-            if !st.sleepers.contains_key(&key) {
-                // `advance` removed us and already counted us active again.
+            // Here we count as running: either we just arrived, or `advance` / `poke`
+            // removed our entry and counted us active again.
+            if deadline <= st.now_virtual {
                 return Wake::Elapsed;
             }
             if interrupt() {
-                st.sleepers.remove(&key);
-                if participant {
-                    st.active += 1;
-                }
                 return Wake::Interrupted;
             }
-            st = self
-                .inner
-                .changed
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
+            let key = (deadline, st.next_ticket);
+            st.next_ticket += 1;
+            st.sleepers.insert(
+                key,
+                Sleeper {
+                    participant,
+                    waker: waker.clone(),
+                },
+            );
+            if participant {
+                st.active -= 1;
+            }
+            self.advance(&mut st);
+            while st.sleepers.contains_key(&key) {
+                st = waker.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
         }
     }
 
@@ -237,19 +246,34 @@ impl Clock {
             if t > st.now_virtual {
                 break;
             }
-            if let Some((_, participant)) = st.sleepers.pop_first()
-                && participant
-            {
+            if let Some((_, sleeper)) = st.sleepers.pop_first() {
+                if sleeper.participant {
+                    st.active += 1;
+                }
+                sleeper.waker.notify_one();
+            }
+        }
+    }
+
+    /// Wakes every sleeper to re-check its predicate.
+    ///
+    /// Virtual sleepers are taken off the timeline and counted as running until they
+    /// have re-checked (and gone back to sleep): otherwise time could jump past the
+    /// moment a poked sleeper should have acted.
+    fn wake_all(&self, st: &mut State) {
+        for (_, sleeper) in std::mem::take(&mut st.sleepers) {
+            if sleeper.participant {
                 st.active += 1;
             }
+            sleeper.waker.notify_one();
         }
         self.inner.changed.notify_all();
     }
 
     /// Makes every sleeper re-check its interrupt predicate.
     pub fn poke(&self) {
-        let _st = self.state();
-        self.inner.changed.notify_all();
+        let mut st = self.state();
+        self.wake_all(&mut st);
     }
 
     /// Freezes scenario time.

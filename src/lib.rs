@@ -7,7 +7,9 @@
 //! front ends ([`headless`], later the dashboard) only consume those events.
 
 pub mod clock;
+pub mod describe;
 pub mod engine;
+pub mod headless;
 pub mod lock;
 pub mod output;
 pub mod store;

@@ -1,1 +1,150 @@
-fn main() {}
+//! joblock's command line: parse the arguments, pick a mode, map the outcome to an
+//! exit code (0 verified, 1 verification or invariant failed, 2 usage, 3 runtime).
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use cli::{Cli, RunArgs, Sub, VerifyArgs};
+use joblock::engine::{self, seeds};
+use joblock::{headless, verify};
+
+const FAILED: u8 = 1;
+const USAGE: u8 = 2;
+const RUNTIME: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let outcome = match cli.command {
+        Some(Sub::Verify(args)) => run_verify(&args),
+        None => run_scenario(&cli.run),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(RUNTIME)
+        }
+    }
+}
+
+/// Help and version print in full; every other parse error is one line, exit 2.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = e.render().to_string();
+    let line = rendered.lines().next().unwrap_or("error: bad arguments");
+    eprintln!("{line}");
+    ExitCode::from(USAGE)
+}
+
+fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
+    let verdict = verify::check_file(&args.path, args.expect)
+        .with_context(|| format!("cannot read {}", args.path.display()))?;
+    println!("{}", verdict.line(&args.path));
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILED)
+    })
+}
+
+fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
+    let seed = args.seed.unwrap_or_else(seeds::fresh_seed);
+    let scenario = args.scenario(seed);
+    if let Err(e) = scenario.validate() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(USAGE));
+    }
+    // The events file is checked before the run starts (so a bad path leaves no
+    // truncated outputs behind) and emptied only once the run has started.
+    let events = match &args.events {
+        Some(path) => Some(EventsFile::probe(path)?),
+        None => None,
+    };
+    let handle = match engine::start(scenario) {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(ev) = events {
+                ev.abandon();
+            }
+            return Err(e.into());
+        }
+    };
+    let mut record = match events {
+        Some(ev) => Some(ev.begin()?),
+        None => None,
+    };
+    let opts = headless::Options {
+        json: args.json,
+        verbose: args.verbose,
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let summary = headless::run(
+        handle,
+        opts,
+        &mut out,
+        record.as_mut().map(|w| w as &mut dyn Write),
+    )?;
+    Ok(if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILED)
+    })
+}
+
+/// The `--events` file between its check and the run's start.
+struct EventsFile {
+    path: std::path::PathBuf,
+    file: File,
+    existed: bool,
+}
+
+impl EventsFile {
+    fn probe(path: &Path) -> Result<EventsFile> {
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot write events file {}", path.display()))?;
+        Ok(EventsFile {
+            path: path.to_path_buf(),
+            file,
+            existed,
+        })
+    }
+
+    fn abandon(self) {
+        if !self.existed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    fn begin(self) -> Result<BufWriter<File>> {
+        self.file
+            .set_len(0)
+            .with_context(|| format!("cannot truncate events file {}", self.path.display()))?;
+        Ok(BufWriter::new(self.file))
+    }
+}

@@ -90,7 +90,9 @@ pub(super) fn apply(shared: &Arc<Shared>, cmd: Command) {
         }
     };
     match outcome {
-        Ok(job) => shared.emit.emit(Event::CommandApplied { command: text, job }),
+        Ok(job) => shared
+            .emit
+            .emit(Event::CommandApplied { command: text, job }),
         Err(reason) => shared.emit.emit(Event::CommandIgnored {
             command: text,
             reason,

@@ -231,7 +231,9 @@ fn check_lifecycles(
             v.push(format!("job {job} has {e} end states, not exactly one"));
         }
         if a > 1 {
-            v.push(format!("job {job} acquired the lock {a} times (ran more than once)"));
+            v.push(format!(
+                "job {job} acquired the lock {a} times (ran more than once)"
+            ));
         }
     }
 }
@@ -382,7 +384,13 @@ mod tests {
             at(4, 1.0, finished(2)),
         ];
         let v = check(&ev);
-        assert!(v.iter().any(|l| l.contains("job 1 has 0 end states")), "{v:?}");
-        assert!(v.iter().any(|l| l.contains("job 2 has 2 end states")), "{v:?}");
+        assert!(
+            v.iter().any(|l| l.contains("job 1 has 0 end states")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter().any(|l| l.contains("job 2 has 2 end states")),
+            "{v:?}"
+        );
     }
 }

@@ -123,7 +123,14 @@ pub fn start_with(
     let outputs = open_outputs(&scenario)?;
     let (event_tx, event_rx) = crossbeam_channel::unbounded();
     let (command_tx, command_rx) = crossbeam_channel::unbounded();
-    let coordinator = run::launch(scenario, clock.clone(), store, outputs, event_tx, command_rx)?;
+    let coordinator = run::launch(
+        scenario,
+        clock.clone(),
+        store,
+        outputs,
+        event_tx,
+        command_rx,
+    )?;
     Ok(RunHandle {
         events: event_rx,
         commands: command_tx,
@@ -158,6 +165,10 @@ fn open_outputs(scenario: &Scenario) -> Result<Vec<Arc<FencedOutput>>, EngineErr
     }
     paths
         .iter()
-        .map(|p| FencedOutput::create(p).map(Arc::new).map_err(EngineError::from))
+        .map(|p| {
+            FencedOutput::create(p)
+                .map(Arc::new)
+                .map_err(EngineError::from)
+        })
         .collect()
 }

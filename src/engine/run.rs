@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 use rand::RngExt;
 use serde_json::json;
 
+use super::EngineError;
 use super::commands::{Command, Mailbox};
 use super::dispatch;
 use super::events::{Emitter, Event, JobId, Stamped};
@@ -17,7 +18,6 @@ use super::registry::Registry;
 use super::scenario::{Scenario, secs};
 use super::seeds::{self, Stream};
 use super::summary::{Summary, check_output};
-use super::EngineError;
 use crate::clock::Clock;
 use crate::lock::{Lock, LockConfig, lock_key};
 use crate::output::FencedOutput;
@@ -86,7 +86,11 @@ impl Shared {
         mailbox: Arc<Mailbox>,
         config: LockConfig,
     ) -> Context {
-        let stream = if id == 0 { Stream::Recovery } else { Stream::Store };
+        let stream = if id == 0 {
+            Stream::Recovery
+        } else {
+            Stream::Store
+        };
         let store = self
             .store
             .for_caller(seeds::derive(self.scenario.seed, id, stream));
@@ -170,7 +174,11 @@ fn coordinate(
             "real".into()
         },
         lease: sc.lease,
-        outputs: sc.outputs().iter().map(|p| p.display().to_string()).collect(),
+        outputs: sc
+            .outputs()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
     });
     let mut violations = Vec::new();
     for i in 1..=sc.jobs {
@@ -239,7 +247,9 @@ fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
             .spawn(format!("recovery-{client}"), move || worker::run(&job, &cx))
             .map(|h| h.join());
         if !matches!(end, Ok(Ok(End::Finished))) {
-            violations.push(format!("{client}: the lock left by a dead holder could not be recovered"));
+            violations.push(format!(
+                "{client}: the lock left by a dead holder could not be recovered"
+            ));
         }
     }
 }
@@ -268,7 +278,9 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
         })
         .collect();
     for what in &violations {
-        shared.emit.emit(Event::InvariantBroken { what: what.clone() });
+        shared
+            .emit
+            .emit(Event::InvariantBroken { what: what.clone() });
     }
     summary.violations = violations;
     shared.emit.emit(Event::RunFinished {

@@ -121,7 +121,9 @@ impl Scenario {
         check_secs("--op-latency", self.op_latency, true)?;
         check_secs("--chunk-pause", self.chunk_pause, true)?;
         if self.chunk == 0 {
-            return Err(ScenarioError("--chunk must be at least 1 byte, got 0".into()));
+            return Err(ScenarioError(
+                "--chunk must be at least 1 byte, got 0".into(),
+            ));
         }
         for (t, _) in &self.schedule {
             check_secs("a scheduled command's time", *t, true)?;

@@ -43,7 +43,11 @@ impl LockDoc {
             Some(Value::String(s)) => Some(s.clone()),
             _ => return Err(bad("owner")),
         };
-        let num = |field: &str| v.get(field).and_then(Value::as_u64).ok_or_else(|| bad(field));
+        let num = |field: &str| {
+            v.get(field)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad(field))
+        };
         Ok(LockDoc {
             key,
             owner,

@@ -111,7 +111,10 @@ impl Lease {
         let sent_at = self.clock.now();
         let next = self.heartbeat() + 1;
         let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
-        match self.store.update_one(&filter, &json!({ "heartbeat": next }))? {
+        match self
+            .store
+            .update_one(&filter, &json!({ "heartbeat": next }))?
+        {
             Some(_) => {
                 self.heartbeat.store(next, Ordering::SeqCst);
                 let mut at = self.renewed_at.lock().unwrap_or_else(|p| p.into_inner());

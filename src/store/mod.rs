@@ -12,7 +12,7 @@ mod ops;
 
 pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{Faults, MemoryConfig, MemoryStore};
-pub use ops::{OpCounts, OpCounter, OpKind};
+pub use ops::{OpCounter, OpCounts, OpKind};
 
 use std::sync::Arc;
 

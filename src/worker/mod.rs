@@ -201,15 +201,15 @@ impl Worker<'_> {
                 return self.crash_path(&mut held, format!("output error: {e}"));
             }
         };
-        self.cx.registry.set_holder(self.job.client_index, self.job.id);
+        self.cx
+            .registry
+            .set_holder(self.job.client_index, self.job.id);
         let (how, from_job, from_fence) = match &acq.via {
             Via::Created => (How::Created, None, None),
             Via::Free => (How::Handoff, None, None),
-            Via::Takeover { owner, fence } => (
-                How::Takeover,
-                self.cx.registry.job_of(owner),
-                Some(*fence),
-            ),
+            Via::Takeover { owner, fence } => {
+                (How::Takeover, self.cx.registry.job_of(owner), Some(*fence))
+            }
         };
         self.emit(Event::Acquired {
             job: self.job.id,
@@ -381,7 +381,9 @@ impl Worker<'_> {
     }
 
     fn released(&self, sent_at: Duration, fence: u64, committed: u64) {
-        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.cx
+            .registry
+            .clear_holder(self.job.client_index, self.job.id);
         self.cx.emit.emit_at(
             sent_at,
             Event::Released {
@@ -441,7 +443,9 @@ impl Worker<'_> {
     }
 
     fn crashed(&self, reason: String) -> End {
-        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.cx
+            .registry
+            .clear_holder(self.job.client_index, self.job.id);
         self.emit(Event::Crashed {
             job: self.job.id,
             client: self.client(),
@@ -456,7 +460,9 @@ impl Worker<'_> {
     }
 
     fn fenced(&self, reason: String) -> End {
-        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.cx
+            .registry
+            .clear_holder(self.job.client_index, self.job.id);
         self.emit(Event::Fenced {
             job: self.job.id,
             client: self.client(),
@@ -472,7 +478,9 @@ impl Worker<'_> {
     }
 
     fn killed(&self, held: bool) -> End {
-        self.cx.registry.clear_holder(self.job.client_index, self.job.id);
+        self.cx
+            .registry
+            .clear_holder(self.job.client_index, self.job.id);
         self.emit(Event::Killed {
             job: self.job.id,
             client: self.client(),

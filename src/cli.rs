@@ -1,0 +1,183 @@
+//! Command-line arguments. Flag names are an interface: scripts depend on them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use joblock::engine::{ClockKind, Scenario};
+use joblock::verify::RECORD;
+
+/// See, test and trust a per-client job lock built on a tiny document-store API.
+#[derive(Debug, Parser)]
+#[command(name = "joblock", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand; without one, run the scenario.
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+    /// The scenario to run.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Check an output file: handout rule and strict rule. Exit 0 pass, 1 fail.
+    Verify(VerifyArgs),
+}
+
+/// `joblock verify [PATH] [--expect N]`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The file to check.
+    #[arg(default_value = "output.txt")]
+    pub path: PathBuf,
+    /// Exactly this many records must be present (strict rule).
+    #[arg(long, value_name = "N")]
+    pub expect: Option<usize>,
+}
+
+/// Which clock drives the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    /// Wall time times --speed.
+    Real,
+    /// Discrete-event time: as fast as the CPU allows, deterministic timing.
+    Virtual,
+}
+
+/// The scenario flags (DESIGN §1).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Jobs, each on its own thread.
+    #[arg(long, value_name = "N", default_value_t = 25, value_parser = at_least_one)]
+    pub jobs: u32,
+    /// Clients; each has its own lock key and output file.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    pub clients: u32,
+    /// Probability that a job crashes before writing.
+    #[arg(long, value_name = "P", default_value_t = 0.2, value_parser = probability)]
+    pub crash_prob: f64,
+    /// Scenario seconds per real second; every duration is divided by it.
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = positive)]
+    pub speed: f64,
+    /// Seed for every random draw (random and printed when omitted).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Output file (with several clients: one file per client, see README).
+    #[arg(long, value_name = "PATH", default_value = "output.txt")]
+    pub output: PathBuf,
+    /// Lease length in seconds; the heartbeat renews every lease / 3.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = positive)]
+    pub lease: f64,
+    /// Seconds between a waiter's attempts.
+    #[arg(long, value_name = "SECS", default_value_t = 0.1, value_parser = positive)]
+    pub retry: f64,
+    /// Seconds a waiter tries before it gives up.
+    #[arg(long, value_name = "SECS", default_value_t = 2000.0, value_parser = non_negative)]
+    pub give_up: f64,
+    /// Maximum of the uniform latency of insert_one, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = non_negative)]
+    pub db_latency: f64,
+    /// Maximum of the uniform latency of every other store operation, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, value_parser = non_negative)]
+    pub op_latency: f64,
+    /// Seconds of pause after every chunk.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = non_negative)]
+    pub chunk_pause: f64,
+    /// Bytes per write.
+    #[arg(long, value_name = "BYTES", default_value_t = 5, value_parser = at_least_one_usize)]
+    pub chunk: usize,
+    /// Which clock: real (scaled by --speed) or virtual (as fast as possible).
+    #[arg(long, value_enum, default_value_t = ClockArg::Real)]
+    pub clock: ClockArg,
+    /// Print events as lines instead of opening the dashboard.
+    #[arg(long)]
+    pub headless: bool,
+    /// Print events as JSON lines (implies --headless).
+    #[arg(long)]
+    pub json: bool,
+    /// Also record every event as JSON lines to this file.
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// Print every lock attempt, not only those where what the waiter sees changes.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+impl RunArgs {
+    /// The scenario these flags describe, with the seed chosen.
+    pub fn scenario(&self, seed: u64) -> Scenario {
+        Scenario {
+            jobs: self.jobs,
+            clients: self.clients,
+            crash_prob: self.crash_prob,
+            speed: self.speed,
+            seed,
+            output: self.output.clone(),
+            lease: self.lease,
+            retry: self.retry,
+            give_up: self.give_up,
+            db_latency: self.db_latency,
+            op_latency: self.op_latency,
+            chunk: self.chunk,
+            chunk_pause: self.chunk_pause,
+            text: RECORD.to_string(),
+            clock: match self.clock {
+                ClockArg::Real => ClockKind::Real,
+                ClockArg::Virtual => ClockKind::Virtual,
+            },
+            schedule: Vec::new(),
+        }
+    }
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("{s:?} is not a finite number"));
+    }
+    Ok(v)
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v <= 0.0 {
+        return Err(format!("must be greater than 0, got {s}"));
+    }
+    Ok(v)
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v < 0.0 {
+        return Err(format!("must not be negative, got {s}"));
+    }
+    Ok(v)
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("must be between 0 and 1, got {s}"));
+    }
+    Ok(v)
+}
+
+fn at_least_one(s: &str) -> Result<u32, String> {
+    let v: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if v == 0 {
+        return Err("must be at least 1, got 0".into());
+    }
+    Ok(v)
+}
+
+fn at_least_one_usize(s: &str) -> Result<usize, String> {
+    at_least_one(s).map(|v| v as usize)
+}

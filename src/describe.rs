@@ -1,0 +1,204 @@
+//! Plain-text descriptions of events, shared by every front end that shows words
+//! (the headless printer, the dashboard's event log).
+
+use crate::engine::events::{Event, How, JobId, SeenLock};
+
+fn who(job: JobId) -> String {
+    if job == 0 {
+        "recovery".to_string()
+    } else {
+        format!("job {job}")
+    }
+}
+
+fn holder(h: &Option<JobId>) -> String {
+    h.map(who).unwrap_or_else(|| "an unknown holder".into())
+}
+
+/// One line describing `event` (without the time stamp).
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::RunStarted {
+            jobs,
+            clients,
+            store,
+            speed,
+            seed,
+            clock,
+            lease,
+            outputs,
+        } => format!(
+            "run started: {jobs} jobs, {clients} client(s), store {store}, {clock} clock at speed {speed}, lease {lease}s, seed {seed}, output {}",
+            outputs.join(", ")
+        ),
+        Event::Queued {
+            job,
+            client,
+            hash,
+            will_crash,
+        } => format!(
+            "{} queued for {client} (hash {}){}",
+            who(*job),
+            short_hash(hash),
+            if *will_crash {
+                ", crash draw: will crash"
+            } else {
+                ""
+            }
+        ),
+        Event::LockAttempt {
+            job,
+            attempt,
+            seen,
+            client,
+        } => match seen {
+            SeenLock::Held {
+                holder: h,
+                fence,
+                heartbeat,
+            } => format!(
+                "{} waits for {client}: attempt {attempt}, held by {} (fence {fence}, heartbeat {heartbeat})",
+                who(*job),
+                holder(h)
+            ),
+            SeenLock::LostRace => format!(
+                "{} waits for {client}: attempt {attempt} lost the race",
+                who(*job)
+            ),
+            SeenLock::StoreError { error } => format!(
+                "{} waits for {client}: attempt {attempt} failed: {error}",
+                who(*job)
+            ),
+        },
+        Event::LeaseExpired {
+            job,
+            client,
+            holder: h,
+            fence,
+            unchanged_for,
+        } => format!(
+            "{} sees {client}'s lease expired: {} (fence {fence}) silent for {unchanged_for:.3}s",
+            who(*job),
+            holder(h)
+        ),
+        Event::Acquired {
+            job,
+            client,
+            fence,
+            attempts,
+            waited,
+            how,
+            from_job,
+            committed,
+            ..
+        } => {
+            let how = match how {
+                How::Created => "first acquisition".to_string(),
+                How::Handoff => "handoff".to_string(),
+                How::Takeover => format!("takeover from {}", holder(from_job)),
+            };
+            format!(
+                "{} acquired {client} with fence {fence} ({how}) after {attempts} attempt(s), waited {waited:.3}s, committed {committed} bytes",
+                who(*job)
+            )
+        }
+        Event::Repair {
+            job,
+            from_len,
+            to_len,
+            bytes,
+            reason,
+            fence,
+            ..
+        } => format!(
+            "{} repaired the output with fence {fence}: truncated {bytes} bytes ({from_len} -> {to_len}): {reason}",
+            who(*job)
+        ),
+        Event::ChunkWritten {
+            job,
+            fence,
+            chunk,
+            of,
+            offset,
+            text,
+            ..
+        } => format!(
+            "{} wrote chunk {chunk}/{of} {text:?} at byte {offset} (fence {fence})",
+            who(*job)
+        ),
+        Event::WriteRejected {
+            job,
+            fence,
+            highest,
+            ..
+        } => format!(
+            "{} was REJECTED by the output: fence {fence} < accepted fence {highest}",
+            who(*job)
+        ),
+        Event::Heartbeat {
+            job, fence, beat, ..
+        } => format!(
+            "{} renewed its lease (fence {fence}, heartbeat {beat})",
+            who(*job)
+        ),
+        Event::HeartbeatFailed { job, error, .. } => {
+            format!("{} could not renew its lease: {error}", who(*job))
+        }
+        Event::Stalled { job, secs, .. } => {
+            format!(
+                "{} stalled for {secs}s (no writes, no heartbeats)",
+                who(*job)
+            )
+        }
+        Event::Released {
+            job,
+            client,
+            fence,
+            committed,
+        } => format!(
+            "{} released {client} (fence {fence}), committed {committed} bytes",
+            who(*job)
+        ),
+        Event::Finished { job, .. } => format!("{} FINISHED", who(*job)),
+        Event::Crashed { job, reason, .. } => format!("{} CRASHED: {reason}", who(*job)),
+        Event::Killed { job, held, .. } => format!(
+            "{} KILLED{}",
+            who(*job),
+            if *held {
+                " while holding the lock (no release: the lease will free it)"
+            } else {
+                " while waiting"
+            }
+        ),
+        Event::Fenced { job, reason, .. } => format!("{} FENCED: {reason}", who(*job)),
+        Event::GaveUp {
+            job,
+            attempts,
+            waited,
+            ..
+        } => format!(
+            "{} GAVE UP after {attempts} attempts, {waited:.3}s",
+            who(*job)
+        ),
+        Event::CommandApplied { command, job } => match job {
+            Some(j) => format!("command: {command} -> {}", who(*j)),
+            None => format!("command: {command}"),
+        },
+        Event::CommandIgnored { command, reason } => {
+            format!("command ignored: {command}: {reason}")
+        }
+        Event::Paused => "paused".into(),
+        Event::Resumed => "resumed".into(),
+        Event::SpeedChanged { speed } => format!("speed set to {speed}"),
+        Event::InvariantBroken { what } => format!("INVARIANT BROKEN: {what}"),
+        Event::RunFinished { summary } => format!(
+            "run finished: {} finished, {} crashed, {} killed, {} fenced, {} gave up",
+            summary.finished, summary.crashed, summary.killed, summary.fenced, summary.gave_up
+        ),
+    }
+}
+
+/// The first 8 characters of a worker hash.
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..8).unwrap_or(hash)
+}

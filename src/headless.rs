@@ -1,0 +1,187 @@
+//! The headless front end: the same event stream the dashboard folds, printed as
+//! one line per event (or JSON lines), then a summary and the checker's verdict.
+//!
+//! Waiters retry every 0.1 s, so the raw stream holds tens of thousands of lock
+//! attempts; the text view prints a waiter's attempt only when what it sees changes
+//! (its first attempt, a new holder or fence, a lost race, a store error), unless
+//! `verbose`. JSON lines and the `--events` file always carry every event.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use crate::describe::describe;
+use crate::engine::events::{Event, JobId, SeenLock, Stamped};
+use crate::engine::{EngineError, RunHandle, Summary};
+
+/// How to print.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// JSON lines instead of text.
+    pub json: bool,
+    /// Print every lock attempt in text mode.
+    pub verbose: bool,
+}
+
+/// Prints one event as text with its scenario time.
+pub fn text_line(s: &Stamped) -> String {
+    format!("[{:>10.3}s] {}", s.t, describe(&s.event))
+}
+
+/// Decides which lock attempts the text view shows.
+#[derive(Default)]
+struct AttemptFilter {
+    last: HashMap<JobId, Option<(Option<JobId>, u64)>>,
+}
+
+impl AttemptFilter {
+    fn shows(&mut self, event: &Event) -> bool {
+        let Event::LockAttempt { job, seen, .. } = event else {
+            return true;
+        };
+        let key = match seen {
+            SeenLock::Held { holder, fence, .. } => Some((*holder, *fence)),
+            _ => None,
+        };
+        match self.last.insert(*job, key) {
+            None => true,
+            Some(prev) => key.is_none() || prev != key,
+        }
+    }
+}
+
+/// Drives a run to its end, printing to `out` and recording to `record`.
+///
+/// A failing `out` (a closed pipe) stops the printing, not the run; a failing
+/// `record` is reported as an error after the run.
+pub fn run(
+    handle: RunHandle,
+    opts: Options,
+    out: &mut dyn Write,
+    mut record: Option<&mut dyn Write>,
+) -> Result<Summary, HeadlessError> {
+    let mut filter = AttemptFilter::default();
+    let mut printing = true;
+    let mut record_error = None;
+    let mut summary = None;
+    for s in handle.events().iter() {
+        if let Some(w) = record.as_deref_mut()
+            && record_error.is_none()
+            && let Err(e) = serde_json::to_writer(&mut *w, &s)
+                .map_err(io::Error::from)
+                .and_then(|_| w.write_all(b"\n"))
+        {
+            record_error = Some(e);
+        }
+        if printing && (opts.json || opts.verbose || filter.shows(&s.event)) {
+            let line = if opts.json {
+                serde_json::to_string(&s).unwrap_or_default()
+            } else {
+                text_line(&s)
+            };
+            printing = writeln!(out, "{line}").is_ok();
+            if printing && handle.events().is_empty() {
+                printing = out.flush().is_ok();
+            }
+        }
+        if let Event::RunFinished { summary: sum } = &s.event {
+            summary = Some((**sum).clone());
+            break;
+        }
+    }
+    let joined = handle.join()?;
+    let summary = summary.unwrap_or(joined);
+    if printing && !opts.json {
+        let _ = write_summary(&summary, out);
+    }
+    let _ = out.flush();
+    if let Some(w) = record
+        && let Err(e) = w.flush()
+    {
+        record_error.get_or_insert(e);
+    }
+    match record_error {
+        Some(e) => Err(HeadlessError::Record(e)),
+        None => Ok(summary),
+    }
+}
+
+/// Why the headless front end failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadlessError {
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The events file could not be written.
+    #[error("cannot write the events file: {0}")]
+    Record(io::Error),
+}
+
+/// Prints the end-of-run summary block.
+pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "-- summary --")?;
+    writeln!(
+        out,
+        "jobs      {}: {} finished, {} crashed, {} killed, {} fenced, {} gave up",
+        s.jobs, s.finished, s.crashed, s.killed, s.fenced, s.gave_up
+    )?;
+    writeln!(
+        out,
+        "lock      {} handoffs, {} takeovers, {} repairs ({} bytes), {} writes rejected by fence",
+        s.handoffs, s.takeovers, s.repairs, s.repaired_bytes, s.writes_rejected
+    )?;
+    writeln!(out, "store ops {}", s.store_ops)?;
+    writeln!(
+        out,
+        "wait      mean {:.3}s, max {:.3}s",
+        s.mean_wait, s.max_wait
+    )?;
+    let ratio = if s.serial_time > 0.0 {
+        format!(" ({:.2}x)", s.total_time / s.serial_time)
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "time      {:.3}s total against {:.3}s serial sum of job time{ratio}",
+        s.total_time, s.serial_time
+    )?;
+    if s.violations.is_empty() {
+        writeln!(out, "invariants all hold")?;
+    } else {
+        for v in &s.violations {
+            writeln!(out, "invariant BROKEN: {v}")?;
+        }
+    }
+    for o in &s.outputs {
+        writeln!(out, "verdict   {}", o.verdict)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(job: JobId, holder: Option<JobId>, fence: u64) -> Event {
+        Event::LockAttempt {
+            job,
+            client: "c".into(),
+            attempt: 1,
+            seen: SeenLock::Held {
+                holder,
+                fence,
+                heartbeat: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn repeated_attempts_are_shown_only_when_what_the_waiter_sees_changes() {
+        let mut f = AttemptFilter::default();
+        assert!(f.shows(&attempt(2, Some(1), 1)));
+        assert!(!f.shows(&attempt(2, Some(1), 1)));
+        assert!(f.shows(&attempt(3, Some(1), 1)));
+        assert!(f.shows(&attempt(2, Some(4), 2)));
+        assert!(f.shows(&Event::Paused));
+    }
+}
