@@ -33,7 +33,7 @@ pub struct VerifyArgs {
     #[arg(default_value = "output.txt")]
     pub path: PathBuf,
     /// Exactly this many records must be present (strict rule).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub expect: Option<usize>,
 }
 
@@ -50,43 +50,43 @@ pub enum ClockArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Jobs, each on its own thread.
-    #[arg(long, value_name = "N", default_value_t = 25, value_parser = at_least_one)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 25, value_parser = at_least_one)]
     pub jobs: u32,
     /// Clients; each has its own lock key and output file.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub clients: u32,
     /// Probability that a job crashes before writing.
-    #[arg(long, value_name = "P", default_value_t = 0.2, value_parser = probability)]
+    #[arg(long, allow_negative_numbers = true, value_name = "P", default_value_t = 0.2, value_parser = probability)]
     pub crash_prob: f64,
     /// Scenario seconds per real second; every duration is divided by it.
-    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = positive)]
     pub speed: f64,
     /// Seed for every random draw (random and printed when omitted).
-    #[arg(long, value_name = "S")]
+    #[arg(long, allow_negative_numbers = true, value_name = "S")]
     pub seed: Option<u64>,
     /// Output file (with several clients: one file per client, see README).
     #[arg(long, value_name = "PATH", default_value = "output.txt")]
     pub output: PathBuf,
     /// Lease length in seconds; the heartbeat renews every lease / 3.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 3.0, value_parser = positive)]
     pub lease: f64,
     /// Seconds between a waiter's attempts.
-    #[arg(long, value_name = "SECS", default_value_t = 0.1, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.1, value_parser = positive)]
     pub retry: f64,
     /// Seconds a waiter tries before it gives up.
-    #[arg(long, value_name = "SECS", default_value_t = 2000.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2000.0, value_parser = non_negative)]
     pub give_up: f64,
     /// Maximum of the uniform latency of insert_one, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 1.0, value_parser = non_negative)]
     pub db_latency: f64,
     /// Maximum of the uniform latency of every other store operation, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 0.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.0, value_parser = non_negative)]
     pub op_latency: f64,
     /// Seconds of pause after every chunk.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2.0, value_parser = non_negative)]
     pub chunk_pause: f64,
     /// Bytes per write.
-    #[arg(long, value_name = "BYTES", default_value_t = 5, value_parser = at_least_one_usize)]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value_t = 5, value_parser = at_least_one_usize)]
     pub chunk: usize,
     /// Which clock: real (scaled by --speed) or virtual (as fast as possible).
     #[arg(long, value_enum, default_value_t = ClockArg::Real)]

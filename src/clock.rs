@@ -173,14 +173,22 @@ impl Clock {
 
     fn sleep_real(&self, deadline: Duration, interrupt: &dyn Fn() -> bool) -> Wake {
         let mut st = self.state();
+        let mut first = true;
         loop {
             if interrupt() {
                 return Wake::Interrupted;
             }
             let now = st.now(false);
             if !st.paused && now >= deadline {
+                if first {
+                    // A zero-length sleep still gives other threads a turn, so a
+                    // waiter polling with no pause cannot starve the holder.
+                    drop(st);
+                    thread::yield_now();
+                }
                 return Wake::Elapsed;
             }
+            first = false;
             st = if st.paused {
                 self.inner
                     .changed

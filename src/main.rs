@@ -90,6 +90,7 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
             return Err(e.into());
         }
     };
+    stop_on_ctrl_c(handle.commands());
     let mut record = match events {
         Some(ev) => Some(ev.begin()?),
         None => None,
@@ -111,6 +112,23 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(FAILED)
     })
+}
+
+/// First Ctrl-C: stop the run cleanly (partial writes repaired, summary printed);
+/// a second one exits at once.
+fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<engine::Command>) {
+    let mut pressed = false;
+    let installed = ctrlc::set_handler(move || {
+        if pressed {
+            std::process::exit(130);
+        }
+        pressed = true;
+        eprintln!("stopping: every job ends and partial writes are repaired (Ctrl-C again to abort)");
+        let _ = commands.send(engine::Command::Stop);
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not stop the run cleanly: {e}");
+    }
 }
 
 /// The `--events` file between its check and the run's start.

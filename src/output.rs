@@ -42,12 +42,12 @@ pub enum OutputError {
         committed: u64,
     },
     /// The file could not be created, written or truncated.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The output file.
         path: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -98,9 +98,9 @@ struct State {
 impl FencedOutput {
     /// Creates (or truncates) the file at `path`, opened in append mode.
     pub fn create(path: &Path) -> Result<FencedOutput, OutputError> {
-        let io_err = |source| OutputError::Io {
+        let io_err = |error| OutputError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let file = OpenOptions::new()
             .create(true)
@@ -129,10 +129,10 @@ impl FencedOutput {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn io_err(&self, source: io::Error) -> OutputError {
+    fn io_err(&self, error: io::Error) -> OutputError {
         OutputError::Io {
             path: self.path.clone(),
-            source,
+            error,
         }
     }
 

@@ -39,12 +39,12 @@ pub enum EngineError {
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     /// An output file cannot be created.
-    #[error("cannot write output {path}: {source}")]
+    #[error("cannot write output {path}: {error}")]
     Output {
         /// The path.
         path: PathBuf,
         /// Why.
-        source: io::Error,
+        error: io::Error,
     },
     /// The output layer failed.
     #[error(transparent)]
@@ -158,7 +158,7 @@ fn open_outputs(scenario: &Scenario) -> Result<Vec<Arc<FencedOutput>>, EngineErr
                 }
                 return Err(EngineError::Output {
                     path: path.clone(),
-                    source,
+                    error: source,
                 });
             }
         }
