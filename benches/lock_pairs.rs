@@ -121,7 +121,10 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
     let secs = measure_secs();
     println!("acquire+release pairs per second ({secs} s per cell, memory store, zero latency)");
-    println!("{:>8} {:>16} {:>16} {:>8}", "threads", "joblock", "std Mutex", "ratio");
+    println!(
+        "{:>8} {:>16} {:>16} {:>8}",
+        "threads", "joblock", "std Mutex", "ratio"
+    );
     for threads in [1, 8, 64] {
         let j = joblock_pairs(threads, secs);
         let m = mutex_pairs(threads, secs);

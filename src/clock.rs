@@ -341,14 +341,10 @@ impl Clock {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let ticket = self.enlist();
-        thread::Builder::new()
-            .name(name)
-            .stack_size(THREAD_STACK)
-            .spawn(move || {
-                let _mark = ticket.mark_current_thread();
-                f()
-            })
+        self.start_thread(name, move |ticket| {
+            let _mark = ticket.mark_current_thread();
+            f()
+        })
     }
 
     /// Spawns a participant whose retirement is handed to whoever joins it.
@@ -361,17 +357,26 @@ impl Clock {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.start_thread(name, move |ticket| {
+            let result = {
+                let _mark = ticket.mark_current_thread();
+                f()
+            };
+            (result, ticket)
+        })
+    }
+
+    /// Enlists a participant, then starts its thread with the ticket.
+    fn start_thread<F, R>(&self, name: String, body: F) -> io::Result<JoinHandle<R>>
+    where
+        F: FnOnce(Enlisted) -> R + Send + 'static,
+        R: Send + 'static,
+    {
         let ticket = self.enlist();
         thread::Builder::new()
             .name(name)
             .stack_size(THREAD_STACK)
-            .spawn(move || {
-                let result = {
-                    let _mark = ticket.mark_current_thread();
-                    f()
-                };
-                (result, ticket)
-            })
+            .spawn(move || body(ticket))
     }
 
     /// Joins a thread made by [`Clock::spawn_joinable`].

@@ -123,7 +123,9 @@ fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<engine::Command>) {
             std::process::exit(130);
         }
         pressed = true;
-        eprintln!("stopping: every job ends and partial writes are repaired (Ctrl-C again to abort)");
+        eprintln!(
+            "stopping: every job ends and partial writes are repaired (Ctrl-C again to abort)"
+        );
         let _ = commands.send(engine::Command::Stop);
     });
     if let Err(e) = installed {

@@ -443,15 +443,21 @@ impl Worker<'_> {
     }
 
     fn crashed(&self, reason: String) -> End {
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
-        self.emit(Event::Crashed {
+        let event = Event::Crashed {
             job: self.job.id,
             client: self.client(),
             reason,
-        });
-        End::Crashed
+        };
+        self.end(End::Crashed, event)
+    }
+
+    /// Reports an end state; the engine stops counting this job as a holder.
+    fn end(&self, end: End, event: Event) -> End {
+        self.cx
+            .registry
+            .clear_holder(self.job.client_index, self.job.id);
+        self.emit(event);
+        end
     }
 
     fn fenced_path(&self, held: &mut Held, reason: String) -> End {
@@ -460,15 +466,12 @@ impl Worker<'_> {
     }
 
     fn fenced(&self, reason: String) -> End {
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
-        self.emit(Event::Fenced {
+        let event = Event::Fenced {
             job: self.job.id,
             client: self.client(),
             reason,
-        });
-        End::Fenced
+        };
+        self.end(End::Fenced, event)
     }
 
     fn kill_path(&self, held: &mut Held) -> End {
@@ -478,14 +481,11 @@ impl Worker<'_> {
     }
 
     fn killed(&self, held: bool) -> End {
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
-        self.emit(Event::Killed {
+        let event = Event::Killed {
             job: self.job.id,
             client: self.client(),
             held,
-        });
-        End::Killed
+        };
+        self.end(End::Killed, event)
     }
 }
