@@ -63,7 +63,7 @@ fn two_hundred_seeded_runs_of_the_classic_scenario_leave_only_whole_records() {
                     let out = dir.path().join(format!("out-{i}.txt"));
                     let s = Scenario {
                         // Half the runs delay every store operation, not only inserts.
-                        op_latency: if i % 2 == 0 { 0.0 } else { 0.05 },
+                        op_latency: if i.is_multiple_of(2) { 0.0 } else { 0.05 },
                         output: out.clone(),
                         ..scenario(dir.path(), seed)
                     };
@@ -420,7 +420,8 @@ fn commands_sent_on_the_channel_mid_write_leave_a_valid_file_on_the_real_clock()
     // finish meanwhile), aims the fault at that job and resumes. Should the test
     // thread lag so much that the job had already finished, the command is ignored
     // and the next job's second chunk gets it instead.
-    let faults: [(&str, fn(u32) -> Command); 3] = [
+    type Fault = (&'static str, fn(u32) -> Command);
+    let faults: [Fault; 3] = [
         ("kill", |j| Command::Kill(Target::Job(j))),
         ("crash", |j| Command::Crash(Target::Job(j))),
         ("stall", |j| Command::Stall(Target::Job(j), 90.0)),

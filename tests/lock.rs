@@ -11,7 +11,7 @@
 //! with wall-clock sleeps.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -80,6 +80,9 @@ fn all_docs(store: &MemoryStore) -> Vec<serde_json::Value> {
     store.find_many(&json!({})).unwrap()
 }
 
+/// A hook run after each attempt a [`Recorder`] records.
+type AttemptHook = Box<dyn FnMut(&Seen)>;
+
 /// Records everything a waiter reports, with the scenario time of each report.
 #[derive(Default)]
 struct Recorder {
@@ -87,7 +90,7 @@ struct Recorder {
     attempts: Vec<(u32, Seen, Duration)>,
     expired: Vec<(String, u64, Duration, Duration)>,
     /// Called after each recorded attempt (e.g. to inject faults at a chosen moment).
-    on_attempt: Option<Box<dyn FnMut(&Seen)>>,
+    on_attempt: Option<AttemptHook>,
 }
 
 impl Recorder {
@@ -189,7 +192,7 @@ fn contend(
         );
         section.enter(&work);
         report.fences.push(lease.fence());
-        assert_eq!(lease.release(0).unwrap(), true, "{owner} lost its lock");
+        assert!(lease.release(0).unwrap(), "{owner} lost its lock");
     }
     report
 }
@@ -304,7 +307,7 @@ fn handover(
     let lock = lock_on(store, clock, 1, config());
     let (stale, first) = acquire(&lock, old);
     assert_eq!((first.via, stale.fence()), (Via::Created, 1));
-    assert_eq!(stale.release(5).unwrap(), true);
+    assert!(stale.release(5).unwrap());
     let (current, second) = acquire(&lock, new);
     assert_eq!((second.via, current.fence()), (Via::Free, 2));
     assert_eq!(second.committed, 5);
@@ -327,7 +330,7 @@ fn assert_holding_untouched(
     assert_eq!((d.fence, d.committed), (2, 5));
     assert!(matches!(current.renew().unwrap(), Renewal::Renewed(_)));
     assert!(current.is_valid());
-    assert_eq!(current.release(27).unwrap(), true);
+    assert!(current.release(27).unwrap());
     assert_eq!(doc(lock).owner, None);
 }
 
@@ -338,7 +341,7 @@ fn release_by_a_non_owner_does_nothing() {
     let (lock, stale, current) = handover(&store, &clock, "A", "B");
     let before = raw_document(&store, lock.key()).unwrap().unwrap();
 
-    assert_eq!(stale.release(99).unwrap(), false);
+    assert!(!stale.release(99).unwrap());
     assert!(stale.is_lost());
     assert!(!stale.is_valid());
     assert_holding_untouched(&store, &lock, &before, "B", &current);
@@ -367,7 +370,7 @@ fn release_with_a_stale_fence_of_the_same_owner_does_nothing() {
     let before = raw_document(&store, lock.key()).unwrap().unwrap();
 
     assert_eq!(stale.owner(), current.owner());
-    assert_eq!(stale.release(99).unwrap(), false);
+    assert!(!stale.release(99).unwrap());
     assert_holding_untouched(&store, &lock, &before, "W", &current);
 }
 
@@ -745,14 +748,14 @@ fn the_first_acquisition_is_an_insert_and_later_ones_never_recreate_the_document
         let before = store.op_counts();
         let (lease, acq) = acquire(&lock, &format!("job-{round}"));
         let after = store.op_counts();
-        // Each `acquire` call tries the atomic create once; it fails with DuplicateKey
-        // and changes nothing: the fence continues and the committed length survives
-        // (an insert that replaced the document would reset both).
+        // This lock has seen its document, so it never tries the create again: one
+        // read and one compare-and-set. The fence continues and the committed length
+        // survives (a document replaced or deleted would reset both).
         assert_eq!(acq.via, Via::Free);
         assert_eq!(lease.fence(), before_doc.fence + 1);
         assert_eq!(acq.committed, before_doc.committed);
         let delta = |k: OpKind| after.get(k) - before.get(k);
-        assert_eq!(delta(OpKind::InsertOne), 1, "{after}");
+        assert_eq!(delta(OpKind::InsertOne), 0, "{after}");
         assert_eq!(delta(OpKind::FindOne), 1, "{after}");
         assert_eq!(delta(OpKind::UpdateOne), 1, "one compare-and-set: {after}");
         let now = doc(&lock);
@@ -766,9 +769,16 @@ fn the_first_acquisition_is_an_insert_and_later_ones_never_recreate_the_document
     let ops = store.op_counts();
     assert_eq!(
         ops.get(OpKind::InsertOne),
-        5,
-        "one insert per acquire call: {ops}"
+        1,
+        "only the first acquisition inserts: {ops}"
     );
+    // A second lock on the same key (another job) tries the create once, and its
+    // DuplicateKey changes nothing.
+    let other = lock_on(&store, &clock, 2, config());
+    let (lease, acq) = acquire(&other, "job-6");
+    assert_eq!((acq.via, lease.fence()), (Via::Free, 6));
+    assert_eq!(store.op_counts().get(OpKind::InsertOne), 2);
+    assert!(lease.release(50).unwrap());
     assert_eq!(ops.get(OpKind::InsertMany), 0, "{ops}");
     assert_eq!(
         ops.get(OpKind::DeleteOne) + ops.get(OpKind::DeleteMany),
@@ -776,7 +786,7 @@ fn the_first_acquisition_is_an_insert_and_later_ones_never_recreate_the_document
         "{ops}"
     );
     let d = doc(&lock);
-    assert_eq!((d.owner, d.fence, d.committed), (None, 5, 50));
+    assert_eq!((d.owner, d.fence, d.committed), (None, 6, 50));
 }
 
 #[test]
@@ -817,13 +827,13 @@ fn store_errors_while_timing_a_dead_holder_neither_hasten_nor_prevent_the_takeov
 
     // The first time the waiter sees the holder, the store starts failing for three
     // operations: the waiter loses three reads in the middle of timing the lease.
-    let faults = Arc::new(Mutex::new(Some(store.clone())));
+    let mut not_yet_failed = Some(store.clone());
     let mut seen = Recorder::on(&clock);
     seen.on_attempt = Some(Box::new(move |s: &Seen| {
-        if matches!(s, Seen::Held { .. }) {
-            if let Some(store) = faults.lock().unwrap().take() {
-                store.faults().fail_next(3);
-            }
+        if matches!(s, Seen::Held { .. })
+            && let Some(store) = not_yet_failed.take()
+        {
+            store.faults().fail_next(3);
         }
     }));
     let start = clock.now();
@@ -858,4 +868,111 @@ fn store_errors_while_timing_a_dead_holder_neither_hasten_nor_prevent_the_takeov
     assert!(acq.waited < cfg.lease + cfg.retry, "{:?}", acq.waited);
     assert_eq!(seen.expired.len(), 1);
     assert_eq!(clock.now() - start, acq.waited);
+}
+
+/// Renews a holder's lease from inside the waiter, at the moment the waiter has
+/// decided the lease expired and is about to send its takeover.
+struct RenewOnFirstExpiry {
+    clock: Clock,
+    holder: Option<Arc<Lease>>,
+    attempts: Vec<Seen>,
+    expired: Vec<(String, u64, Duration)>,
+}
+
+impl AcquireObserver for RenewOnFirstExpiry {
+    fn attempt(&mut self, _attempt: u32, seen: &Seen) {
+        self.attempts.push(seen.clone());
+    }
+
+    fn expired(&mut self, owner: &str, fence: u64, _unchanged_for: Duration) {
+        self.expired
+            .push((owner.to_string(), fence, self.clock.now()));
+        if let Some(holder) = self.holder.take() {
+            assert_eq!(holder.renew().unwrap(), Renewal::Renewed(1));
+        }
+    }
+}
+
+#[test]
+fn a_holder_that_renews_between_the_waiters_read_and_its_takeover_keeps_the_lock() {
+    let clock = Clock::virtual_time();
+    let store = MemoryStore::new(clock.clone(), MemoryConfig::default(), 15);
+    let cfg = config();
+    let (holder, _) = acquire(&lock_on(&store, &clock, 1, cfg), "holder");
+
+    let mut observer = RenewOnFirstExpiry {
+        clock: clock.clone(),
+        holder: Some(holder.clone()),
+        attempts: Vec::new(),
+        expired: Vec::new(),
+    };
+    let waiter = lock_on(&store, &clock, 2, cfg);
+    let (lease, acq) = acquired(waiter.acquire("waiter", &mut observer, &|| false));
+
+    // The takeover sent right after the renewal must have failed: it was a
+    // compare-and-set on the heartbeat the waiter had timed, which had just moved.
+    let first_expiry = observer.expired[0].2;
+    assert_eq!(first_expiry, cfg.lease);
+    let race = observer
+        .attempts
+        .iter()
+        .position(|s| *s == Seen::LostRace)
+        .expect("the takeover after the renewal did not lose");
+    let held_with = |heartbeat| Seen::Held {
+        owner: "holder".into(),
+        fence: 1,
+        heartbeat,
+    };
+    assert!(observer.attempts[..race].iter().all(|s| *s == held_with(0)));
+    assert!(
+        observer.attempts[race + 1..]
+            .iter()
+            .all(|s| *s == held_with(1))
+    );
+    // The renewal bought the holder a whole new lease before it was taken over.
+    assert_eq!(observer.expired.len(), 2, "{:?}", observer.expired);
+    assert!(clock.now() >= first_expiry + cfg.lease, "{:?}", clock.now());
+    assert_eq!(
+        acq.via,
+        Via::Takeover {
+            owner: "holder".into(),
+            fence: 1
+        }
+    );
+    assert_eq!(lease.fence(), 2);
+    assert_eq!(holder.renew().unwrap(), Renewal::Lost);
+}
+
+#[test]
+fn a_holder_that_cannot_renew_for_a_whole_lease_stops_being_valid() {
+    let clock = Clock::virtual_time();
+    let store = MemoryStore::new(clock.clone(), MemoryConfig::default(), 16);
+    let cfg = config();
+    let (lease, _) = acquire(&lock_on(&store, &clock, 1, cfg), "holder");
+    store.faults().outage_until(Some(secs(10)));
+
+    // Renewals fail, so the holder cannot know whether a waiter took over; it must
+    // stop trusting its lease one lease after the last renewal it sent.
+    let step = cfg.lease / 3;
+    clock.sleep(step);
+    assert!(lease.renew().is_err());
+    clock.sleep(step);
+    assert!(lease.renew().is_err());
+    clock.sleep(step - ms(1));
+    assert!(lease.is_valid(), "valid until one lease after acquiring");
+    clock.sleep(ms(1));
+    assert!(
+        !lease.is_valid(),
+        "still valid a whole lease after its last renewal"
+    );
+    assert!(
+        !lease.is_lost(),
+        "nobody took it over: it is unreachable, not lost"
+    );
+
+    // Once the store is back, and nobody took over meanwhile, renewing restores it.
+    clock.sleep(secs(10) - clock.now());
+    assert_eq!(lease.renew().unwrap(), Renewal::Renewed(1));
+    assert!(lease.is_valid());
+    assert_eq!(doc(&lock_on(&store, &clock, 2, cfg)).heartbeat, 1);
 }

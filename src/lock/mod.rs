@@ -19,6 +19,7 @@ pub use doc::{LockDoc, lock_key};
 pub use lease::{Lease, Renewal};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -144,6 +145,9 @@ pub struct Lock {
     clock: Clock,
     key: String,
     config: LockConfig,
+    /// Set once this lock has seen its document: documents are never deleted, so
+    /// from then on the atomic create would only fail with `DuplicateKey`.
+    exists: AtomicBool,
 }
 
 /// What a waiter remembers between attempts to time the holder's lease.
@@ -161,6 +165,7 @@ impl Lock {
             clock,
             key,
             config,
+            exists: AtomicBool::new(false),
         }
     }
 
@@ -195,9 +200,8 @@ impl Lock {
         let start = self.clock.now();
         let mut attempts = 0u32;
         let mut watch: Option<Watch> = None;
-        // Documents are never deleted, so once we have seen one exist, inserting is
-        // pointless; until then the insert is the atomic create.
-        let mut may_insert = true;
+        // Until this lock has seen its document, the insert is the atomic create.
+        let mut may_insert = !self.exists.load(Ordering::Relaxed);
         loop {
             if abort() {
                 return Ok(AcquireOutcome::Aborted {
@@ -245,10 +249,14 @@ impl Lock {
             let sent_at = self.clock.now();
             match self.store.insert_one(LockDoc::first(&self.key, owner)) {
                 Ok(()) => {
+                    self.exists.store(true, Ordering::Relaxed);
                     let lease = self.lease(owner, 1, 0, sent_at);
                     return Ok(Attempt::Won(lease, Via::Created, 0));
                 }
-                Err(StoreError::DuplicateKey(_)) => *may_insert = false,
+                Err(StoreError::DuplicateKey(_)) => {
+                    self.exists.store(true, Ordering::Relaxed);
+                    *may_insert = false;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
