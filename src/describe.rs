@@ -1,6 +1,8 @@
 //! Plain-text descriptions of events, shared by every front end that shows words
 //! (the headless printer, the dashboard's event log).
 
+use std::collections::HashMap;
+
 use crate::engine::events::{Event, How, JobId, SeenLock};
 
 fn who(job: JobId) -> String {
@@ -27,6 +29,7 @@ pub fn describe(event: &Event) -> String {
             clock,
             lease,
             outputs,
+            ..
         } => format!(
             "run started: {jobs} jobs, {clients} client(s), store {store}, {clock} clock at speed {speed}, lease {lease}s, seed {seed}, output {}",
             outputs.join(", ")
@@ -201,4 +204,56 @@ pub fn describe(event: &Event) -> String {
 /// The first 8 characters of a worker hash.
 pub fn short_hash(hash: &str) -> &str {
     hash.get(..8).unwrap_or(hash)
+}
+
+/// Decides which lock attempts a text view shows: a waiter's first attempt and
+/// those where what it sees changes (new holder or fence, lost race, store error).
+#[derive(Debug, Default)]
+pub struct AttemptFilter {
+    last: HashMap<JobId, Option<(Option<JobId>, u64)>>,
+}
+
+impl AttemptFilter {
+    /// Whether `event` is worth a line (every event but a repeated attempt is).
+    pub fn shows(&mut self, event: &Event) -> bool {
+        let Event::LockAttempt { job, seen, .. } = event else {
+            return true;
+        };
+        let key = match seen {
+            SeenLock::Held { holder, fence, .. } => Some((*holder, *fence)),
+            _ => None,
+        };
+        match self.last.insert(*job, key) {
+            None => true,
+            Some(prev) => key.is_none() || prev != key,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(job: JobId, holder: Option<JobId>, fence: u64) -> Event {
+        Event::LockAttempt {
+            job,
+            client: "c".into(),
+            attempt: 1,
+            seen: SeenLock::Held {
+                holder,
+                fence,
+                heartbeat: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn repeated_attempts_are_shown_only_when_what_the_waiter_sees_changes() {
+        let mut f = AttemptFilter::default();
+        assert!(f.shows(&attempt(2, Some(1), 1)));
+        assert!(!f.shows(&attempt(2, Some(1), 1)));
+        assert!(f.shows(&attempt(3, Some(1), 1)));
+        assert!(f.shows(&attempt(2, Some(4), 2)));
+        assert!(f.shows(&Event::Paused));
+    }
 }

@@ -6,11 +6,10 @@
 //! (its first attempt, a new holder or fence, a lost race, a store error), unless
 //! `verbose`. JSON lines and the `--events` file always carry every event.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 
-use crate::describe::describe;
-use crate::engine::events::{Event, JobId, SeenLock, Stamped};
+use crate::describe::{AttemptFilter, describe};
+use crate::engine::events::{Event, Stamped};
 use crate::engine::{EngineError, RunHandle, Summary};
 
 /// How to print.
@@ -25,28 +24,6 @@ pub struct Options {
 /// Prints one event as text with its scenario time.
 pub fn text_line(s: &Stamped) -> String {
     format!("[{:>10.3}s] {}", s.t, describe(&s.event))
-}
-
-/// Decides which lock attempts the text view shows.
-#[derive(Default)]
-struct AttemptFilter {
-    last: HashMap<JobId, Option<(Option<JobId>, u64)>>,
-}
-
-impl AttemptFilter {
-    fn shows(&mut self, event: &Event) -> bool {
-        let Event::LockAttempt { job, seen, .. } = event else {
-            return true;
-        };
-        let key = match seen {
-            SeenLock::Held { holder, fence, .. } => Some((*holder, *fence)),
-            _ => None,
-        };
-        match self.last.insert(*job, key) {
-            None => true,
-            Some(prev) => key.is_none() || prev != key,
-        }
-    }
 }
 
 /// Drives a run to its end, printing to `out` and recording to `record`.
@@ -156,32 +133,4 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "verdict   {}", o.verdict)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attempt(job: JobId, holder: Option<JobId>, fence: u64) -> Event {
-        Event::LockAttempt {
-            job,
-            client: "c".into(),
-            attempt: 1,
-            seen: SeenLock::Held {
-                holder,
-                fence,
-                heartbeat: 0,
-            },
-        }
-    }
-
-    #[test]
-    fn repeated_attempts_are_shown_only_when_what_the_waiter_sees_changes() {
-        let mut f = AttemptFilter::default();
-        assert!(f.shows(&attempt(2, Some(1), 1)));
-        assert!(!f.shows(&attempt(2, Some(1), 1)));
-        assert!(f.shows(&attempt(3, Some(1), 1)));
-        assert!(f.shows(&attempt(2, Some(4), 2)));
-        assert!(f.shows(&Event::Paused));
-    }
 }

@@ -13,5 +13,6 @@ pub mod headless;
 pub mod lock;
 pub mod output;
 pub mod store;
+pub mod tui;
 pub mod verify;
 pub mod worker;

@@ -6,7 +6,7 @@
 mod cli;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -75,6 +75,9 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(USAGE));
     }
+    if !args.headless && !args.json && args.events.is_none() && io::stdout().is_terminal() {
+        return run_dashboard(scenario);
+    }
     // The events file is checked before the run starts (so a bad path leaves no
     // truncated outputs behind) and emptied only once the run has started.
     let events = match &args.events {
@@ -111,6 +114,23 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(FAILED)
+    })
+}
+
+/// The dashboard; its exit code follows the last run's verdict like headless.
+fn run_dashboard(scenario: engine::Scenario) -> Result<ExitCode> {
+    let summary = joblock::tui::run(scenario)?;
+    if let Some(s) = &summary {
+        for o in &s.outputs {
+            println!("{}", o.verdict);
+        }
+        for v in &s.violations {
+            println!("invariant broken: {v}");
+        }
+    }
+    Ok(match summary {
+        Some(s) if !s.passed() => ExitCode::from(FAILED),
+        _ => ExitCode::SUCCESS,
     })
 }
 

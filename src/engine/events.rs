@@ -82,6 +82,8 @@ pub enum Event {
         clock: String,
         /// Lease length in scenario seconds.
         lease: f64,
+        /// Client names, in client order.
+        client_names: Vec<String>,
         /// Output file per client, in client order.
         outputs: Vec<String>,
     },

@@ -174,6 +174,7 @@ fn coordinate(
             "real".into()
         },
         lease: sc.lease,
+        client_names: shared.clients.clone(),
         outputs: sc
             .outputs()
             .iter()

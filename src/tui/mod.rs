@@ -1,0 +1,222 @@
+//! The dashboard: a live view of the lock, fed by the engine's event stream, with
+//! keys that send faults back on the command channel.
+//!
+//! The loop waits on three sources at once (engine events, key presses, a frame
+//! tick), drains every queued event before drawing, and draws at most
+//! [`FRAME`]-apart. It is generic over the ratatui backend, so tests drive the real
+//! loop in a `TestBackend`.
+
+pub mod app;
+pub mod input;
+pub mod keys;
+pub mod state;
+pub mod term;
+pub mod theme;
+pub mod view;
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, select};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+
+use app::{App, Effect};
+use input::Input;
+use theme::Theme;
+
+use crate::engine::{self, Command, EngineError, RunHandle, Scenario, Summary, seeds};
+
+/// Minimum time between two frames (about 30 a second).
+pub const FRAME: Duration = Duration::from_millis(33);
+
+/// Why the dashboard failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The terminal failed.
+    #[error("terminal: {0}")]
+    Terminal(String),
+}
+
+/// What a step of the loop decided.
+#[derive(Debug)]
+pub enum Flow {
+    /// Keep going.
+    Continue,
+    /// The user quit; the last run's summary, if it ended.
+    Exit(Option<Summary>),
+}
+
+/// The dashboard's loop state: the model, the running engine, the inputs.
+pub struct Dashboard {
+    app: App,
+    scenario: Scenario,
+    run: RunHandle,
+    input: Receiver<Input>,
+    ticker: Receiver<Instant>,
+    /// Quit (or restart) asked: the run was told to stop; leave when it reports done.
+    leaving: Option<Leaving>,
+    dirty: bool,
+    last_draw: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    Quit,
+    Restart,
+}
+
+impl Dashboard {
+    /// Starts the engine on `scenario` and a dashboard to watch it.
+    pub fn start(
+        scenario: Scenario,
+        input: Receiver<Input>,
+        theme: Theme,
+    ) -> Result<Self, TuiError> {
+        let run = engine::start(scenario.clone())?;
+        Ok(Dashboard {
+            app: App::new(theme),
+            scenario,
+            run,
+            input,
+            ticker: crossbeam_channel::tick(FRAME),
+            leaving: None,
+            dirty: true,
+            last_draw: None,
+        })
+    }
+
+    /// The model (for tests and for the caller's exit code).
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Scenario time now.
+    pub fn now(&self) -> f64 {
+        self.run.clock().now_secs()
+    }
+
+    /// Waits for the next input, event batch or tick, handles it, and draws if due.
+    pub fn step<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<Flow, TuiError> {
+        let events = self.run.events().clone();
+        select! {
+            recv(events) -> ev => {
+                if let Ok(ev) = ev {
+                    self.app.state.apply(&ev);
+                    // Drain everything queued so one frame shows the latest state.
+                    while let Ok(ev) = events.try_recv() {
+                        self.app.state.apply(&ev);
+                    }
+                    self.app.after_events();
+                    self.dirty = true;
+                }
+            }
+            recv(self.input) -> key => match key {
+                Ok(Input::Key(k)) => {
+                    if let Some(action) = keys::action_for(k) {
+                        let now = self.now();
+                        let effect = self.app.handle(action, now);
+                        self.apply(effect);
+                    }
+                    self.dirty = true;
+                }
+                Ok(Input::Resize) => self.dirty = true,
+                // No more input (the input thread ended): keep showing the run.
+                Err(_) => self.input = crossbeam_channel::never(),
+            },
+            recv(self.ticker) -> _ => {}
+        }
+        if let Some(flow) = self.finish_leaving()? {
+            return Ok(flow);
+        }
+        self.draw_if_due(terminal)?;
+        Ok(Flow::Continue)
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::None => {}
+            Effect::Send(cmd) => {
+                let _ = self.run.commands().send(cmd);
+            }
+            Effect::Quit => self.leave(Leaving::Quit),
+            Effect::Restart => self.leave(Leaving::Restart),
+        }
+    }
+
+    fn leave(&mut self, why: Leaving) {
+        self.leaving = Some(why);
+        if self.app.state.summary.is_none() {
+            // Resume first: a paused clock would hold jobs in their store latency.
+            let _ = self.run.commands().send(Command::Resume);
+            let _ = self.run.commands().send(Command::Stop);
+        }
+    }
+
+    /// Once the stopped run has reported its summary: leave, or start a new run.
+    fn finish_leaving(&mut self) -> Result<Option<Flow>, TuiError> {
+        let Some(why) = self.leaving else {
+            return Ok(None);
+        };
+        if self.app.state.summary.is_none() {
+            return Ok(None);
+        }
+        match why {
+            Leaving::Quit => Ok(Some(Flow::Exit(self.app.state.summary.clone()))),
+            Leaving::Restart => {
+                self.scenario.seed = seeds::fresh_seed();
+                self.run = engine::start(self.scenario.clone())?;
+                self.app = App::new(self.app.theme);
+                self.leaving = None;
+                self.dirty = true;
+                Ok(None)
+            }
+        }
+    }
+
+    fn draw_if_due<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), TuiError> {
+        let live = self.app.state.summary.is_none() && !self.app.state.paused;
+        let due = self.last_draw.is_none_or(|t| t.elapsed() >= FRAME);
+        if !(due && (self.dirty || live)) {
+            return Ok(());
+        }
+        self.draw(terminal)
+    }
+
+    /// Draws one frame now.
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), TuiError> {
+        let now = self.now();
+        let app = &self.app;
+        let mut drawn = view::Drawn::default();
+        terminal
+            .draw(|f| drawn = view::render(f, app, now))
+            .map_err(|e| TuiError::Terminal(e.to_string()))?;
+        self.app.ui.page = drawn.page.max(1);
+        self.app.ui.offset = drawn.offset;
+        self.dirty = false;
+        self.last_draw = Some(Instant::now());
+        Ok(())
+    }
+}
+
+/// Runs the dashboard until the user quits; returns the last run's summary.
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    dashboard: &mut Dashboard,
+) -> Result<Option<Summary>, TuiError> {
+    loop {
+        if let Flow::Exit(summary) = dashboard.step(terminal)? {
+            return Ok(summary);
+        }
+    }
+}
+
+/// Opens the dashboard in this terminal on `scenario` until the user quits.
+pub fn run(scenario: Scenario) -> Result<Option<Summary>, TuiError> {
+    let mut guard = term::TerminalGuard::enter().map_err(|e| TuiError::Terminal(e.to_string()))?;
+    let input = input::spawn();
+    let mut dashboard = Dashboard::start(scenario, input, Theme::from_env())?;
+    run_loop(guard.terminal(), &mut dashboard)
+}

@@ -1,0 +1,402 @@
+//! The dashboard's model: a fold of engine events. Nothing here draws, and nothing
+//! here touches the engine, the lock or the store; `apply` is the only way in.
+
+mod client;
+mod job;
+
+pub use client::{ClientView, Mark, MarkKind, OutputTail, Segment};
+pub use job::{JobRow, JobState};
+
+use std::collections::VecDeque;
+
+use crate::describe::{AttemptFilter, describe};
+use crate::engine::{Event, How, JobId, Stamped, Summary};
+
+/// Lines kept in the event log.
+const LOG_CAPACITY: usize = 2000;
+
+/// How a log line should stand out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Routine.
+    Info,
+    /// A fault or an end state worth noticing.
+    Notice,
+    /// Something that should never happen in a sound run, or a lock safety event.
+    Warning,
+}
+
+/// One line of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// Scenario time.
+    pub t: f64,
+    /// What happened.
+    pub text: String,
+    /// How it stands out.
+    pub level: Level,
+}
+
+/// What the run is, from its first event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunInfo {
+    /// Jobs at start.
+    pub jobs: u32,
+    /// Store backend.
+    pub store: String,
+    /// Seed.
+    pub seed: u64,
+    /// `real` or `virtual`.
+    pub clock: String,
+    /// Lease, seconds.
+    pub lease: f64,
+}
+
+/// Everything the dashboard shows, folded from events.
+#[derive(Debug, Default)]
+pub struct DashState {
+    /// The run's parameters.
+    pub info: RunInfo,
+    /// Current speed.
+    pub speed: f64,
+    /// Whether scenario time is frozen.
+    pub paused: bool,
+    /// Jobs by number (index = number - 1).
+    pub jobs: Vec<JobRow>,
+    /// Jobs per state, kept as states change.
+    pub counts: [usize; 9],
+    /// One view per client, in client order.
+    pub clients: Vec<ClientView>,
+    /// Newest last; shown newest first.
+    pub log: VecDeque<LogLine>,
+    /// Things that should never happen, or safety events (fenced writes, expiries of
+    /// live holders, broken invariants).
+    pub warnings: Vec<String>,
+    /// Time of the latest event.
+    pub last_t: f64,
+    /// Set once the run is over.
+    pub summary: Option<Summary>,
+    attempts: AttemptFilter,
+}
+
+fn state_index(s: JobState) -> usize {
+    JobState::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+impl DashState {
+    /// An empty state, waiting for `RunStarted`.
+    pub fn new() -> DashState {
+        DashState {
+            speed: 1.0,
+            ..DashState::default()
+        }
+    }
+
+    /// Jobs in state `s`.
+    pub fn count(&self, s: JobState) -> usize {
+        self.counts[state_index(s)]
+    }
+
+    /// A job by number.
+    pub fn job(&self, id: JobId) -> Option<&JobRow> {
+        self.jobs.get((id as usize).checked_sub(1)?)
+    }
+
+    fn job_mut(&mut self, id: JobId) -> Option<&mut JobRow> {
+        self.jobs.get_mut((id as usize).checked_sub(1)?)
+    }
+
+    fn client_mut(&mut self, name: &str) -> Option<&mut ClientView> {
+        self.clients.iter_mut().find(|c| c.name == name)
+    }
+
+    /// Jobs of `client` that are waiting (or queued) for its lock.
+    pub fn waiters(&self, client: &str) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| {
+                j.client == client && matches!(j.state, JobState::Waiting | JobState::Queued)
+            })
+            .count()
+    }
+
+    fn set_state(&mut self, id: JobId, state: JobState, t: f64) {
+        let Some(job) = self.job_mut(id) else {
+            return;
+        };
+        let old = job.state;
+        if old == state {
+            return;
+        }
+        job.state = state;
+        if state.is_end() {
+            job.ended_at = Some(t);
+        }
+        self.counts[state_index(old)] -= 1;
+        self.counts[state_index(state)] += 1;
+    }
+
+    fn push_log(&mut self, t: f64, text: String, level: Level) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine { t, text, level });
+    }
+
+    fn warn(&mut self, t: f64, what: String) {
+        self.warnings.push(what.clone());
+        self.push_log(t, format!("⚠ {what}"), Level::Warning);
+    }
+
+    /// Folds one event into the state.
+    pub fn apply(&mut self, s: &Stamped) {
+        let t = s.t;
+        self.last_t = self.last_t.max(t);
+        let level = self.fold(t, &s.event);
+        // The table shows who waits; the log keeps what changes the lock's story.
+        let quiet = matches!(
+            s.event,
+            Event::Heartbeat { .. }
+                | Event::RunFinished { .. }
+                | Event::LockAttempt {
+                    seen: crate::engine::SeenLock::Held { .. },
+                    ..
+                }
+        );
+        if !quiet && self.attempts.shows(&s.event) {
+            self.push_log(t, describe(&s.event), level);
+        }
+    }
+
+    /// Updates the model; returns how the event's log line should stand out.
+    fn fold(&mut self, t: f64, event: &Event) -> Level {
+        match event {
+            Event::RunStarted {
+                jobs,
+                store,
+                speed,
+                seed,
+                clock,
+                lease,
+                client_names,
+                outputs,
+                ..
+            } => {
+                self.info = RunInfo {
+                    jobs: *jobs,
+                    store: store.clone(),
+                    seed: *seed,
+                    clock: clock.clone(),
+                    lease: *lease,
+                };
+                self.speed = *speed;
+                self.clients = client_names
+                    .iter()
+                    .zip(outputs)
+                    .map(|(n, o)| ClientView::new(n.clone(), o.clone()))
+                    .collect();
+            }
+            Event::Queued {
+                job,
+                client,
+                hash,
+                will_crash,
+            } => {
+                let row = JobRow::new(*job, hash.clone(), client.clone(), t, *will_crash);
+                let index = *job as usize - 1;
+                if index == self.jobs.len() {
+                    self.jobs.push(row);
+                    self.counts[state_index(JobState::Queued)] += 1;
+                }
+            }
+            Event::LockAttempt { job, attempt, .. } => {
+                if let Some(j) = self.job_mut(*job) {
+                    j.attempts = *attempt;
+                    if j.first_attempt_at.is_none() {
+                        j.first_attempt_at = Some(t);
+                        j.note(t, "asked for the lock");
+                    }
+                }
+                if self.job(*job).map(|j| j.state) == Some(JobState::Queued) {
+                    self.set_state(*job, JobState::Waiting, t);
+                }
+            }
+            Event::LeaseExpired {
+                job,
+                client,
+                holder,
+                fence,
+                ..
+            } => {
+                if let Some(c) = self.client_mut(client) {
+                    c.marks.push(Mark::new(t, MarkKind::Expired, *job));
+                }
+                let alive = holder
+                    .and_then(|h| self.job(h))
+                    .is_some_and(|j| matches!(j.state, JobState::Running | JobState::Stalled));
+                if alive {
+                    let who = holder.map(|h| format!("job {h}")).unwrap_or_default();
+                    self.warn(
+                        t,
+                        format!(
+                            "{client}: lease of {who} (fence {fence}) expired while it was alive"
+                        ),
+                    );
+                }
+                return Level::Notice;
+            }
+            Event::Acquired {
+                job,
+                client,
+                fence,
+                attempts,
+                waited,
+                how,
+                from_job,
+                ..
+            } => {
+                if let Some(j) = self.job_mut(*job) {
+                    j.fence = Some(*fence);
+                    j.acquired_at = Some(t);
+                    j.waited = Some(*waited);
+                    j.attempts = (*attempts).max(j.attempts);
+                    j.note(t, format!("acquired the lock with fence {fence} ({how:?})"));
+                }
+                self.set_state(*job, JobState::Running, t);
+                if let Some(c) = self.client_mut(client) {
+                    c.acquired(t, *job, *fence, *how, *from_job);
+                }
+                if *how == How::Takeover {
+                    return Level::Notice;
+                }
+            }
+            Event::Repair {
+                job, client, bytes, ..
+            } => {
+                if let Some(c) = self.client_mut(client) {
+                    c.repaired(t, *job, event);
+                }
+                if let Some(j) = self.job_mut(*job) {
+                    j.note(t, format!("repaired the output: cut {bytes} bytes"));
+                }
+                return Level::Notice;
+            }
+            Event::ChunkWritten {
+                job,
+                client,
+                chunk,
+                of,
+                ..
+            } => {
+                if let Some(j) = self.job_mut(*job) {
+                    j.chunks = *chunk;
+                    j.of = *of;
+                    if *chunk == 1 {
+                        j.note(t, "started writing");
+                    }
+                }
+                if let Some(c) = self.client_mut(client) {
+                    c.wrote(*job, event);
+                }
+            }
+            Event::WriteRejected {
+                job,
+                client,
+                fence,
+                highest,
+            } => {
+                if let Some(c) = self.client_mut(client) {
+                    c.marks.push(Mark::new(t, MarkKind::Rejected, *job));
+                }
+                if let Some(j) = self.job_mut(*job) {
+                    j.note(t, format!("write rejected: fence {fence} < {highest}"));
+                }
+                self.warn(
+                    t,
+                    format!("{client}: job {job}'s write was rejected by the fence ({fence} < {highest})"),
+                );
+                return Level::Warning;
+            }
+            Event::Heartbeat { job, client, .. } => {
+                if let Some(c) = self.client_mut(client)
+                    && c.holder == Some(*job)
+                {
+                    c.heartbeat_at = t;
+                }
+            }
+            Event::HeartbeatFailed { .. } => return Level::Notice,
+            Event::Stalled { job, secs, .. } => {
+                self.set_state(*job, JobState::Stalled, t);
+                if let Some(j) = self.job_mut(*job) {
+                    j.note(t, format!("stalled for {secs}s"));
+                }
+                return Level::Notice;
+            }
+            Event::Released { job, client, .. } => {
+                if let Some(c) = self.client_mut(client) {
+                    c.released(t, *job);
+                }
+                if let Some(j) = self.job_mut(*job) {
+                    j.note(t, "released the lock");
+                }
+            }
+            Event::Finished { job, client } => {
+                self.ended(t, *job, client, JobState::Finished, "finished".into());
+            }
+            Event::Crashed {
+                job,
+                client,
+                reason,
+            } => {
+                self.ended(t, *job, client, JobState::Crashed, reason.clone());
+                return Level::Notice;
+            }
+            Event::Killed { job, client, held } => {
+                let reason = if *held {
+                    "killed holding the lock"
+                } else {
+                    "killed while waiting"
+                };
+                self.ended(t, *job, client, JobState::Killed, reason.into());
+                return Level::Notice;
+            }
+            Event::Fenced {
+                job,
+                client,
+                reason,
+            } => {
+                self.ended(t, *job, client, JobState::Fenced, reason.clone());
+                return Level::Warning;
+            }
+            Event::GaveUp { job, client, .. } => {
+                self.ended(t, *job, client, JobState::GaveUp, "gave up".into());
+                return Level::Notice;
+            }
+            Event::CommandApplied { .. } => return Level::Notice,
+            Event::CommandIgnored { .. } => return Level::Notice,
+            Event::Paused => self.paused = true,
+            Event::Resumed => self.paused = false,
+            Event::SpeedChanged { speed } => self.speed = *speed,
+            Event::InvariantBroken { what } => {
+                self.warn(t, format!("invariant broken: {what}"));
+                return Level::Warning;
+            }
+            Event::RunFinished { summary } => self.summary = Some((**summary).clone()),
+        }
+        Level::Info
+    }
+
+    fn ended(&mut self, t: f64, job: JobId, client: &str, state: JobState, reason: String) {
+        if job == 0 {
+            return;
+        }
+        self.set_state(job, state, t);
+        if let Some(j) = self.job_mut(job) {
+            j.note(t, format!("ended {}: {reason}", state.word()));
+            j.reason = reason;
+        }
+        if let Some(c) = self.client_mut(client) {
+            c.ended(t, job, state);
+        }
+    }
+}

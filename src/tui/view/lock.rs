@@ -1,0 +1,122 @@
+//! The lock panel: who holds each client's lock, with which fence, and how much of
+//! the lease is left since the last heartbeat.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::secs;
+use crate::describe::short_hash;
+use crate::tui::app::App;
+use crate::tui::state::ClientView;
+
+/// Draws the lock panel.
+pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
+    let th = &app.theme;
+    let block = Block::bordered().title(Span::styled(" lock ", th.title()));
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = if app.state.clients.len() <= 1 {
+        match app.state.clients.first() {
+            Some(c) => single(app, c, now, inner_width),
+            None => vec![Line::from("waiting for the run to start")],
+        }
+    } else {
+        app.state
+            .clients
+            .iter()
+            .map(|c| compact(app, c, now, inner_width))
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn holder_text(app: &App, c: &ClientView) -> String {
+    match c.holder {
+        None => "free".into(),
+        Some(j) => {
+            let hash = app.state.job(j).map(|r| short_hash(&r.hash)).unwrap_or("");
+            let dead = if c.holder_alive { "" } else { " DEAD" };
+            format!("job {j} ({hash}){dead}")
+        }
+    }
+}
+
+/// The lease left since the last heartbeat, as a fraction.
+fn lease_left(app: &App, c: &ClientView, now: f64) -> f64 {
+    let lease = app.state.info.lease.max(0.001);
+    if c.holder.is_none() {
+        return 0.0;
+    }
+    (1.0 - (now - c.heartbeat_at) / lease).clamp(0.0, 1.0)
+}
+
+fn bar(frac: f64, width: usize) -> String {
+    let full = (frac * width as f64).round() as usize;
+    format!(
+        "{}{}",
+        "█".repeat(full.min(width)),
+        "░".repeat(width - full.min(width))
+    )
+}
+
+fn single<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Vec<Line<'a>> {
+    let th = &app.theme;
+    let left = lease_left(app, c, now);
+    let age = if c.holder.is_some() {
+        now - c.heartbeat_at
+    } else {
+        0.0
+    };
+    let holder_style = if c.holder.is_some() && !c.holder_alive {
+        th.warn()
+    } else {
+        th.good()
+    };
+    let bar_width = width.saturating_sub(26).clamp(5, 30);
+    vec![
+        Line::from(vec![
+            Span::raw("holder    "),
+            Span::styled(holder_text(app, c), holder_style),
+            Span::raw(format!("  fence {}", c.fence)),
+        ]),
+        Line::from(vec![
+            Span::raw("lease     "),
+            Span::styled(
+                bar(left, bar_width),
+                if left < 0.34 { th.warn() } else { th.good() },
+            ),
+            Span::raw(format!(" {:>3.0}%", left * 100.0)),
+        ]),
+        Line::from(format!(
+            "heartbeat {} ago   waiting {}",
+            secs(age.max(0.0)),
+            app.state.waiters(&c.name)
+        )),
+        Line::from(format!(
+            "handoffs {}   takeovers {}",
+            c.handoffs, c.takeovers
+        )),
+    ]
+}
+
+fn compact<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Line<'a> {
+    let th = &app.theme;
+    let left = lease_left(app, c, now);
+    let bar_width = width.saturating_sub(48).clamp(3, 12);
+    Line::from(vec![
+        Span::raw(format!("{:<9} ", c.name)),
+        Span::styled(format!("{:<16}", holder_text(app, c)), th.good()),
+        Span::raw(format!(" f{:<4} ", c.fence)),
+        Span::styled(
+            bar(left, bar_width),
+            if left < 0.34 { th.warn() } else { th.good() },
+        ),
+        Span::raw(format!(
+            " w{} h{} t{}",
+            app.state.waiters(&c.name),
+            c.handoffs,
+            c.takeovers
+        )),
+    ])
+}
