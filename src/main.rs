@@ -75,15 +75,15 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(USAGE));
     }
-    if !args.headless && !args.json && args.events.is_none() && io::stdout().is_terminal() {
-        return run_dashboard(scenario);
-    }
     // The events file is checked before the run starts (so a bad path leaves no
     // truncated outputs behind) and emptied only once the run has started.
     let events = match &args.events {
         Some(path) => Some(EventsFile::probe(path)?),
         None => None,
     };
+    if !args.headless && !args.json && io::stdout().is_terminal() {
+        return run_dashboard(scenario, events);
+    }
     let handle = match engine::start(scenario) {
         Ok(h) => h,
         Err(e) => {
@@ -118,8 +118,33 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
 }
 
 /// The dashboard; its exit code follows the last run's verdict like headless.
-fn run_dashboard(scenario: engine::Scenario) -> Result<ExitCode> {
-    let summary = joblock::tui::run(scenario)?;
+fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Result<ExitCode> {
+    // Outputs are created (and checked) by the engine when the dashboard starts it,
+    // so the events file is emptied first; a failed start removes it again.
+    let recorder = match events {
+        Some(ev) => {
+            let path = ev.path.clone();
+            let existed = ev.existed;
+            let w = ev.begin()?;
+            Some((Box::new(w) as Box<dyn Write>, path, existed))
+        }
+        None => None,
+    };
+    let (writer, cleanup) = match recorder {
+        Some((w, path, existed)) => (Some(w), Some((path, existed))),
+        None => (None, None),
+    };
+    let summary = match joblock::tui::run(scenario, writer) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some((path, false)) = cleanup
+                && matches!(e, joblock::tui::TuiError::Engine(_))
+            {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(s) = &summary {
         for o in &s.outputs {
             println!("{}", o.verdict);

@@ -14,6 +14,7 @@ pub mod term;
 pub mod theme;
 pub mod view;
 
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
@@ -24,7 +25,7 @@ use app::{App, Effect};
 use input::Input;
 use theme::Theme;
 
-use crate::engine::{self, Command, EngineError, RunHandle, Scenario, Summary, seeds};
+use crate::engine::{self, Command, EngineError, RunHandle, Scenario, Stamped, Summary, seeds};
 
 /// Minimum time between two frames (about 30 a second).
 pub const FRAME: Duration = Duration::from_millis(33);
@@ -38,6 +39,9 @@ pub enum TuiError {
     /// The terminal failed.
     #[error("terminal: {0}")]
     Terminal(String),
+    /// The events file could not be written.
+    #[error("cannot write the events file: {0}")]
+    Record(io::Error),
 }
 
 /// What a step of the loop decided.
@@ -60,6 +64,10 @@ pub struct Dashboard {
     leaving: Option<Leaving>,
     dirty: bool,
     last_draw: Option<Instant>,
+    /// Where every event is also written as a JSON line (`--events`).
+    recorder: Option<Box<dyn Write>>,
+    /// The first failure to record, reported when the dashboard closes.
+    record_error: Option<io::Error>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +93,40 @@ impl Dashboard {
             leaving: None,
             dirty: true,
             last_draw: None,
+            recorder: None,
+            record_error: None,
         })
+    }
+
+    /// Also records every event as a JSON line to `w` (the `--events` file).
+    pub fn with_recorder(mut self, w: Box<dyn Write>) -> Dashboard {
+        self.recorder = Some(w);
+        self
+    }
+
+    /// The first error met while recording events, if any.
+    pub fn take_record_error(&mut self) -> Option<io::Error> {
+        if let Some(w) = self.recorder.as_mut()
+            && let Err(e) = w.flush()
+        {
+            self.record_error.get_or_insert(e);
+        }
+        self.record_error.take()
+    }
+
+    fn record(&mut self, ev: &Stamped) {
+        let Some(w) = self.recorder.as_mut() else {
+            return;
+        };
+        if self.record_error.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut *w, ev)
+            .map_err(io::Error::from)
+            .and_then(|_| w.write_all(b"\n"));
+        if let Err(e) = written {
+            self.record_error = Some(e);
+        }
     }
 
     /// The model (for tests and for the caller's exit code).
@@ -104,9 +145,11 @@ impl Dashboard {
         select! {
             recv(events) -> ev => {
                 if let Ok(ev) = ev {
+                    self.record(&ev);
                     self.app.state.apply(&ev);
                     // Drain everything queued so one frame shows the latest state.
                     while let Ok(ev) = events.try_recv() {
+                        self.record(&ev);
                         self.app.state.apply(&ev);
                     }
                     self.app.after_events();
@@ -213,10 +256,24 @@ pub fn run_loop<B: Backend>(
     }
 }
 
-/// Opens the dashboard in this terminal on `scenario` until the user quits.
-pub fn run(scenario: Scenario) -> Result<Option<Summary>, TuiError> {
-    let mut guard = term::TerminalGuard::enter().map_err(|e| TuiError::Terminal(e.to_string()))?;
+/// Opens the dashboard in this terminal on `scenario` until the user quits,
+/// recording events to `recorder` if given.
+pub fn run(
+    scenario: Scenario,
+    recorder: Option<Box<dyn Write>>,
+) -> Result<Option<Summary>, TuiError> {
     let input = input::spawn();
     let mut dashboard = Dashboard::start(scenario, input, Theme::from_env())?;
-    run_loop(guard.terminal(), &mut dashboard)
+    if let Some(w) = recorder {
+        dashboard = dashboard.with_recorder(w);
+    }
+    let summary = {
+        let mut guard =
+            term::TerminalGuard::enter().map_err(|e| TuiError::Terminal(e.to_string()))?;
+        run_loop(guard.terminal(), &mut dashboard)?
+    };
+    if let Some(e) = dashboard.take_record_error() {
+        return Err(TuiError::Record(e));
+    }
+    Ok(summary)
 }

@@ -1,4 +1,5 @@
 //! The header: what runs, how fast, for how long, and whether anything is wrong.
+//! Pieces that do not fit the width are dropped, least important first.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,54 +10,115 @@ use super::secs;
 use crate::tui::app::App;
 use crate::tui::state::JobState;
 
+/// A piece of the header: its importance (lower is kept longer) and its spans.
+struct Piece<'a> {
+    rank: u8,
+    spans: Vec<Span<'a>>,
+}
+
+impl Piece<'_> {
+    fn width(&self) -> usize {
+        self.spans.iter().map(|s| s.content.chars().count()).sum()
+    }
+}
+
 /// Draws the one-line header.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     let st = &app.state;
     let th = &app.theme;
-    let mut spans = vec![
-        Span::styled(" joblock ", th.title()),
-        Span::raw(format!(
-            "{} jobs · {} client{} · {} · {}x · seed {} ",
-            st.jobs.len(),
-            st.clients.len(),
-            if st.clients.len() == 1 { "" } else { "s" },
-            if st.info.store.is_empty() {
-                "memory"
-            } else {
-                &st.info.store
-            },
-            fmt_speed(st.speed),
-            st.info.seed
-        )),
-        Span::styled(format!("t={} ", secs(now)), th.title()),
+    let store = if st.info.store.is_empty() {
+        "memory"
+    } else {
+        &st.info.store
+    };
+    let mut pieces = vec![
+        Piece {
+            rank: 0,
+            spans: vec![Span::styled(" joblock ", th.title())],
+        },
+        Piece {
+            rank: 5,
+            spans: vec![Span::raw(format!(
+                "{} jobs · {} client{} · {store} · ",
+                st.jobs.len(),
+                st.clients.len(),
+                if st.clients.len() == 1 { "" } else { "s" },
+            ))],
+        },
+        Piece {
+            rank: 3,
+            spans: vec![Span::raw(format!("{}x · ", fmt_speed(st.speed)))],
+        },
+        Piece {
+            rank: 4,
+            spans: vec![Span::raw(format!("seed {} ", st.info.seed))],
+        },
+        Piece {
+            rank: 0,
+            spans: vec![Span::styled(format!("t={} ", secs(now)), th.title())],
+        },
     ];
     if st.paused {
-        spans.push(Span::styled(" ‖ PAUSED ", th.badge()));
-        spans.push(Span::raw(" "));
+        pieces.push(Piece {
+            rank: 0,
+            spans: vec![Span::styled(" ‖ PAUSED ", th.badge()), Span::raw(" ")],
+        });
     }
     if st.summary.is_some() {
-        spans.push(Span::styled(" DONE ", th.badge()));
-        spans.push(Span::raw(" "));
+        pieces.push(Piece {
+            rank: 0,
+            spans: vec![Span::styled(" DONE ", th.badge()), Span::raw(" ")],
+        });
     }
     let warnings = st.warnings.len();
-    spans.push(Span::styled(
-        format!(
-            "⚠ {warnings} warning{} ",
-            if warnings == 1 { "" } else { "s" }
-        ),
-        if warnings > 0 { th.warn() } else { th.dim() },
-    ));
-    for s in [
+    pieces.push(Piece {
+        rank: 1,
+        spans: vec![Span::styled(
+            format!(
+                "⚠ {warnings} warning{} ",
+                if warnings == 1 { "" } else { "s" }
+            ),
+            if warnings > 0 { th.warn() } else { th.dim() },
+        )],
+    });
+    let states = [
         JobState::Running,
         JobState::Waiting,
         JobState::Finished,
         JobState::Crashed,
-    ] {
-        spans.push(Span::styled(
-            format!("{}{} ", s.symbol(), st.count(s)),
-            th.state(s),
-        ));
+        JobState::Killed,
+        JobState::Fenced,
+        JobState::GaveUp,
+    ];
+    for (i, s) in states.into_iter().enumerate() {
+        if i >= 4 && st.count(s) == 0 {
+            continue;
+        }
+        pieces.push(Piece {
+            rank: 2,
+            spans: vec![Span::styled(
+                format!("{}{} ", s.symbol(), st.count(s)),
+                th.state(s),
+            )],
+        });
     }
+    // Drop the least important pieces (last first among equals) until the rest fit.
+    let width = area.width as usize;
+    while pieces.iter().map(Piece::width).sum::<usize>() > width {
+        let Some(worst) = pieces
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, p)| (p.rank, *i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        if pieces[worst].rank == 0 {
+            break;
+        }
+        pieces.remove(worst);
+    }
+    let spans: Vec<Span> = pieces.into_iter().flat_map(|p| p.spans).collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
