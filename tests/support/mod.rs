@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests.
+// Each test crate uses only some of these.
+#![allow(dead_code, unused_macros)]
+
+pub mod conformance;
