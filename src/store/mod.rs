@@ -9,6 +9,9 @@
 mod filter;
 mod memory;
 mod ops;
+mod postgres_store;
+mod redis_store;
+pub mod url;
 
 pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{Faults, MemoryConfig, MemoryStore};

@@ -3,3 +3,5 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod conformance;
+pub mod pg_server;
+pub mod redis_server;

@@ -1,0 +1,1 @@
+//! Throwaway PostgreSQL servers for tests (being written).

@@ -1,0 +1,1 @@
+//! Throwaway Redis servers for tests (being written).
