@@ -12,9 +12,17 @@
 //! half-written. Every accepted operation gets a sequence number in the writer's own
 //! order, so the run's invariant checker can reason about write order without
 //! trusting timestamps taken on different threads.
+//!
+//! **Across processes** (workers on one machine, or machines sharing a filesystem),
+//! the highest fence and the sequence number live in a sidecar file `PATH.fence`,
+//! and every operation runs under an exclusive OS lock on that file: check the
+//! fence, write or truncate the output, record the new fence, unlock. So a write
+//! from a process whose lease was taken over is rejected whichever process accepted
+//! the newer fence. The guarantee is only as good as the filesystem's `flock`: local
+//! filesystems honour it; NFS and other network filesystems may not.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -84,40 +92,124 @@ impl FenceIn {
 #[derive(Debug)]
 pub struct FencedOutput {
     path: PathBuf,
-    state: Mutex<State>,
+    fence_path: PathBuf,
+    /// Serialises this process's threads; the file lock serialises processes.
+    local: Mutex<()>,
 }
 
-#[derive(Debug)]
-struct State {
-    file: File,
-    len: u64,
+/// The sidecar's contents: the highest fence accepted and the last sequence number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sidecar {
     highest: u64,
-    next_seq: u64,
+    seq: u64,
+}
+
+/// An operation in progress: the sidecar is locked until this drops.
+struct Locked<'a> {
+    out: &'a FencedOutput,
+    sidecar_file: File,
+    sidecar: Sidecar,
+    _local: MutexGuard<'a, ()>,
+}
+
+impl Locked<'_> {
+    fn io_err(&self, error: io::Error) -> OutputError {
+        self.out.io_err(error)
+    }
+
+    fn output_len(&self) -> Result<u64, OutputError> {
+        match std::fs::metadata(&self.out.path) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    fn check(&self, fence: u64) -> Result<(), OutputError> {
+        if fence < self.sidecar.highest {
+            return Err(OutputError::Fenced {
+                fence,
+                highest: self.sidecar.highest,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records `fence` as accepted; returns the operation's sequence number.
+    fn accept(&mut self, fence: u64) -> Result<u64, OutputError> {
+        self.sidecar.highest = self.sidecar.highest.max(fence);
+        self.sidecar.seq += 1;
+        write_sidecar(&mut self.sidecar_file, self.sidecar).map_err(|e| self.out.io_err(e))?;
+        Ok(self.sidecar.seq)
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let _ = self.sidecar_file.unlock();
+    }
+}
+
+fn read_sidecar(f: &mut File) -> io::Result<Sidecar> {
+    let mut text = String::new();
+    f.seek(SeekFrom::Start(0))?;
+    f.read_to_string(&mut text)?;
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u64>());
+    match (parts.next(), parts.next()) {
+        (None, _) => Ok(Sidecar::default()),
+        (Some(Ok(highest)), Some(Ok(seq))) => Ok(Sidecar { highest, seq }),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("fence file holds {text:?}, not \"FENCE SEQ\""),
+        )),
+    }
+}
+
+fn write_sidecar(f: &mut File, s: Sidecar) -> io::Result<()> {
+    f.set_len(0)?;
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(format!("{} {}\n", s.highest, s.seq).as_bytes())
 }
 
 impl FencedOutput {
-    /// Creates (or truncates) the file at `path`, opened in append mode.
+    /// Creates (or truncates) the file at `path` and resets its fence: a new run.
     pub fn create(path: &Path) -> Result<FencedOutput, OutputError> {
+        let out = FencedOutput::open_shared(path)?;
+        {
+            let mut op = out.lock()?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| out.io_err(e))?;
+            file.set_len(0).map_err(|e| out.io_err(e))?;
+            op.sidecar = Sidecar::default();
+            write_sidecar(&mut op.sidecar_file, op.sidecar).map_err(|e| out.io_err(e))?;
+        }
+        Ok(out)
+    }
+
+    /// Opens an output shared with other processes: nothing is truncated and the
+    /// fence accepted so far is kept.
+    pub fn open_shared(path: &Path) -> Result<FencedOutput, OutputError> {
         let io_err = |error| OutputError::Io {
             path: path.to_path_buf(),
             error,
         };
-        let file = OpenOptions::new()
+        OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(io_err)?;
-        // Truncate only once the file is open, so a bad path leaves nothing behind.
-        file.set_len(0).map_err(io_err)?;
-        Ok(FencedOutput {
+        let mut fence_path = path.as_os_str().to_owned();
+        fence_path.push(".fence");
+        let out = FencedOutput {
             path: path.to_path_buf(),
-            state: Mutex::new(State {
-                file,
-                len: 0,
-                highest: 0,
-                next_seq: 1,
-            }),
-        })
+            fence_path: PathBuf::from(fence_path),
+            local: Mutex::new(()),
+        };
+        drop(out.lock()?);
+        Ok(out)
     }
 
     /// The file's path.
@@ -125,8 +217,9 @@ impl FencedOutput {
         &self.path
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// The sidecar file holding the accepted fence.
+    pub fn fence_path(&self) -> &Path {
+        &self.fence_path
     }
 
     fn io_err(&self, error: io::Error) -> OutputError {
@@ -136,34 +229,60 @@ impl FencedOutput {
         }
     }
 
+    /// Locks the sidecar (threads, then processes) and reads it.
+    fn lock(&self) -> Result<Locked<'_>, OutputError> {
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let fence_err = |error| OutputError::Io {
+            path: self.fence_path.clone(),
+            error,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&self.fence_path)
+            .map_err(fence_err)?;
+        file.lock().map_err(fence_err)?;
+        let sidecar = match read_sidecar(&mut file) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = file.unlock();
+                return Err(fence_err(e));
+            }
+        };
+        Ok(Locked {
+            out: self,
+            sidecar_file: file,
+            sidecar,
+            _local: local,
+        })
+    }
+
     /// Raises the accepted fence to `fence` and truncates to `committed`.
     ///
     /// A new holder calls this before its first write; a failing holder calls it to
     /// undo its own partial record before releasing (the same operation: "put the file
     /// back to what the lock document says is committed").
     pub fn fence_in(&self, fence: u64, committed: u64) -> Result<FenceIn, OutputError> {
-        let mut st = self.state();
-        if fence < st.highest {
-            return Err(OutputError::Fenced {
-                fence,
-                highest: st.highest,
-            });
-        }
-        if st.len < committed {
+        let mut op = self.lock()?;
+        op.check(fence)?;
+        let from_len = op.output_len()?;
+        if from_len < committed {
             return Err(OutputError::ShorterThanCommitted {
                 path: self.path.clone(),
-                actual: st.len,
+                actual: from_len,
                 committed,
             });
         }
-        let from_len = st.len;
         if from_len > committed {
-            st.file.set_len(committed).map_err(|e| self.io_err(e))?;
-            st.len = committed;
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .map_err(|e| op.io_err(e))?;
+            file.set_len(committed).map_err(|e| op.io_err(e))?;
         }
-        st.highest = fence;
-        let seq = st.next_seq;
-        st.next_seq += 1;
+        let seq = op.accept(fence)?;
         Ok(FenceIn {
             seq,
             from_len,
@@ -173,23 +292,19 @@ impl FencedOutput {
 
     /// Appends `bytes` if `fence` is not lower than the highest fence accepted.
     pub fn append(&self, fence: u64, bytes: &[u8]) -> Result<Accepted, OutputError> {
-        let mut st = self.state();
-        if fence < st.highest {
-            return Err(OutputError::Fenced {
-                fence,
-                highest: st.highest,
-            });
-        }
-        let offset = st.len;
-        if let Err(e) = st.file.write_all(bytes) {
+        let mut op = self.lock()?;
+        op.check(fence)?;
+        let offset = op.output_len()?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| op.io_err(e))?;
+        if let Err(e) = file.write_all(bytes) {
             // A short write may have landed partly: put the file back.
-            let _ = st.file.set_len(offset);
-            return Err(self.io_err(e));
+            let _ = file.set_len(offset);
+            return Err(op.io_err(e));
         }
-        st.len += bytes.len() as u64;
-        st.highest = fence;
-        let seq = st.next_seq;
-        st.next_seq += 1;
+        let seq = op.accept(fence)?;
         Ok(Accepted {
             seq,
             offset,
@@ -199,15 +314,15 @@ impl FencedOutput {
 
     /// The highest fence accepted so far (0 before any).
     pub fn highest_fence(&self) -> u64 {
-        self.state().highest
+        self.lock().map(|op| op.sidecar.highest).unwrap_or(0)
     }
 
-    /// The file's current length as this writer knows it.
+    /// The file's current length.
     pub fn len(&self) -> u64 {
-        self.state().len
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Whether nothing has been written.
+    /// Whether the file is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -270,6 +385,26 @@ mod tests {
         let b = out.append(1, b"x").unwrap().seq;
         let c = out.append(1, b"y").unwrap().seq;
         assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn two_writers_on_one_file_share_the_fence_as_two_processes_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.txt");
+        let a = FencedOutput::open_shared(&path).unwrap();
+        let b = FencedOutput::open_shared(&path).unwrap();
+        a.fence_in(1, 0).unwrap();
+        a.append(1, b"Maest").unwrap();
+        // Another process takes over with fence 2 and cuts the torn chunk.
+        let cut = b.fence_in(2, 0).unwrap();
+        assert_eq!(cut.truncated(), 5);
+        assert!(matches!(
+            a.append(1, b"ro is"),
+            Err(OutputError::Fenced { .. })
+        ));
+        b.append(2, b"whole").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        assert_eq!(std::fs::read_to_string(a.fence_path()).unwrap(), "2 4\n");
     }
 
     #[test]

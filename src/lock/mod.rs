@@ -150,6 +150,20 @@ pub struct Lock {
     exists: AtomicBool,
 }
 
+/// The longest pause between attempts after store errors (unless `retry` is longer).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One `acquire` call's state between attempts.
+struct Waiter<'a> {
+    owner: &'a str,
+    attempts: u32,
+    watch: Option<Watch>,
+    may_insert: bool,
+    /// A write whose reply never came: when it was sent and what it would mean.
+    unacked: Option<(Duration, Via)>,
+    errors_in_row: u32,
+}
+
 /// What a waiter remembers between attempts to time the holder's lease.
 struct Watch {
     fence: u64,
@@ -190,7 +204,9 @@ impl Lock {
     /// Waits for the lock as `owner`, retrying every `retry` until `give_up`.
     ///
     /// `abort` is checked between attempts (and wakes the retry sleep after a
-    /// [`Clock::poke`]); it must only read atomics.
+    /// [`Clock::poke`]); it must only read atomics. After a store error the pause
+    /// doubles (up to [`MAX_BACKOFF`] or `retry`, whichever is longer), so a store in
+    /// trouble is not hammered.
     pub fn acquire(
         &self,
         owner: &str,
@@ -198,55 +214,80 @@ impl Lock {
         abort: &dyn Fn() -> bool,
     ) -> Result<AcquireOutcome, LockError> {
         let start = self.clock.now();
-        let mut attempts = 0u32;
-        let mut watch: Option<Watch> = None;
-        // Until this lock has seen its document, the insert is the atomic create.
-        let mut may_insert = !self.exists.load(Ordering::Relaxed);
+        let mut w = Waiter {
+            owner,
+            attempts: 0,
+            watch: None,
+            // Until this lock has seen its document, the insert is the atomic create.
+            may_insert: !self.exists.load(Ordering::Relaxed),
+            unacked: None,
+            errors_in_row: 0,
+        };
         loop {
             if abort() {
                 return Ok(AcquireOutcome::Aborted {
-                    attempts,
+                    attempts: w.attempts,
                     waited: self.clock.now() - start,
                 });
             }
-            attempts += 1;
-            let outcome = self.attempt(owner, &mut may_insert, &mut watch, observer);
-            match outcome {
+            w.attempts += 1;
+            match self.attempt(&mut w, observer) {
                 Ok(Attempt::Won(lease, via, committed)) => {
                     let acquisition = Acquisition {
-                        attempts,
+                        attempts: w.attempts,
                         waited: self.clock.now() - start,
                         via,
                         committed,
                     };
                     return Ok(AcquireOutcome::Acquired(Arc::new(lease), acquisition));
                 }
-                Ok(Attempt::NotYet(seen)) => observer.attempt(attempts, &seen),
+                Ok(Attempt::NotYet(seen)) => {
+                    w.errors_in_row = 0;
+                    observer.attempt(w.attempts, &seen);
+                }
                 Err(LockError::Store(e)) => {
-                    observer.attempt(attempts, &Seen::StoreError(e.to_string()))
+                    w.errors_in_row += 1;
+                    observer.attempt(w.attempts, &Seen::StoreError(e.to_string()));
                 }
                 Err(e) => return Err(e),
             }
             let waited = self.clock.now() - start;
             if waited >= self.config.give_up {
-                return Ok(AcquireOutcome::GaveUp { attempts, waited });
+                return Ok(AcquireOutcome::GaveUp {
+                    attempts: w.attempts,
+                    waited,
+                });
             }
-            let pause = self.config.retry.min(self.config.give_up - waited);
+            let pause = self
+                .backoff(w.errors_in_row)
+                .min(self.config.give_up - waited);
             if self.clock.sleep_or(pause, abort) == Wake::Interrupted {
                 continue; // the abort check at the top reports it
             }
         }
     }
 
+    /// The pause before the next attempt after `errors` store errors in a row.
+    fn backoff(&self, errors: u32) -> Duration {
+        let retry = self.config.retry;
+        if errors == 0 {
+            return retry;
+        }
+        let doubled = retry.saturating_mul(1 << errors.min(10));
+        doubled.min(MAX_BACKOFF.max(retry))
+    }
+
     fn attempt(
         &self,
-        owner: &str,
-        may_insert: &mut bool,
-        watch: &mut Option<Watch>,
+        w: &mut Waiter<'_>,
         observer: &mut dyn AcquireObserver,
     ) -> Result<Attempt, LockError> {
-        if *may_insert {
+        let owner = w.owner;
+        if w.may_insert {
             let sent_at = self.clock.now();
+            // If the reply is lost, the insert may still have applied: remember it so
+            // the next read can recognise our own owner id.
+            w.unacked = Some((sent_at, Via::Created));
             match self.store.insert_one(LockDoc::first(&self.key, owner)) {
                 Ok(()) => {
                     self.exists.store(true, Ordering::Relaxed);
@@ -255,24 +296,31 @@ impl Lock {
                 }
                 Err(StoreError::DuplicateKey(_)) => {
                     self.exists.store(true, Ordering::Relaxed);
-                    *may_insert = false;
+                    w.may_insert = false;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         let Some(doc) = self.read()? else {
             // Only possible before the first insert applied (e.g. it failed).
-            *may_insert = true;
+            w.may_insert = true;
             return Ok(Attempt::NotYet(Seen::LostRace));
         };
+        if doc.owner.as_deref() == Some(owner) {
+            // Our last write applied but its reply was lost: the lock is ours. Its
+            // lease counts from when that write was sent.
+            let (sent_at, via) = w.unacked.take().unwrap_or((self.clock.now(), Via::Free));
+            let lease = self.lease(owner, doc.fence, doc.heartbeat, sent_at);
+            return Ok(Attempt::Won(lease, via, doc.committed));
+        }
         match &doc.owner {
-            None => self.cas(owner, &doc, Via::Free),
+            None => self.cas(w, &doc, Via::Free),
             Some(holder) => {
                 let now = self.clock.now();
-                let unchanged_since = match watch {
-                    Some(w) if w.fence == doc.fence && w.heartbeat == doc.heartbeat => w.since,
+                let unchanged_since = match &w.watch {
+                    Some(x) if x.fence == doc.fence && x.heartbeat == doc.heartbeat => x.since,
                     _ => {
-                        *watch = Some(Watch {
+                        w.watch = Some(Watch {
                             fence: doc.fence,
                             heartbeat: doc.heartbeat,
                             since: now,
@@ -287,7 +335,7 @@ impl Lock {
                         owner: holder.clone(),
                         fence: doc.fence,
                     };
-                    return self.cas(owner, &doc, via);
+                    return self.cas(w, &doc, via);
                 }
                 Ok(Attempt::NotYet(Seen::Held {
                     owner: holder.clone(),
@@ -299,18 +347,22 @@ impl Lock {
     }
 
     /// Takes the lock from the exact state `doc` with one compare-and-set.
-    fn cas(&self, owner: &str, doc: &LockDoc, via: Via) -> Result<Attempt, LockError> {
+    fn cas(&self, w: &mut Waiter<'_>, doc: &LockDoc, via: Via) -> Result<Attempt, LockError> {
         let fence = doc.fence + 1;
         let heartbeat = doc.heartbeat + 1;
-        let set = json!({ "owner": owner, "fence": fence, "heartbeat": heartbeat });
+        let set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
         let sent_at = self.clock.now();
+        w.unacked = Some((sent_at, via.clone()));
         match self.store.update_one(&doc.cas_filter(), &set)? {
             Some(updated) => {
                 let now = LockDoc::from_value(&updated)?;
-                let lease = self.lease(owner, fence, heartbeat, sent_at);
+                let lease = self.lease(w.owner, fence, heartbeat, sent_at);
                 Ok(Attempt::Won(lease, via, now.committed))
             }
-            None => Ok(Attempt::NotYet(Seen::LostRace)),
+            None => {
+                w.unacked = None;
+                Ok(Attempt::NotYet(Seen::LostRace))
+            }
         }
     }
 

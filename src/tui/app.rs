@@ -185,6 +185,11 @@ impl App {
     pub fn handle(&mut self, action: Action, now: f64) -> Effect {
         if self.ui.overlay != Overlay::None {
             match action {
+                // Help over the summary: the summary comes back when help closes.
+                Action::Help if self.ui.overlay == Overlay::Summary => {
+                    self.ui.overlay = Overlay::Help;
+                    return Effect::None;
+                }
                 Action::Close | Action::Help | Action::Detail => {
                     if self.ui.overlay == Overlay::Summary {
                         self.ui.summary_seen = true;
@@ -278,9 +283,12 @@ impl App {
         let current = self
             .ui
             .selected
-            .and_then(|id| rows.iter().position(|i| self.state.jobs[*i].id == id))
-            .unwrap_or(0) as isize;
-        let next = (current + delta).clamp(0, rows.len() as isize - 1) as usize;
+            .and_then(|id| rows.iter().position(|i| self.state.jobs[*i].id == id));
+        // A selection hidden by the filter moves to the first row shown.
+        let next = match current {
+            Some(p) => (p as isize + delta).clamp(0, rows.len() as isize - 1) as usize,
+            None => 0,
+        };
         self.ui.selected = Some(self.state.jobs[rows[next]].id);
         Effect::None
     }

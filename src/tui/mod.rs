@@ -58,6 +58,8 @@ pub struct Dashboard {
     app: App,
     scenario: Scenario,
     run: RunHandle,
+    /// The run's event stream (`never()` once it has closed).
+    events: Receiver<Stamped>,
     input: Receiver<Input>,
     ticker: Receiver<Instant>,
     /// Quit (or restart) asked: the run was told to stop; leave when it reports done.
@@ -87,6 +89,7 @@ impl Dashboard {
         Ok(Dashboard {
             app: App::new(theme),
             scenario,
+            events: run.events().clone(),
             run,
             input,
             ticker: crossbeam_channel::tick(FRAME),
@@ -141,7 +144,7 @@ impl Dashboard {
 
     /// Waits for the next input, event batch or tick, handles it, and draws if due.
     pub fn step<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<Flow, TuiError> {
-        let events = self.run.events().clone();
+        let events = self.events.clone();
         select! {
             recv(events) -> ev => {
                 if let Ok(ev) = ev {
@@ -154,6 +157,10 @@ impl Dashboard {
                     }
                     self.app.after_events();
                     self.dirty = true;
+                } else {
+                    // The run is over and its stream closed: stop listening, or the
+                    // loop would spin on the closed channel.
+                    self.events = crossbeam_channel::never();
                 }
             }
             recv(self.input) -> key => match key {
@@ -162,6 +169,8 @@ impl Dashboard {
                         let now = self.now();
                         let effect = self.app.handle(action, now);
                         self.apply(effect);
+                        // Closing an overlay may uncover a summary that arrived meanwhile.
+                        self.app.after_events();
                     }
                     self.dirty = true;
                 }
@@ -211,6 +220,7 @@ impl Dashboard {
             Leaving::Restart => {
                 self.scenario.seed = seeds::fresh_seed();
                 self.run = engine::start(self.scenario.clone())?;
+                self.events = self.run.events().clone();
                 self.app = App::new(self.app.theme);
                 self.leaving = None;
                 self.dirty = true;

@@ -66,6 +66,8 @@ pub struct Segment {
     pub from: f64,
     /// When its hold ended (`None`: still holding, or dead until taken over).
     pub to: Option<f64>,
+    /// When the holder died while still holding (killed), if it did.
+    pub dead_from: Option<f64>,
 }
 
 /// The tail of a client's output file, rebuilt from chunk and repair events.
@@ -201,6 +203,7 @@ impl ClientView {
             fence,
             from: t,
             to: None,
+            dead_from: None,
         });
     }
 
@@ -250,6 +253,14 @@ impl ClientView {
             if state == JobState::Killed {
                 // Still the holder in the store until a waiter takes over.
                 self.holder_alive = false;
+                if let Some(seg) = self
+                    .segments
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.job == job && s.to.is_none())
+                {
+                    seg.dead_from = Some(t);
+                }
             } else {
                 self.released(t, job);
             }

@@ -77,6 +77,7 @@ pub struct DashState {
     /// Set once the run is over.
     pub summary: Option<Summary>,
     attempts: AttemptFilter,
+    pending_warnings: Vec<(f64, String)>,
 }
 
 fn state_index(s: JobState) -> usize {
@@ -143,9 +144,10 @@ impl DashState {
         self.log.push_back(LogLine { t, text, level });
     }
 
+    /// Records a warning; its log line follows the event that caused it.
     fn warn(&mut self, t: f64, what: String) {
         self.warnings.push(what.clone());
-        self.push_log(t, format!("⚠ {what}"), Level::Warning);
+        self.pending_warnings.push((t, format!("⚠ {what}")));
     }
 
     /// Folds one event into the state.
@@ -165,6 +167,9 @@ impl DashState {
         );
         if !quiet && self.attempts.shows(&s.event) {
             self.push_log(t, describe(&s.event), level);
+        }
+        for (t, text) in std::mem::take(&mut self.pending_warnings) {
+            self.push_log(t, text, Level::Warning);
         }
     }
 
@@ -203,8 +208,8 @@ impl DashState {
                 will_crash,
             } => {
                 let row = JobRow::new(*job, hash.clone(), client.clone(), t, *will_crash);
-                let index = *job as usize - 1;
-                if index == self.jobs.len() {
+                let index = (*job as usize).wrapping_sub(1);
+                if *job > 0 && index == self.jobs.len() {
                     self.jobs.push(row);
                     self.counts[state_index(JobState::Queued)] += 1;
                 }
@@ -260,7 +265,12 @@ impl DashState {
                     j.acquired_at = Some(t);
                     j.waited = Some(*waited);
                     j.attempts = (*attempts).max(j.attempts);
-                    j.note(t, format!("acquired the lock with fence {fence} ({how:?})"));
+                    let how = match how {
+                        How::Created => "first acquisition",
+                        How::Handoff => "handoff",
+                        How::Takeover => "takeover",
+                    };
+                    j.note(t, format!("acquired the lock with fence {fence} ({how})"));
                 }
                 self.set_state(*job, JobState::Running, t);
                 if let Some(c) = self.client_mut(client) {

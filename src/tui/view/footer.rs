@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let short = b.help.split(" (").next().unwrap_or(b.help);
         let width = b.keys.chars().count() + short.chars().count() + 3;
         if used + width > area.width as usize {
-            break;
+            continue; // a shorter hint further on may still fit
         }
         used += width;
         spans.push(Span::styled(format!(" {}", b.keys), th.title()));

@@ -84,6 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     let states = [
         JobState::Running,
         JobState::Waiting,
+        JobState::Queued,
         JobState::Finished,
         JobState::Crashed,
         JobState::Killed,
@@ -91,7 +92,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
         JobState::GaveUp,
     ];
     for (i, s) in states.into_iter().enumerate() {
-        if i >= 4 && st.count(s) == 0 {
+        if i >= 2 && st.count(s) == 0 {
             continue;
         }
         pieces.push(Piece {

@@ -84,7 +84,13 @@ const PRIORITY: [Col; 9] = [
 fn columns(width: u16, clients: usize) -> Vec<Col> {
     let mut chosen = Vec::new();
     let mut used = 0u16;
-    for col in PRIORITY {
+    // With several clients, which client a job belongs to matters right after its state.
+    let mut priority = PRIORITY.to_vec();
+    if clients > 1 {
+        priority.retain(|c| *c != Col::Client);
+        priority.insert(2, Col::Client);
+    }
+    for col in priority {
         if col == Col::Client && clients <= 1 {
             continue;
         }

@@ -51,6 +51,17 @@ fn lease_left(app: &App, c: &ClientView, now: f64) -> f64 {
     (1.0 - (now - c.heartbeat_at) / lease).clamp(0.0, 1.0)
 }
 
+/// A draining lease is a warning; a free lock is nothing to worry about.
+fn lease_style(app: &App, c: &ClientView, left: f64) -> ratatui::style::Style {
+    if c.holder.is_none() {
+        app.theme.dim()
+    } else if left < 0.34 {
+        app.theme.warn()
+    } else {
+        app.theme.good()
+    }
+}
+
 fn bar(frac: f64, width: usize) -> String {
     let full = (frac * width as f64).round() as usize;
     format!(
@@ -82,17 +93,17 @@ fn single<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Vec<Line<'a>
         ]),
         Line::from(vec![
             Span::raw("lease     "),
-            Span::styled(
-                bar(left, bar_width),
-                if left < 0.34 { th.warn() } else { th.good() },
-            ),
+            Span::styled(bar(left, bar_width), lease_style(app, c, left)),
             Span::raw(format!(" {:>3.0}%", left * 100.0)),
         ]),
-        Line::from(format!(
-            "heartbeat {} ago   waiting {}",
-            secs(age.max(0.0)),
-            app.state.waiters(&c.name)
-        )),
+        Line::from(match c.holder {
+            Some(_) => format!(
+                "heartbeat {} ago   waiting {}",
+                secs(age.max(0.0)),
+                app.state.waiters(&c.name)
+            ),
+            None => format!("no holder   waiting {}", app.state.waiters(&c.name)),
+        }),
         Line::from(format!(
             "handoffs {}   takeovers {}",
             c.handoffs, c.takeovers
@@ -103,15 +114,16 @@ fn single<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Vec<Line<'a>
 fn compact<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Line<'a> {
     let th = &app.theme;
     let left = lease_left(app, c, now);
-    let bar_width = width.saturating_sub(48).clamp(3, 12);
+    let bar_width = width.saturating_sub(52).clamp(3, 12);
+    let dead = c.holder.is_some() && !c.holder_alive;
     Line::from(vec![
         Span::raw(format!("{:<9} ", c.name)),
-        Span::styled(format!("{:<16}", holder_text(app, c)), th.good()),
-        Span::raw(format!(" f{:<4} ", c.fence)),
         Span::styled(
-            bar(left, bar_width),
-            if left < 0.34 { th.warn() } else { th.good() },
+            format!("{:<21}", holder_text(app, c)),
+            if dead { th.warn() } else { th.good() },
         ),
+        Span::raw(format!(" f{:<4} ", c.fence)),
+        Span::styled(bar(left, bar_width), lease_style(app, c, left)),
         Span::raw(format!(
             " w{} h{} t{}",
             app.state.waiters(&c.name),

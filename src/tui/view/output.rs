@@ -21,11 +21,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
         frame.render_widget(Block::bordered().title(" output "), area);
         return;
     };
+    let records = first.output.len / RECORD.len() as u64;
     let title = format!(
-        " {} · {} bytes · {} records ",
+        " {} · {} bytes · {records} record{} ",
         first.output_path,
         first.output.len,
-        first.output.len / RECORD.len() as u64
+        if records == 1 { "" } else { "s" }
     );
     let block = Block::bordered().title(Span::styled(title, th.title()));
     let rows = area.height.saturating_sub(2) as usize;

@@ -21,39 +21,75 @@ fn boxed(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, app: &App
     );
 }
 
-/// The help overlay, built from the key table.
-pub fn help(frame: &mut Frame, area: Rect, app: &App) {
+/// Help lines for the bindings of the given sections (`short`: without the
+/// parenthesised detail, for the two-column layout).
+fn binding_lines<'a>(app: &App, sections: &[&str], short: bool) -> Vec<Line<'a>> {
+    // In two columns each text gets what is left of half an 80-column screen.
+    const SHORT_MAX: usize = 26;
     let th = &app.theme;
     let mut lines = Vec::new();
-    let mut section = "";
-    for b in BINDINGS {
-        if b.section != section {
-            if !section.is_empty() {
-                lines.push(Line::from(""));
-            }
-            section = b.section;
-            lines.push(Line::from(Span::styled(section.to_string(), th.title())));
+    for section in sections {
+        lines.push(Line::from(Span::styled((*section).to_string(), th.title())));
+        for b in BINDINGS.iter().filter(|b| b.section == *section) {
+            let help = if short {
+                let brief = b.help.split(" (").next().unwrap_or(b.help);
+                if brief.chars().count() > SHORT_MAX {
+                    let cut: String = brief.chars().take(SHORT_MAX - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    brief.to_string()
+                }
+            } else {
+                b.help.to_string()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<10}", b.keys), th.good()),
+                Span::raw(help),
+            ]));
         }
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<10}", b.keys), th.good()),
-            Span::raw(b.help),
-        ]));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "states: · queued  … waiting  ▶ running  ‖ stalled  ✓ finished",
-        th.dim(),
-    )));
-    lines.push(Line::from(Span::styled(
-        "        ✗ crashed  ☠ killed  ⊘ fenced  ⌛ gave up",
-        th.dim(),
-    )));
-    lines.push(Line::from(Span::styled(
-        "Esc or ? closes this help",
-        th.dim(),
-    )));
-    let h = lines.len() as u16 + 2;
-    boxed(frame, centered(area, 76, h), "help", lines, app);
+    lines
+}
+
+/// The help overlay, built from the key table; two columns when the screen is short.
+pub fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let th = &app.theme;
+    let legend = vec![
+        Line::from(Span::styled("states", th.title())),
+        Line::from(Span::styled("  · queued  … waiting  ▶ running", th.dim())),
+        Line::from(Span::styled("  ‖ stalled  ✓ finished  ✗ crashed", th.dim())),
+        Line::from(Span::styled("  ☠ killed  ⊘ fenced  ⌛ gave up", th.dim())),
+        Line::from(Span::styled("Esc or ? closes this help", th.dim())),
+    ];
+    let mut one = binding_lines(app, &["general", "faults", "jobs"], false);
+    one.extend(legend.clone());
+    let tall = one.len() as u16 + 2;
+    if tall <= area.height {
+        boxed(frame, centered(area, 76, tall), "help", one, app);
+        return;
+    }
+    let left = binding_lines(app, &["general", "faults"], true);
+    let mut right = binding_lines(app, &["jobs"], true);
+    right.push(Line::from(""));
+    right.extend(legend);
+    let h = (left.len().max(right.len()) as u16 + 2).min(area.height);
+    let outer = centered(area, area.width.min(120), h);
+    frame.render_widget(Clear, outer);
+    let block = Block::bordered().title(Span::styled(" help ", th.title()));
+    let inner = block.inner(outer);
+    frame.render_widget(block, outer);
+    let half = inner.width / 2;
+    let l = Rect {
+        width: half,
+        ..inner
+    };
+    let r = Rect {
+        x: inner.x + half,
+        width: inner.width - half,
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(left), l);
+    frame.render_widget(Paragraph::new(right), r);
 }
 
 /// One job's story: attempts, fence, when it waited, held, wrote and ended.
@@ -68,8 +104,9 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, job: JobId, now: f64) {
                 format!("{} {}", j.state.symbol(), j.state.word()),
                 th.state(j.state),
             ),
-            Span::raw(format!("   client {}   hash {}", j.client, j.hash)),
+            Span::raw(format!("   client {}", j.client)),
         ]),
+        Line::from(format!("hash {}", j.hash)),
         Line::from(format!(
             "attempts {}   fence {}   waited {}   held {}   chunks {}/{}",
             j.attempts,

@@ -13,8 +13,11 @@ use crate::tui::state::{ClientView, MarkKind};
 /// Draws one strip per client and a time axis.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     let th = &app.theme;
-    let legend =
-        " timeline  █ holder  x crash  K kill  e expiry  T takeover  ! rejected  r repair ";
+    let legend = if area.width >= 104 {
+        " timeline  █ holder  ░ dead holder  x crash  K kill  e expiry  T takeover  ! rejected  r repair "
+    } else {
+        " timeline █ holder ░ dead x crash K kill e expiry T takeover ! reject r repair "
+    };
     let block = Block::bordered().title(Span::styled(legend, th.title()));
     let inner = block.inner(area);
     let label = 10usize;
@@ -48,8 +51,15 @@ fn strip<'a>(app: &App, c: &ClientView, width: usize, span_t: f64, label: usize)
         let b = ((to / dt).ceil() as usize).clamp(a + 1, width);
         // Alternate the block so neighbouring holders differ even without colour.
         let ch = if n % 2 == 0 { '█' } else { '▓' };
-        for cell in cells.iter_mut().take(b).skip(a.min(width)) {
-            *cell = (ch, Some(n));
+        let dead_col = seg.dead_from.map(|d| ((d / dt) as usize).min(width));
+        for (col, cell) in cells.iter_mut().enumerate().take(b).skip(a.min(width)) {
+            // After its holder died the lock is only held on paper until a takeover.
+            let c = if dead_col.is_some_and(|d| col >= d) {
+                '░'
+            } else {
+                ch
+            };
+            *cell = (c, Some(n));
         }
     }
     for m in &c.marks {
