@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use joblock::engine::{ClockKind, Scenario};
+use joblock::engine::{ClockKind, Mode, Scenario};
+use joblock::store::StoreUrl;
+use joblock::store::url::validate_namespace;
 use joblock::verify::RECORD;
 
 /// See, test and trust a per-client job lock built on a tiny document-store API.
@@ -24,6 +26,45 @@ pub struct Cli {
 pub enum Sub {
     /// Check an output file: handout rule and strict rule. Exit 0 pass, 1 fail.
     Verify(VerifyArgs),
+    /// Run N jobs of one client in this process against a shared store and output;
+    /// start several (on one machine or many) and they serialize as threads do.
+    Worker(WorkerArgs),
+    /// Show the locks in a store, whoever runs their workers.
+    Watch(WatchArgs),
+}
+
+/// `joblock worker --store URL --client C --jobs N [--output PATH]`
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The client whose lock the jobs share.
+    #[arg(long, value_name = "C", default_value = "client-1")]
+    pub client: String,
+    /// Every scenario flag applies (but --clients and --clock virtual).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `joblock watch --store URL [--once] [--json]`
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The store to watch.
+    #[arg(long, value_name = "URL", value_parser = store_url)]
+    pub store: StoreUrl,
+    /// The namespace the workers use.
+    #[arg(long, value_name = "NAME", default_value = "joblock", value_parser = namespace)]
+    pub namespace: String,
+    /// Print the locks once and exit (for scripts).
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between two looks at the store.
+    #[arg(long, value_name = "SECS", default_value_t = 0.5, allow_negative_numbers = true, value_parser = positive)]
+    pub interval: f64,
+    /// Lease used to judge a silent heartbeat (the workers' --lease).
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, allow_negative_numbers = true, value_parser = positive)]
+    pub lease: f64,
 }
 
 /// `joblock verify [PATH] [--expect N]`
@@ -103,6 +144,12 @@ pub struct RunArgs {
     /// Print every lock attempt, not only those where what the waiter sees changes.
     #[arg(long)]
     pub verbose: bool,
+    /// Where the lock documents live: memory, postgres://user@host:port/db, redis://host:port.
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = store_url)]
+    pub store: StoreUrl,
+    /// Table name / key prefix that keeps runs and tenants apart in a shared store.
+    #[arg(long, value_name = "NAME", default_value = "joblock", value_parser = namespace)]
+    pub namespace: String,
 }
 
 impl RunArgs {
@@ -128,6 +175,9 @@ impl RunArgs {
                 ClockArg::Virtual => ClockKind::Virtual,
             },
             schedule: Vec::new(),
+            store: self.store.clone(),
+            namespace: self.namespace.clone(),
+            mode: Mode::Standalone,
         }
     }
 }
@@ -180,4 +230,12 @@ fn at_least_one(s: &str) -> Result<u32, String> {
 
 fn at_least_one_usize(s: &str) -> Result<usize, String> {
     at_least_one(s).map(|v| v as usize)
+}
+
+fn store_url(s: &str) -> Result<StoreUrl, String> {
+    StoreUrl::parse(s)
+}
+
+fn namespace(s: &str) -> Result<String, String> {
+    validate_namespace(s).map(|_| s.to_string())
 }

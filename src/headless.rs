@@ -132,5 +132,11 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     for o in &s.outputs {
         writeln!(out, "verdict   {}", o.verdict)?;
     }
+    if s.outputs.is_empty() {
+        writeln!(
+            out,
+            "verdict   not checked here: the output is shared with other workers; once all are done run `joblock verify PATH --expect <finished in all workers>`"
+        )?;
+    }
     Ok(())
 }

@@ -15,4 +15,5 @@ pub mod output;
 pub mod store;
 pub mod tui;
 pub mod verify;
+pub mod watch;
 pub mod worker;

@@ -14,9 +14,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{Cli, RunArgs, Sub, VerifyArgs};
+use cli::{Cli, RunArgs, Sub, VerifyArgs, WatchArgs, WorkerArgs};
 use joblock::engine::{self, seeds};
-use joblock::{headless, verify};
+use joblock::{headless, verify, watch};
 
 const FAILED: u8 = 1;
 const USAGE: u8 = 2;
@@ -29,6 +29,8 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Some(Sub::Verify(args)) => run_verify(&args),
+        Some(Sub::Worker(args)) => run_worker(&args),
+        Some(Sub::Watch(args)) => run_watch(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {
@@ -71,6 +73,43 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
 fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
     let seed = args.seed.unwrap_or_else(seeds::fresh_seed);
     let scenario = args.scenario(seed);
+    launch(args, scenario, true)
+}
+
+/// One worker of many: always headless, jobs of one client, shared store and output.
+fn run_worker(args: &WorkerArgs) -> Result<ExitCode> {
+    let seed = args.run.seed.unwrap_or_else(seeds::fresh_seed);
+    let mut scenario = args.run.scenario(seed);
+    scenario.mode = engine::Mode::Worker {
+        client: args.client.clone(),
+    };
+    launch(&args.run, scenario, false)
+}
+
+fn run_watch(args: &WatchArgs) -> Result<ExitCode> {
+    let options = watch::Options {
+        namespace: args.namespace.clone(),
+        interval: std::time::Duration::from_secs_f64(args.interval),
+        lease: std::time::Duration::from_secs_f64(args.lease),
+    };
+    if args.once || !io::stdout().is_terminal() {
+        let out = watch::once(&args.store, &options)?;
+        let stdout = io::stdout();
+        let mut w = stdout.lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut w, &out)?;
+            writeln!(w)?;
+        } else {
+            watch::write_text(&out, &mut w)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    watch::live(&args.store, &options)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts a validated scenario in the dashboard (if allowed and on a terminal) or headless.
+fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result<ExitCode> {
     if let Err(e) = scenario.validate() {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(USAGE));
@@ -81,7 +120,7 @@ fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
         Some(path) => Some(EventsFile::probe(path)?),
         None => None,
     };
-    if !args.headless && !args.json && io::stdout().is_terminal() {
+    if dashboard && !args.headless && !args.json && io::stdout().is_terminal() {
         return run_dashboard(scenario, events);
     }
     let handle = match engine::start(scenario) {

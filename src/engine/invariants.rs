@@ -34,6 +34,8 @@ struct Takeover {
 struct Client {
     holds: Vec<Hold>,
     takeovers: Vec<Takeover>,
+    /// Fences whose lease a waiter saw expire, and when.
+    expiries: Vec<(u64, f64)>,
     /// Accepted output operations (wseq, job, fence, is_chunk).
     writes: Vec<(u64, JobId, u64, bool)>,
 }
@@ -51,6 +53,10 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
     for s in events {
         match &s.event {
             Event::Queued { job, .. } => *queued.entry(*job).or_default() += 1,
+            Event::LeaseExpired { client, fence, .. } => {
+                let c = clients.entry(client.clone()).or_default();
+                c.expiries.push((*fence, s.t));
+            }
             Event::Acquired {
                 job,
                 client,
@@ -149,27 +155,35 @@ fn check_overlaps(name: &str, c: &Client, v: &mut Vec<String>) {
             if a.job == b.job || b.wseq <= a.wseq || b.start >= a.end {
                 continue;
             }
-            // b acquired while a still held. Allowed only if somebody took over a's
-            // fence no later than b, and a wrote nothing after that takeover.
-            let takeover = c
+            // b acquired while a still held. That is allowed only for a holder whose
+            // lease had expired: a waiter saw its (fence, heartbeat) stand still for a
+            // whole lease, or took it over, no later than b. (The taker itself may
+            // never show up as a holder: it can lose its own fence-in to a faster
+            // taker, so the expiry a waiter reported is evidence enough.)
+            let expired = c
                 .takeovers
                 .iter()
-                .filter(|t| t.from_fence == a.fence && t.wseq <= b.wseq)
-                .map(|t| t.wseq)
-                .min();
-            match takeover {
-                None => v.push(format!(
+                .any(|t| t.from_fence == a.fence && t.wseq <= b.wseq)
+                || c.expiries
+                    .iter()
+                    .any(|(f, t)| *f == a.fence && *t <= b.start);
+            if !expired {
+                v.push(format!(
                     "{name}: job {} (fence {}) and job {} (fence {}) held the lock at the same time ({:.3}s to {:.3}s)",
                     a.job, a.fence, b.job, b.fence, b.start, a.end.min(f64::MAX)
-                )),
-                Some(tw) => {
-                    if let Some(w) = c.writes.iter().find(|w| w.1 == a.job && w.3 && w.0 > tw) {
-                        v.push(format!(
-                            "{name}: job {} wrote (write #{}) after its lease was taken over (write #{tw})",
-                            a.job, w.0
-                        ));
-                    }
-                }
+                ));
+                continue;
+            }
+            // And it wrote nothing after the output first accepted a higher fence:
+            // from then on its writes must all have been rejected.
+            let superseded = c.writes.iter().filter(|w| w.2 > a.fence).map(|w| w.0).min();
+            if let Some(sw) = superseded
+                && let Some(w) = c.writes.iter().find(|w| w.1 == a.job && w.3 && w.0 > sw)
+            {
+                v.push(format!(
+                    "{name}: job {} wrote (write #{}) after a higher fence was accepted (write #{sw})",
+                    a.job, w.0
+                ));
             }
         }
     }
@@ -361,6 +375,60 @@ mod tests {
             at(9, 9.0, finished(2)),
         ];
         assert_eq!(check(&ev), Vec::<String>::new());
+    }
+
+    fn expired(fence: u64) -> Event {
+        Event::LeaseExpired {
+            job: 9,
+            client: "c".into(),
+            holder: Some(1),
+            fence,
+            unchanged_for: 3.0,
+        }
+    }
+
+    #[test]
+    fn a_holder_whose_expired_lease_went_to_a_taker_that_never_fenced_in_is_allowed() {
+        // Job 1 holds fence 1 and stalls; a waiter sees the lease expire and takes
+        // fence 2 in the store but loses its own fence-in to job 2, who took fence 3.
+        let ev = vec![
+            at(1, 0.0, queued(1)),
+            at(2, 0.0, queued(2)),
+            at(3, 1.0, acquired(1, 1, How::Created, None, 1)),
+            at(4, 1.0, chunk(1, 1, 2)),
+            at(5, 4.5, expired(1)),
+            at(6, 5.0, acquired(2, 3, How::Takeover, Some(2), 3)),
+            at(7, 6.0, chunk(2, 3, 4)),
+            at(
+                8,
+                8.0,
+                Event::Fenced {
+                    job: 1,
+                    client: "c".into(),
+                    reason: "r".into(),
+                },
+            ),
+            at(9, 9.0, released(2, 3)),
+            at(10, 9.0, finished(2)),
+        ];
+        assert_eq!(check(&ev), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_stale_holder_that_writes_after_a_higher_fence_is_reported() {
+        let ev = vec![
+            at(1, 0.0, queued(1)),
+            at(2, 0.0, queued(2)),
+            at(3, 1.0, acquired(1, 1, How::Created, None, 1)),
+            at(4, 4.5, expired(1)),
+            at(5, 5.0, acquired(2, 2, How::Takeover, Some(1), 2)),
+            at(6, 5.5, chunk(1, 1, 3)),
+        ];
+        let v = check(&ev);
+        assert!(
+            v.iter().any(|l| l.contains("after a higher fence")),
+            "{v:?}"
+        );
     }
 
     #[test]

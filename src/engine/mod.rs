@@ -16,7 +16,7 @@ pub mod summary;
 pub use commands::{Command, Target};
 pub use events::{Event, How, JobId, SeenLock, Stamped};
 pub use registry::Registry;
-pub use scenario::{ClockKind, Scenario, ScenarioError};
+pub use scenario::{ClockKind, Mode, Scenario, ScenarioError};
 pub use summary::{OutputCheck, Summary};
 
 use std::fs::OpenOptions;
@@ -29,8 +29,10 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
 use crate::clock::Clock;
+use crate::lock::{LockDoc, lock_key};
 use crate::output::{FencedOutput, OutputError};
-use crate::store::{MemoryConfig, MemoryStore, Store};
+use crate::store::{MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store};
+use serde_json::json;
 
 /// Why a run could not start (or ended abnormally).
 #[derive(Debug, Error)]
@@ -55,6 +57,12 @@ pub enum EngineError {
     /// The engine's own thread panicked.
     #[error("the engine thread panicked")]
     Panicked,
+    /// The store could not be opened or used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another run holds the namespace's locks.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// A running (or finished) run.
@@ -105,12 +113,58 @@ pub fn memory_store_for(scenario: &Scenario, clock: &Clock) -> Arc<dyn Store> {
     Arc::new(MemoryStore::new(clock.clone(), config, seed))
 }
 
-/// Starts a run on the embedded memory store.
+/// Starts a run on the store its scenario names.
 pub fn start(scenario: Scenario) -> Result<RunHandle, EngineError> {
     scenario.validate()?;
     let clock = clock_for(&scenario);
-    let store = memory_store_for(&scenario, &clock);
+    let store = match scenario.store {
+        StoreUrl::Memory => memory_store_for(&scenario, &clock),
+        ref url => {
+            let seed = seeds::derive(scenario.seed, 0, seeds::Stream::Engine);
+            open_store(
+                url,
+                &scenario.namespace,
+                &clock,
+                MemoryConfig::default(),
+                seed,
+            )?
+        }
+    };
+    if !scenario.is_worker() {
+        prepare_keys(&scenario, store.as_ref())?;
+    }
     start_with(scenario, clock, store)
+}
+
+/// A standalone run truncates its outputs, so the committed length its lock
+/// documents remember (from an earlier run in the same namespace) is reset to 0.
+/// That is a compare-and-set on a free lock: the fence keeps growing. A lock held by
+/// somebody else means another process is using this namespace: refuse to start.
+fn prepare_keys(scenario: &Scenario, store: &dyn Store) -> Result<(), EngineError> {
+    for client in scenario.client_names() {
+        let key = lock_key("worker", &client);
+        let Some(doc) = store.find_one(&json!({ "_id": key }))? else {
+            continue;
+        };
+        let doc = LockDoc::from_value(&doc).map_err(|e| EngineError::Busy(e.to_string()))?;
+        if let Some(owner) = &doc.owner {
+            return Err(EngineError::Busy(format!(
+                "{key} in namespace {:?} is held by {owner}: another run is using it; pick another --namespace",
+                scenario.namespace
+            )));
+        }
+        if doc.committed != 0
+            && store
+                .update_one(&doc.cas_filter(), &json!({ "committed": 0 }))?
+                .is_none()
+        {
+            return Err(EngineError::Busy(format!(
+                "{key} in namespace {:?} changed while starting: another run is using it",
+                scenario.namespace
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Starts a run on a given clock and store.
@@ -142,6 +196,17 @@ pub fn start_with(
 /// Creates every output file, or none: each path is checked before any is truncated.
 fn open_outputs(scenario: &Scenario) -> Result<Vec<Arc<FencedOutput>>, EngineError> {
     let paths = scenario.outputs();
+    if scenario.is_worker() {
+        // Workers share the output: never truncate it, keep its fence.
+        return paths
+            .iter()
+            .map(|p| {
+                FencedOutput::open_shared(p)
+                    .map(Arc::new)
+                    .map_err(EngineError::from)
+            })
+            .collect();
+    }
     let mut created = Vec::new();
     for path in &paths {
         let existed = path.exists();

@@ -7,6 +7,8 @@ use thiserror::Error;
 
 use super::commands::Command;
 use crate::lock::LockConfig;
+use crate::store::StoreUrl;
+use crate::store::url::validate_namespace;
 use crate::verify::RECORD;
 
 /// Which clock drives the run.
@@ -16,6 +18,22 @@ pub enum ClockKind {
     Real,
     /// Discrete-event time: as fast as the CPU allows, immune to scheduling hiccups.
     Virtual,
+}
+
+/// Whether this process runs the whole scenario or is one of many workers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One process runs every job; it owns the output (truncated at start), repairs
+    /// a lock a dead holder left, and verifies the output at the end.
+    #[default]
+    Standalone,
+    /// One of several processes sharing a store and an output: jobs of one client,
+    /// the output appended to (never truncated), no end-of-run repair or verdict
+    /// (other workers may still be writing; run `joblock verify` when all are done).
+    Worker {
+        /// The client this worker's jobs belong to.
+        client: String,
+    },
 }
 
 /// A run's parameters. Durations are in scenario seconds.
@@ -53,6 +71,12 @@ pub struct Scenario {
     pub clock: ClockKind,
     /// Commands to apply at given scenario times (seconds).
     pub schedule: Vec<(f64, Command)>,
+    /// Where the documents live.
+    pub store: StoreUrl,
+    /// Table name or key prefix that keeps runs and tenants apart in a shared store.
+    pub namespace: String,
+    /// Standalone run or one worker of many.
+    pub mode: Mode,
 }
 
 impl Default for Scenario {
@@ -74,6 +98,9 @@ impl Default for Scenario {
             text: RECORD.to_string(),
             clock: ClockKind::Real,
             schedule: Vec::new(),
+            store: StoreUrl::Memory,
+            namespace: "joblock".into(),
+            mode: Mode::Standalone,
         }
     }
 }
@@ -128,12 +155,47 @@ impl Scenario {
         for (t, _) in &self.schedule {
             check_secs("a scheduled command's time", *t, true)?;
         }
+        validate_namespace(&self.namespace)
+            .map_err(|e| ScenarioError(format!("--namespace: {e}")))?;
+        if let Mode::Worker { client } = &self.mode {
+            if self.clients != 1 {
+                return Err(ScenarioError(format!(
+                    "a worker runs jobs of one client (--client), got --clients {}",
+                    self.clients
+                )));
+            }
+            if client.is_empty() || client.chars().any(|c| c.is_whitespace() || c == ':') {
+                return Err(ScenarioError(format!(
+                    "--client must be a name without spaces or ':', got {client:?}"
+                )));
+            }
+            if self.clock == ClockKind::Virtual {
+                return Err(ScenarioError(
+                    "a worker shares its store with other processes, so it needs --clock real"
+                        .into(),
+                ));
+            }
+        }
+        if self.store != StoreUrl::Memory && self.clock == ClockKind::Virtual {
+            return Err(ScenarioError(
+                "--clock virtual works only with the memory store: a server's time does not wait"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
-    /// Client names: `client-1` .. `client-N`.
+    /// Client names: `client-1` .. `client-N` (a worker's own client name).
     pub fn client_names(&self) -> Vec<String> {
-        (1..=self.clients).map(|i| format!("client-{i}")).collect()
+        match &self.mode {
+            Mode::Worker { client } => vec![client.clone()],
+            Mode::Standalone => (1..=self.clients).map(|i| format!("client-{i}")).collect(),
+        }
+    }
+
+    /// Whether this process is one worker of many.
+    pub fn is_worker(&self) -> bool {
+        matches!(self.mode, Mode::Worker { .. })
     }
 
     /// The client (index) a job number belongs to: jobs are dealt round-robin.

@@ -14,9 +14,11 @@
 
 mod doc;
 mod lease;
+mod presence;
 
 pub use doc::{LockDoc, lock_key};
 pub use lease::{Lease, Renewal};
+pub use presence::Presence;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,6 +193,11 @@ impl Lock {
     /// The protocol timing.
     pub fn config(&self) -> LockConfig {
         self.config
+    }
+
+    /// This lock's store handle (for a waiter's optional presence announcements).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// Reads the lock document, if it exists.

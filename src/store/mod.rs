@@ -6,6 +6,7 @@
 //! operations are; nothing else (no mutex, no range query, no script) is offered, so
 //! the lock protocol built on top must be correct with these alone.
 
+mod faulty;
 mod filter;
 mod memory;
 mod ops;
@@ -13,9 +14,13 @@ mod postgres_store;
 mod redis_store;
 pub mod url;
 
+pub use faulty::{FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{Faults, MemoryConfig, MemoryStore};
 pub use ops::{OpCounter, OpCounts, OpKind};
+pub use postgres_store::PostgresStore;
+pub use redis_store::RedisStore;
+pub use url::{StoreUrl, open_store};
 
 use std::sync::Arc;
 

@@ -1,1 +1,759 @@
-//! PostgreSQL backend (being written).
+//! PostgreSQL backend: one table per namespace, one atomic statement per operation.
+//!
+//! The table is `(id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL)`:
+//! `id` is the canonical JSON text of the document's `_id` (the same key the memory
+//! store uses, so the primary key gives `DuplicateKey` exactly when memory would),
+//! `seq` is the insertion order every "first match" and every listing follows, and
+//! `doc` is the whole document, `_id` included.
+//!
+//! A filter becomes, for each key `k` with value `v`, `doc ? k AND doc -> k = v::jsonb`:
+//! exact top-level equality, a missing key never matches, and `{"owner": null}` only
+//! matches an explicit JSON null (`doc -> k` is SQL NULL for a missing key, which
+//! equals nothing). An `_id` in the filter becomes `id = $n` instead, which uses the
+//! primary key index, so every lock operation touches one row by index.
+//!
+//! Every value (document, filter value, filter key, update) is bound as a `text`
+//! parameter and cast in SQL; the only thing spliced into SQL text is the table name,
+//! quoted as an identifier. Statements are sent with `query_typed`/`execute_typed`,
+//! so each operation is one round trip with no prepared statement to go stale.
+//!
+//! Known differences from the memory store (the contract's reference), none of which
+//! the lock can hit because it only stores strings, integers, booleans and null:
+//!
+//! - Numbers compare numerically: jsonb holds numbers as `numeric`, so a filter
+//!   `{"n": 1.0}` matches a stored `1`, whereas memory compares `serde_json` values
+//!   and keeps `1` and `1.0` apart. (`_id`s are still told apart, because they are
+//!   compared as canonical JSON text, exactly as memory does.) Numbers also come
+//!   back in PostgreSQL's spelling: a float that serde_json writes with an exponent
+//!   comes back written out in full, so `1e17` (an `f64`) reads back as the integer
+//!   `100000000000000000`, and `-0.0` reads back as `0.0`. Integers and floats
+//!   written with a fraction (`1.0`, `0.1`) round-trip unchanged.
+//! - jsonb cannot hold the character U+0000: a document or filter value containing it
+//!   is refused with `Invalid` (memory would store or compare it).
+//! - Insertion order is the order `seq` values were drawn (when each INSERT ran),
+//!   not commit order: with inserts in flight, a reader can briefly see a later
+//!   document without an earlier one that has not committed yet. Memory orders by
+//!   completion. Each statement still sees one consistent snapshot.
+//! - `Unavailable` after the connection dropped *during* an operation does not say
+//!   whether the server applied it: the commit may have happened just before the
+//!   connection was lost. Memory's injected faults always fail before applying.
+
+use std::error::Error as _;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Config, NoTls};
+use serde_json::{Map, Number, Value};
+
+use super::filter::{describe, validate_filter, validate_set};
+use super::url::validate_namespace;
+use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
+
+/// How long a connection attempt may take when the URL does not say: a job thread
+/// blocked on a dead host should fail and retry rather than hang for minutes.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long sent data may stay unacknowledged before the kernel drops the
+/// connection, when the URL does not say: without it, a server that vanished from
+/// the network mid-operation would block the caller until TCP gives up (~15 min).
+const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often `connect` re-checks for the table after losing a creation race.
+const CREATE_ATTEMPTS: usize = 5;
+
+/// State shared by every handle of one store.
+struct Shared {
+    /// Parsed connection settings, reused by every (re)connection.
+    config: Config,
+    /// The URL with any password removed, for error messages.
+    url: String,
+    /// The namespace as written (for messages) and as a quoted SQL identifier.
+    namespace: String,
+    table: String,
+    ops: OpCounter,
+}
+
+/// A document store kept in one PostgreSQL table; handles from
+/// [`Store::for_caller`] share the table and op counts but each has its own connection.
+///
+/// One handle runs one operation at a time (its connection is behind a mutex), so
+/// threads that should not wait for each other each take their own handle.
+pub struct PostgresStore {
+    shared: Arc<Shared>,
+    /// `None` until first use, and again after the connection broke: the next
+    /// operation reconnects, so a restarted server is picked up without a restart here.
+    conn: Mutex<Option<Client>>,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.shared.url)
+            .field("namespace", &self.shared.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why one statement (or the insert_many transaction) failed, before it is turned
+/// into a [`StoreError`].
+enum Failure {
+    /// The server or the connection reported an error.
+    Pg(postgres::Error),
+    /// The primary key refused this `_id` (its canonical JSON text).
+    Duplicate(String),
+    /// A row came back that is not a JSON object (someone else wrote the table).
+    BadRow(String),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Self {
+        Failure::Pg(e)
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: a panic during an operation already dropped
+/// the client it had taken out, so what is left is always usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The key for an `_id`: its JSON text, canonicalised so that two `_id`s equal as
+/// `Value`s always get the same key. Same rules as the memory store's `id_key`, so
+/// both backends report the same `DuplicateKey` text and treat the same ids as equal.
+fn id_key(id: &Value) -> String {
+    match id {
+        Value::String(_) => id.to_string(),
+        _ => canonical(id).to_string(),
+    }
+}
+
+/// `-0.0 == 0.0` as a `Value` but prints differently, and object key order is only
+/// sorted without serde_json's `preserve_order`; normalise both.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() => {
+            Number::from_f64(0.0).map_or_else(|| v.clone(), Value::Number)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        Value::Object(fields) => {
+            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect(),
+            )
+        }
+        _ => v.clone(),
+    }
+}
+
+/// Checks a document's shape (same messages as memory) and returns its key and JSON text.
+fn split_doc(doc: Value, what: &str) -> Result<(String, String), StoreError> {
+    match doc {
+        Value::Object(fields) => match fields.get("_id") {
+            Some(id) => Ok((id_key(id), Value::Object(fields).to_string())),
+            None => Err(StoreError::Invalid(format!("{what} has no _id"))),
+        },
+        other => Err(StoreError::Invalid(format!(
+            "{what} must be a JSON object, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// Quotes a name as an SQL identifier (doubling any `"`), so even a name that
+/// skipped namespace validation cannot change the statement.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The URL without its password (`user:secret@` becomes `user@`, and a
+/// `password=` query parameter is blanked), so it can go into error messages and logs.
+fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let (head, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{user}{host}")
+        }
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| {
+                    if pair.to_ascii_lowercase().starts_with("password=") {
+                        "password=***".to_string()
+                    } else {
+                        pair.to_string()
+                    }
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{head}{authority}{tail}")
+}
+
+/// An error and its causes on one line: the postgres crate's `Display` alone says
+/// only "db error", and a server message may carry DETAIL/HINT lines.
+fn explain(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if let Some(code) = e.code() {
+        text.push_str(&format!(" (SQLSTATE {})", code.code()));
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Whether the connection is unusable after `e`, so the handle must reconnect.
+///
+/// No SQLSTATE means the error came from the socket or the protocol (refused, reset,
+/// closed); class 08 is a connection exception; 57P01-57P03 are the server shutting
+/// down or not accepting connections (what a restart sends before closing).
+fn breaks_connection(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true,
+        Some(code) => {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+        }
+    }
+}
+
+/// Turns a unique violation into `Duplicate(key)`; the only unique constraints are
+/// the primary key and `seq`, and `seq` comes from a sequence, so it is the `_id`.
+fn duplicate_or(e: postgres::Error, key: &str) -> Failure {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        Failure::Duplicate(key.to_string())
+    } else {
+        Failure::Pg(e)
+    }
+}
+
+/// A statement's parameters. Every value is bound as `text` and cast in the SQL
+/// (`$n::jsonb`): the crate's jsonb support is behind a feature this crate does not
+/// enable, and typed parameters let each statement go out in one round trip.
+#[derive(Default)]
+struct Params(Vec<String>);
+
+impl Params {
+    /// Adds a value and returns its placeholder (`$1`, `$2`, ...).
+    fn push(&mut self, value: String) -> String {
+        self.0.push(value);
+        format!("${}", self.0.len())
+    }
+
+    fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.0
+            .iter()
+            .map(|s| (s as &(dyn ToSql + Sync), Type::TEXT))
+            .collect()
+    }
+}
+
+/// The SQL condition for a filter, or `TRUE` for the empty filter.
+///
+/// `_id` goes through the primary key (`id = $n`, canonical text, so `1` and `1.0`
+/// stay different ids as in memory); every other key is `doc ? k AND doc -> k = v`.
+/// The `doc ? k` is implied by the equality (a missing key gives SQL NULL) but says
+/// the "missing never matches" rule out loud.
+fn condition(filter: &Map<String, Value>, params: &mut Params) -> String {
+    let mut parts = Vec::new();
+    if let Some(id) = filter.get("_id") {
+        parts.push(format!("id = {}", params.push(id_key(id))));
+    }
+    for (key, value) in filter.iter().filter(|(k, _)| k.as_str() != "_id") {
+        let k = params.push(key.clone());
+        let v = params.push(value.to_string());
+        parts.push(format!("(doc ? {k} AND doc -> {k} = {v}::jsonb)"));
+    }
+    if parts.is_empty() {
+        "TRUE".to_string()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// Parses a `doc::text` column back into a document.
+fn parse_doc(text: &str) -> Result<Value, Failure> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(doc @ Value::Object(_)) => Ok(doc),
+        Ok(other) => Err(Failure::BadRow(format!(
+            "a stored document is not a JSON object: {}",
+            describe(&other)
+        ))),
+        Err(e) => Err(Failure::BadRow(format!(
+            "a stored document is not JSON: {e}"
+        ))),
+    }
+}
+
+/// The documents in a result whose only column is `doc::text`.
+fn docs_of(rows: &[postgres::Row]) -> Result<Vec<Value>, Failure> {
+    rows.iter()
+        .map(|row| parse_doc(&row.try_get::<_, String>(0)?))
+        .collect()
+}
+
+/// Whether an error from `CREATE TABLE IF NOT EXISTS` means another session created
+/// the same table at the same moment (the check and the creation are not atomic in
+/// PostgreSQL, so the loser sees a catalog unique violation or "already exists").
+fn lost_creation_race(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::DUPLICATE_TABLE
+            || *c == SqlState::DUPLICATE_OBJECT
+    )
+}
+
+/// Whether the table exists (`to_regclass` of the quoted name, so case matches).
+fn table_exists(client: &mut Client, table: &str) -> Result<bool, postgres::Error> {
+    let table = table.to_string();
+    let row = client.query_typed_one(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[(&table, Type::TEXT)],
+    )?;
+    row.try_get(0)
+}
+
+/// Creates the namespace's table unless it exists; tolerates a concurrent creator.
+fn ensure_table(client: &mut Client, table: &str) -> Result<(), postgres::Error> {
+    // Checking first means a role without CREATE rights can use an existing table.
+    if table_exists(client, table)? {
+        return Ok(());
+    }
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\
+         id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL)"
+    );
+    let mut attempt = 0;
+    loop {
+        match client.batch_execute(&create) {
+            Ok(()) => return Ok(()),
+            Err(e) if lost_creation_race(&e) && attempt < CREATE_ATTEMPTS => {
+                // The winner may not have committed yet; once it has, we are done.
+                if table_exists(client, table)? {
+                    return Ok(());
+                }
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(20 * attempt as u64));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Shared {
+    /// Opens a new connection.
+    fn open(&self) -> Result<Client, StoreError> {
+        self.config
+            .connect(NoTls)
+            .map_err(|e| StoreError::Unavailable(self.cannot_connect(&e)))
+    }
+
+    fn cannot_connect(&self, e: &postgres::Error) -> String {
+        format!("cannot connect to {}: {}", self.url, explain(e))
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the server at `url` and creates the `namespace` table if missing.
+    pub fn connect(url: &str, namespace: &str) -> Result<PostgresStore, StoreError> {
+        validate_namespace(namespace).map_err(StoreError::Invalid)?;
+        let shown = redact(url);
+        let mut config: Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Unavailable(format!("cannot connect to {shown}: {}", explain(&e)))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("joblock");
+        }
+        let shared = Arc::new(Shared {
+            config,
+            url: shown,
+            namespace: namespace.to_string(),
+            table: quote_ident(namespace),
+            ops: OpCounter::default(),
+        });
+        let mut client = shared.open()?;
+        ensure_table(&mut client, &shared.table).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot create table {} on {}: {}",
+                shared.namespace,
+                shared.url,
+                explain(&e)
+            ))
+        })?;
+        Ok(PostgresStore {
+            shared,
+            conn: Mutex::new(Some(client)),
+        })
+    }
+
+    /// The namespace (table name) this store keeps its documents in.
+    pub fn namespace(&self) -> &str {
+        &self.shared.namespace
+    }
+
+    /// Runs `body` on this handle's connection, connecting first if there is none.
+    ///
+    /// The client is taken out of the slot while `body` runs and only put back if
+    /// the connection survived, so a broken connection (or a panic) leaves `None`
+    /// and the next operation reconnects.
+    fn run<T>(
+        &self,
+        kind: OpKind,
+        body: impl FnOnce(&mut Client) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let mut slot = lock(&self.conn);
+        let mut client = match slot.take() {
+            Some(client) => client,
+            None => self.shared.open()?,
+        };
+        let result = body(&mut client);
+        let broken = match &result {
+            Err(Failure::Pg(e)) => breaks_connection(e) || client.is_closed(),
+            _ => client.is_closed(),
+        };
+        if !broken {
+            *slot = Some(client);
+        }
+        result.map_err(|failure| self.store_error(kind, failure, broken))
+    }
+
+    fn store_error(&self, kind: OpKind, failure: Failure, broken: bool) -> StoreError {
+        let url = &self.shared.url;
+        match failure {
+            Failure::Duplicate(key) => StoreError::DuplicateKey(key),
+            Failure::BadRow(why) => {
+                StoreError::Unavailable(format!("{} on {url}: {why}", kind.name()))
+            }
+            Failure::Pg(e) if broken => StoreError::Unavailable(format!(
+                "lost connection to {url} during {}: {}",
+                kind.name(),
+                explain(&e)
+            )),
+            // Class 22 is "data exception": the server refused a value this store
+            // passed through unchanged (e.g. U+0000, which jsonb cannot hold).
+            Failure::Pg(e) if e.code().is_some_and(|c| c.code().starts_with("22")) => {
+                StoreError::Invalid(format!(
+                    "PostgreSQL refused a value in {}: {}",
+                    kind.name(),
+                    explain(&e)
+                ))
+            }
+            Failure::Pg(e) => {
+                StoreError::Unavailable(format!("{} on {url} failed: {}", kind.name(), explain(&e)))
+            }
+        }
+    }
+
+    /// Runs a statement that returns `doc::text` rows.
+    fn select_docs(
+        &self,
+        kind: OpKind,
+        sql: &str,
+        params: &Params,
+    ) -> Result<Vec<Value>, StoreError> {
+        self.run(kind, |client| {
+            docs_of(&client.query_typed(sql, &params.typed())?)
+        })
+    }
+
+    /// Runs a statement and returns how many rows it affected.
+    fn execute(&self, kind: OpKind, sql: &str, params: &Params) -> Result<u64, StoreError> {
+        self.run(kind, |client| {
+            Ok(client.execute_typed(sql, &params.typed())?)
+        })
+    }
+
+    /// The statement that selects the first match for an `UPDATE`/`DELETE` on one row.
+    ///
+    /// With `_id` at most one row can match, so `WHERE id = $n AND ...` is already
+    /// "the first match". Without it, the subquery picks the first match by `seq`
+    /// and locks it (`FOR UPDATE`): a concurrent writer that locked it first makes
+    /// this wait, then the row is re-checked and skipped if it no longer matches, so
+    /// the next match is taken instead. The outer `WHERE` repeats the filter so the
+    /// row version actually changed is checked again too.
+    fn one_row_condition(&self, filter: &Map<String, Value>, params: &mut Params) -> String {
+        let cond = condition(filter, params);
+        if filter.contains_key("_id") {
+            cond
+        } else {
+            format!(
+                "seq = (SELECT seq FROM {t} WHERE {cond} ORDER BY seq LIMIT 1 FOR UPDATE) AND {cond}",
+                t = self.shared.table
+            )
+        }
+    }
+}
+
+impl Store for PostgresStore {
+    fn name(&self) -> &str {
+        "postgres"
+    }
+
+    fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
+        self.shared.ops.record(OpKind::InsertOne);
+        let (key, text) = split_doc(doc, "document")?;
+        let sql = format!(
+            "INSERT INTO {} (id, doc) VALUES ($1, $2::jsonb)",
+            self.shared.table
+        );
+        self.run(OpKind::InsertOne, |client| {
+            client
+                .execute_typed(&sql, &[(&key, Type::TEXT), (&text, Type::TEXT)])
+                .map_err(|e| duplicate_or(e, &key))?;
+            Ok(())
+        })
+    }
+
+    fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
+        self.shared.ops.record(OpKind::InsertMany);
+        // Shape errors are found before touching the database, so they insert nothing.
+        let batch = docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, doc)| split_doc(doc, &format!("document {i} of the batch")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {} (id, doc) VALUES ($1, $2::jsonb)",
+            self.shared.table
+        );
+        // One row per statement inside one transaction: the first statement that
+        // fails names the offending `_id` (the first duplicate in batch order, as in
+        // memory), and dropping the uncommitted transaction rolls back the rest, so
+        // nobody ever sees part of the batch.
+        self.run(OpKind::InsertMany, |client| {
+            let mut tx = client.transaction()?;
+            for (key, text) in &batch {
+                tx.execute_typed(&sql, &[(key, Type::TEXT), (text, Type::TEXT)])
+                    .map_err(|e| duplicate_or(e, key))?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError> {
+        self.shared.ops.record(OpKind::FindOne);
+        let filter = validate_filter(filter)?;
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT doc::text FROM {} WHERE {} ORDER BY seq LIMIT 1",
+            self.shared.table,
+            condition(filter, &mut params)
+        );
+        Ok(self
+            .select_docs(OpKind::FindOne, &sql, &params)?
+            .into_iter()
+            .next())
+    }
+
+    fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError> {
+        self.shared.ops.record(OpKind::FindMany);
+        let filter = validate_filter(filter)?;
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT doc::text FROM {} WHERE {} ORDER BY seq",
+            self.shared.table,
+            condition(filter, &mut params)
+        );
+        self.select_docs(OpKind::FindMany, &sql, &params)
+    }
+
+    fn count(&self, filter: &Value) -> Result<u64, StoreError> {
+        self.shared.ops.record(OpKind::Count);
+        let filter = validate_filter(filter)?;
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            self.shared.table,
+            condition(filter, &mut params)
+        );
+        self.run(OpKind::Count, |client| {
+            let row = client.query_typed_one(&sql, &params.typed())?;
+            let n: i64 = row.try_get(0)?;
+            // count(*) is never negative.
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn update_one(&self, filter: &Value, set: &Value) -> Result<Option<Value>, StoreError> {
+        self.shared.ops.record(OpKind::UpdateOne);
+        let filter = validate_filter(filter)?;
+        let set = validate_set(set)?;
+        let mut params = Params::default();
+        let set = params.push(Value::Object(set.clone()).to_string());
+        // This is the lock's compare-and-set. In READ COMMITTED, when a concurrent
+        // transaction updated the row between our snapshot and our write, PostgreSQL
+        // waits for it to commit and then re-evaluates the whole WHERE clause on the
+        // new row version (EvalPlanQual); if the observed values changed, the row no
+        // longer matches and nothing is updated. So of several racers filtering on
+        // the same old values, exactly one gets the row back.
+        let sql = format!(
+            "UPDATE {t} SET doc = doc || {set}::jsonb WHERE {cond} RETURNING doc::text",
+            t = self.shared.table,
+            cond = self.one_row_condition(filter, &mut params)
+        );
+        Ok(self
+            .select_docs(OpKind::UpdateOne, &sql, &params)?
+            .into_iter()
+            .next())
+    }
+
+    fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError> {
+        self.shared.ops.record(OpKind::UpdateMany);
+        let filter = validate_filter(filter)?;
+        let set = validate_set(set)?;
+        let mut params = Params::default();
+        let set = params.push(Value::Object(set.clone()).to_string());
+        // Each row is re-checked against the filter after a concurrent update, as in
+        // update_one, so no row that stopped matching is changed.
+        let sql = format!(
+            "UPDATE {t} SET doc = doc || {set}::jsonb WHERE {cond}",
+            t = self.shared.table,
+            cond = condition(filter, &mut params)
+        );
+        self.execute(OpKind::UpdateMany, &sql, &params)
+    }
+
+    fn delete_one(&self, filter: &Value) -> Result<u64, StoreError> {
+        self.shared.ops.record(OpKind::DeleteOne);
+        let filter = validate_filter(filter)?;
+        let mut params = Params::default();
+        let sql = format!(
+            "DELETE FROM {t} WHERE {cond}",
+            t = self.shared.table,
+            cond = self.one_row_condition(filter, &mut params)
+        );
+        self.execute(OpKind::DeleteOne, &sql, &params)
+    }
+
+    fn delete_many(&self, filter: &Value) -> Result<u64, StoreError> {
+        self.shared.ops.record(OpKind::DeleteMany);
+        let filter = validate_filter(filter)?;
+        let mut params = Params::default();
+        let sql = format!(
+            "DELETE FROM {t} WHERE {cond}",
+            t = self.shared.table,
+            cond = condition(filter, &mut params)
+        );
+        self.execute(OpKind::DeleteMany, &sql, &params)
+    }
+
+    fn op_counts(&self) -> OpCounts {
+        self.shared.ops.snapshot()
+    }
+
+    /// A handle with its own connection, opened on first use; `seed` is unused
+    /// (this backend has no latency model to seed).
+    fn for_caller(&self, _seed: u64) -> Arc<dyn Store> {
+        Arc::new(PostgresStore {
+            shared: Arc::clone(&self.shared),
+            conn: Mutex::new(None),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redact_removes_passwords_and_keeps_the_rest() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgresql://h:1"), "postgresql://h:1");
+        assert_eq!(
+            redact("postgres://u:p@ss@h/db?sslmode=disable&password=x"),
+            "postgres://u@h/db?sslmode=disable&password=***"
+        );
+        assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn quote_ident_doubles_quotes() {
+        assert_eq!(quote_ident("jobs"), "\"jobs\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn ids_get_the_same_keys_as_in_memory() {
+        assert_eq!(id_key(&json!("x")), "\"x\"");
+        assert_eq!(id_key(&json!(-0.0)), id_key(&json!(0.0)));
+        assert_ne!(id_key(&json!(1)), id_key(&json!(1.0)));
+        assert_eq!(
+            id_key(&json!({"b": 1, "a": [-0.0]})),
+            id_key(&json!({"a": [0.0], "b": 1}))
+        );
+    }
+
+    #[test]
+    fn conditions_bind_every_value_and_use_the_key_for_id() {
+        let mut params = Params::default();
+        let filter = json!({"_id": "a", "owner": null});
+        let sql = condition(filter.as_object().unwrap(), &mut params);
+        assert_eq!(sql, "id = $1 AND (doc ? $2 AND doc -> $2 = $3::jsonb)");
+        assert_eq!(params.0, vec!["\"a\"", "owner", "null"]);
+
+        let mut params = Params::default();
+        assert_eq!(condition(&Map::new(), &mut params), "TRUE");
+        assert!(params.0.is_empty());
+    }
+
+    #[test]
+    fn split_doc_reports_like_memory() {
+        assert_eq!(
+            split_doc(json!({"x": 1}), "document"),
+            Err(StoreError::Invalid("document has no _id".to_string()))
+        );
+        assert_eq!(
+            split_doc(json!([1]), "document 2 of the batch"),
+            Err(StoreError::Invalid(
+                "document 2 of the batch must be a JSON object, got [1]".to_string()
+            ))
+        );
+    }
+}

@@ -48,7 +48,10 @@ impl StoreUrl {
 pub fn validate_namespace(ns: &str) -> Result<(), String> {
     let ok = !ns.is_empty()
         && ns.len() <= 48
-        && ns.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && ns
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
@@ -70,11 +73,7 @@ pub fn open_store(
     validate_namespace(namespace).map_err(StoreError::Invalid)?;
     match url {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new(clock.clone(), config, seed))),
-        StoreUrl::Postgres(u) => Err(StoreError::Unavailable(format!(
-            "postgres store {u} is not built yet"
-        ))),
-        StoreUrl::Redis(u) => Err(StoreError::Unavailable(format!(
-            "redis store {u} is not built yet"
-        ))),
+        StoreUrl::Postgres(u) => Ok(Arc::new(super::PostgresStore::connect(u, namespace)?)),
+        StoreUrl::Redis(u) => Ok(Arc::new(super::RedisStore::connect(u, namespace)?)),
     }
 }

@@ -15,7 +15,7 @@ use crate::clock::{Clock, Wake};
 use crate::engine::commands::{Mailbox, Order};
 use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
 use crate::engine::registry::Registry;
-use crate::lock::{AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Seen, Via};
+use crate::lock::{AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Presence, Seen, Via};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
@@ -70,6 +70,9 @@ pub struct Context {
     pub chunk: usize,
     /// Pause after each chunk.
     pub chunk_pause: Duration,
+    /// Whether waiters announce themselves in the store (worker processes do, so
+    /// `joblock watch` can show what waits).
+    pub announce: bool,
 }
 
 /// Runs one job to its end state.
@@ -84,13 +87,18 @@ struct Worker<'a> {
     cx: &'a Context,
 }
 
-/// Reports a waiter's attempts as events.
+/// Reports a waiter's attempts as events (and, if asked, announces the waiter).
 struct Reporter<'a> {
     w: &'a Worker<'a>,
+    presence: Option<Presence>,
 }
 
 impl AcquireObserver for Reporter<'_> {
     fn attempt(&mut self, attempt: u32, seen: &Seen) {
+        if let Some(p) = self.presence.as_mut() {
+            let cx = self.w.cx;
+            p.touch(cx.clock.now(), cx.lock.config().lease / 3);
+        }
         let seen = match seen {
             Seen::Held {
                 owner,
@@ -150,10 +158,15 @@ impl Worker<'_> {
     fn run(&self) -> End {
         loop {
             let abort = || self.cx.mailbox.has_order();
-            let outcome = self
+            let presence = self
                 .cx
-                .lock
-                .acquire(&self.job.hash, &mut Reporter { w: self }, &abort);
+                .announce
+                .then(|| Presence::new(self.cx.lock.store(), self.cx.lock.key(), &self.job.hash));
+            let mut reporter = Reporter { w: self, presence };
+            let outcome = self.cx.lock.acquire(&self.job.hash, &mut reporter, &abort);
+            if let Some(p) = reporter.presence.as_mut() {
+                p.withdraw();
+            }
             match outcome {
                 Err(e) => return self.crashed(format!("lock error: {e}")),
                 Ok(AcquireOutcome::GaveUp { attempts, waited }) => {
@@ -422,8 +435,12 @@ impl Worker<'_> {
             }
             Err(_) => return false,
         }
+        // Release even if our lease looks stale: the release is a compare-and-set on
+        // our owner and fence, so it frees the lock only if nobody took it over, and
+        // saves the others a lease of waiting. Store errors are retried while the
+        // lease lasts; after that a waiter takes over anyway.
         let config = self.cx.lock.config();
-        while held.lease.is_valid() {
+        loop {
             let sent_at = self.cx.clock.now();
             match held.lease.release(held.committed) {
                 Ok(true) => {
@@ -431,7 +448,8 @@ impl Worker<'_> {
                     break;
                 }
                 Ok(false) => break,
-                Err(_) => self.cx.clock.sleep(config.retry),
+                Err(_) if held.lease.is_valid() => self.cx.clock.sleep(config.retry),
+                Err(_) => break,
             }
         }
         true

@@ -11,7 +11,6 @@ use std::thread;
 use joblock::store::{OpKind, Store, StoreError};
 use serde_json::{Value, json};
 
-
 fn ids(docs: &[Value]) -> Vec<Value> {
     docs.iter().map(|d| d["_id"].clone()).collect()
 }
@@ -298,9 +297,7 @@ pub fn update_many_sets_fields_on_every_match_and_returns_the_count(store: &dyn 
     );
 }
 
-pub fn delete_one_deletes_only_the_first_match_and_keeps_the_order_of_the_rest(
-    store: &dyn Store,
-) {
+pub fn delete_one_deletes_only_the_first_match_and_keeps_the_order_of_the_rest(store: &dyn Store) {
     seed(
         store,
         json!([

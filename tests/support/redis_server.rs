@@ -1,1 +1,227 @@
-//! Throwaway Redis servers for tests (being written).
+//! Throwaway Redis servers for tests: one shared per test binary, or private ones for
+//! tests that stop and restart their server.
+//!
+//! Each server runs without persistence on a free loopback port and a Unix socket in
+//! its own temporary directory. A tiny `sh` watchdog kills it once the test process
+//! is gone, because the shared server lives in a `static` whose `Drop` never runs.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use joblock::store::RedisStore;
+use tempfile::TempDir;
+
+/// How long a starting server may take to answer PING (CI machines can be slow).
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A `redis-server` child process that dies with the test process.
+pub struct RedisServer {
+    /// The loopback TCP port it listens on.
+    pub port: u16,
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+    /// `redis+unix://<dir>/redis.sock`, the same server over its Unix socket.
+    pub unix_url: String,
+    dir: TempDir,
+    server: Option<Child>,
+    watchdog: Option<Child>,
+}
+
+/// A port that was free a moment ago (the kernel picks it; we release it at once).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+    listener
+        .local_addr()
+        .expect("local address of a bound listener")
+        .port()
+}
+
+/// Whether a Redis server answers PING on `port`.
+fn pings(port: u16) -> bool {
+    let Ok(mut s) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+    else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    let ok = s.write_all(b"PING\r\n").is_ok()
+        && s.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n";
+    let _ = s.shutdown(Shutdown::Both);
+    ok
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log at {}: {e})", path.display()))
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers PING.
+    pub fn start() -> RedisServer {
+        let dir = tempfile::Builder::new()
+            .prefix("joblock-redis-")
+            .tempdir()
+            .expect("create a temporary directory for redis-server");
+        let sock = dir.path().join("redis.sock");
+        let mut server = RedisServer {
+            port: 0,
+            url: String::new(),
+            unix_url: format!("redis+unix://{}", sock.display()),
+            dir,
+            server: None,
+            watchdog: None,
+        };
+        // Another process may grab the port between our probe and redis's bind; a
+        // fresh port on retry makes that race harmless.
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            server.port = free_port();
+            server.url = format!("redis://127.0.0.1:{}", server.port);
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("redis-server did not start after 5 attempts: {last_error}");
+    }
+
+    /// Stops the server and starts a fresh one on the same port (no persistence: data is gone).
+    pub fn restart(&mut self) {
+        self.stop();
+        if let Err(e) = self.spawn() {
+            panic!("redis-server did not restart on port {}: {e}", self.port);
+        }
+    }
+
+    /// Kills the server (and its watchdog) and waits for it to be gone.
+    pub fn stop(&mut self) {
+        // The watchdog first, so it cannot signal a pid the kernel has reused.
+        for child in [self.watchdog.take(), self.server.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    /// Spawns redis-server on `self.port` and its watchdog, then waits for PING.
+    fn spawn(&mut self) -> Result<(), String> {
+        let log = self.log_path();
+        let _ = std::fs::remove_file(&log);
+        let sock = self.dir.path().join("redis.sock");
+        let spawned = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--unixsocket")
+            .arg(&sock)
+            .args(["--unixsocketperm", "700"])
+            .arg("--logfile")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "redis-server is not installed (not on PATH); the Redis tests need it: \
+                 apt-get install -y redis-server"
+            ),
+            Err(e) => panic!("cannot run redis-server: {e}"),
+        };
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {test} 2>/dev/null && kill -0 {redis} 2>/dev/null; do sleep 0.2; done; \
+                 kill -9 {redis} 2>/dev/null",
+                test = std::process::id(),
+                redis = child.id()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match watchdog {
+            Ok(w) => self.watchdog = Some(w),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("cannot start the sh watchdog for redis-server: {e}");
+            }
+        }
+        self.server = Some(child);
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if pings(self.port) {
+                return Ok(());
+            }
+            let exited = self
+                .server
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.stop();
+                return Err(format!(
+                    "redis-server on port {} exited with {status}; log:\n{}",
+                    self.port,
+                    read_log(&log)
+                ));
+            }
+            if Instant::now() >= deadline {
+                self.stop();
+                panic!(
+                    "redis-server on port {} did not answer PING within {READY_TIMEOUT:?}; log:\n{}",
+                    self.port,
+                    read_log(&log)
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The server shared by every test of this test binary.
+pub fn shared() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(RedisServer::start)
+}
+
+/// A namespace no other store of this process has used.
+pub fn unique_namespace(tag: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{tag}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A store on the shared server under a fresh namespace, so it starts empty.
+pub fn fresh_store() -> RedisStore {
+    let server = shared();
+    let ns = unique_namespace("t");
+    RedisStore::connect(&server.url, &ns)
+        .unwrap_or_else(|e| panic!("cannot open a redis store on {}: {e}", server.url))
+}

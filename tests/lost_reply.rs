@@ -1,0 +1,122 @@
+//! A reply lost after the operation applied must not orphan the lock: the waiter
+//! re-reads the document and recognises its own owner id (issue #4, store trouble).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use joblock::clock::Clock;
+use joblock::lock::{AcquireOutcome, Lock, LockConfig, Quiet, Via};
+use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, Store};
+
+fn config() -> LockConfig {
+    LockConfig {
+        lease: Duration::from_secs(3),
+        retry: Duration::from_millis(100),
+        give_up: Duration::from_secs(60),
+    }
+}
+
+fn setup() -> (Clock, Arc<FaultyStore>) {
+    let clock = Clock::virtual_time();
+    let memory: Arc<dyn Store> =
+        Arc::new(MemoryStore::new(clock.clone(), MemoryConfig::default(), 1));
+    (clock, Arc::new(FaultyStore::new(memory, 2)))
+}
+
+#[test]
+fn a_lost_reply_to_the_first_insert_still_gives_the_lock_to_its_writer() {
+    let (clock, store) = setup();
+    store.faults().lose_next_replies(1);
+    let lock = Lock::new(
+        store.clone(),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let c = clock.clone();
+    let got = clock
+        .spawn("waiter".into(), move || {
+            let out = lock.acquire("me", &mut Quiet, &|| false).unwrap();
+            (out, c.now())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let (AcquireOutcome::Acquired(lease, acq), at) = got else {
+        panic!("the waiter did not get its own lock back");
+    };
+    assert_eq!(acq.via, Via::Created);
+    assert_eq!(lease.fence(), 1);
+    assert_eq!(acq.attempts, 2, "recognised on the very next attempt");
+    // It did not wait for its own lease to expire.
+    assert!(at < Duration::from_secs(1), "took {at:?}");
+    assert_eq!(store.faults().injected(), 1);
+}
+
+#[test]
+fn a_lost_reply_to_a_compare_and_set_still_gives_the_lock_to_its_writer() {
+    let (clock, store) = setup();
+    let first = Lock::new(
+        store.clone(),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let second = Lock::new(
+        store.for_caller(9),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let s2 = store.clone();
+    let got = clock
+        .spawn("jobs".into(), move || {
+            let AcquireOutcome::Acquired(a, acq) =
+                first.acquire("a", &mut Quiet, &|| false).unwrap()
+            else {
+                panic!("a did not acquire");
+            };
+            assert!(a.release(acq.committed + 27).unwrap());
+            s2.faults().lose_next_replies(1);
+            second.acquire("b", &mut Quiet, &|| false).unwrap()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let AcquireOutcome::Acquired(lease, acq) = got else {
+        panic!("b did not get its own lock back");
+    };
+    assert_eq!(lease.fence(), 2);
+    assert_eq!(acq.committed, 27);
+    assert_eq!(acq.via, Via::Free);
+    // The lease is really b's: it renews.
+    assert!(matches!(
+        lease.renew(),
+        Ok(joblock::lock::Renewal::Renewed(_))
+    ));
+}
+
+#[test]
+fn store_errors_back_off_instead_of_hammering_the_store() {
+    let (clock, store) = setup();
+    store.faults().fail_next(6);
+    let lock = Lock::new(
+        store.clone(),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let c = clock.clone();
+    let at = clock
+        .spawn("waiter".into(), move || {
+            let _ = lock.acquire("me", &mut Quiet, &|| false).unwrap();
+            c.now()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // Six failures with doubling pauses: 0.2 + 0.4 + 0.8 + 1.6 + 2 + 2 s, far more
+    // than six plain 0.1 s retries.
+    assert!(at >= Duration::from_secs(6), "acquired after {at:?}");
+    assert!(at < Duration::from_secs(8), "acquired after {at:?}");
+}
