@@ -265,9 +265,18 @@ impl Lock {
                     waited,
                 });
             }
-            let pause = self
-                .backoff(w.errors_in_row)
-                .min(self.config.give_up - waited);
+            let left = self.config.give_up - waited;
+            if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {
+                // Wait well: sleep until the lock document changes (a release, a
+                // heartbeat) rather than polling. A third of a lease is still often
+                // enough to time a silent holder's lease; the retry interval is the
+                // floor, so a store that notifies is never polled harder.
+                let pause = self.config.retry.max(self.config.lease / 3).min(left);
+                let real = pause.div_f64(self.clock.speed().max(f64::MIN_POSITIVE));
+                self.store.wait_for_change(&self.key, real);
+                continue;
+            }
+            let pause = self.backoff(w.errors_in_row).min(left);
             if self.clock.sleep_or(pause, abort) == Wake::Interrupted {
                 continue; // the abort check at the top reports it
             }

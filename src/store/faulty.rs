@@ -163,6 +163,14 @@ impl Store for FaultyStore {
         self.inner.op_counts()
     }
 
+    fn notifies(&self) -> bool {
+        self.inner.notifies()
+    }
+
+    fn wait_for_change(&self, id: &str, timeout: std::time::Duration) -> bool {
+        self.inner.wait_for_change(id, timeout)
+    }
+
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
         Arc::new(FaultyStore {
             inner: self.inner.for_caller(seed),

@@ -81,6 +81,25 @@ pub trait Store: Send + Sync {
     /// Operations issued so far, by kind (shared by every handle of one store).
     fn op_counts(&self) -> OpCounts;
 
+    /// Whether [`Store::wait_for_change`] can wake a waiter early (change
+    /// notification: PostgreSQL LISTEN/NOTIFY, Redis pub/sub). Without it a waiter
+    /// simply polls.
+    fn notifies(&self) -> bool {
+        false
+    }
+
+    /// Blocks until the document with this `_id` (given as the JSON string value,
+    /// e.g. `lock:worker:client-1`) may have changed, or `timeout` of real time has
+    /// passed. Returns whether a notification arrived. A store without
+    /// notifications returns `false` at once: the caller sleeps and polls instead.
+    ///
+    /// A notification is a hint, never a guarantee: callers re-read the document.
+    /// Implementations subscribe on the first call and stay subscribed, so a change
+    /// between the caller's last read and its next wait is not missed.
+    fn wait_for_change(&self, _id: &str, _timeout: std::time::Duration) -> bool {
+        false
+    }
+
     /// A handle for one caller (one job thread) onto the same data.
     ///
     /// The memory store gives each handle its own latency RNG seeded with `seed`, so
