@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use joblock::engine::{ClockKind, Mode, Scenario};
+use joblock::engine::{ClockKind, Command, Mode, Scenario, StoreFault, Target};
 use joblock::store::StoreUrl;
 use joblock::store::url::validate_namespace;
 use joblock::verify::RECORD;
@@ -31,6 +31,34 @@ pub enum Sub {
     Worker(WorkerArgs),
     /// Show the locks in a store, whoever runs their workers.
     Watch(WatchArgs),
+    /// Attack the lock: N randomized scenarios with random fault schedules, each checked.
+    Torture(TortureArgs),
+}
+
+/// A deliberately broken lock, to show that the campaign catches one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BrokenArg {
+    /// Take a free lock with a blind write instead of a compare-and-set.
+    BlindAcquire,
+    /// Release without checking owner and fence.
+    UncheckedRelease,
+}
+
+/// `joblock torture --runs N [--seed S]`
+#[derive(Debug, Args)]
+pub struct TortureArgs {
+    /// Scenarios to run.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = at_least_one)]
+    pub runs: u32,
+    /// Seed of the first run (run i uses S + i); random and printed when omitted.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Test only: break the lock on purpose (the campaign must report it).
+    #[arg(long, value_enum, hide = true)]
+    pub break_lock: Option<BrokenArg>,
 }
 
 /// `joblock worker --store URL --client C --jobs N [--output PATH]`
@@ -150,6 +178,10 @@ pub struct RunArgs {
     /// Table name / key prefix that keeps runs and tenants apart in a shared store.
     #[arg(long, value_name = "NAME", default_value = "joblock", value_parser = namespace)]
     pub namespace: String,
+    /// A fault at a scenario time, e.g. `40.5:kill`, `30:outage=5`, `10:lose=2`
+    /// (repeatable; see the README for every action).
+    #[arg(long = "at", value_name = "SECS:ACTION", value_parser = scheduled)]
+    pub at: Vec<(f64, Command)>,
 }
 
 impl RunArgs {
@@ -174,10 +206,11 @@ impl RunArgs {
                 ClockArg::Real => ClockKind::Real,
                 ClockArg::Virtual => ClockKind::Virtual,
             },
-            schedule: Vec::new(),
+            schedule: self.at.clone(),
             store: self.store.clone(),
             namespace: self.namespace.clone(),
             mode: Mode::Standalone,
+            broken: None,
         }
     }
 }
@@ -238,4 +271,60 @@ fn store_url(s: &str) -> Result<StoreUrl, String> {
 
 fn namespace(s: &str) -> Result<String, String> {
     validate_namespace(s).map(|_| s.to_string())
+}
+
+/// Parses `SECS:ACTION[=VALUE]` for `--at`.
+fn scheduled(s: &str) -> Result<(f64, Command), String> {
+    let (t, action) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} is not SECS:ACTION (e.g. 40.5:kill)"))?;
+    let t = non_negative(t)?;
+    let (name, value) = match action.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (action, None),
+    };
+    let need = |what: &str| value.ok_or_else(|| format!("{s:?}: {name} needs ={what}"));
+    let num = |what: &str| need(what).and_then(number);
+    let count = |what: &str| -> Result<u64, String> {
+        need(what)?
+            .parse()
+            .map_err(|_| format!("{s:?}: {name} needs a whole number"))
+    };
+    let cmd = match name {
+        "crash" => Command::Crash(Target::Holder(None)),
+        "kill" => Command::Kill(Target::Holder(None)),
+        "stall" => Command::Stall(
+            Target::Holder(None),
+            value.map(positive).transpose()?.unwrap_or(6.0),
+        ),
+        "stop" => Command::Stop,
+        "add" => Command::AddJob(None),
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "speed" => Command::SetSpeed(positive(need("X")?)?),
+        "latency" => Command::Fault(StoreFault::Latency(non_negative(need("SECS")?)?)),
+        "spike" => {
+            let v = need("MAX,SECS")?;
+            let (max, secs) = v
+                .split_once(',')
+                .ok_or_else(|| format!("{s:?}: spike needs =MAX,SECS"))?;
+            Command::Fault(StoreFault::Spike {
+                max: non_negative(max)?,
+                secs: non_negative(secs)?,
+            })
+        }
+        "jitter" => Command::Fault(StoreFault::Jitter(probability(need("P")?)?)),
+        "fail" => Command::Fault(StoreFault::FailNext(count("N")?)),
+        "fail-prob" => Command::Fault(StoreFault::FailProbability(probability(need("P")?)?)),
+        "lose" => Command::Fault(StoreFault::LoseNext(count("N")?)),
+        "lose-prob" => Command::Fault(StoreFault::LoseProbability(probability(need("P")?)?)),
+        "outage" => Command::Fault(StoreFault::Outage(num("SECS")?.max(0.0))),
+        "clear" => Command::Fault(StoreFault::Clear),
+        other => {
+            return Err(format!(
+                "{other:?} is not an action: use crash, kill, stall[=SECS], stop, add, pause, resume, speed=X, latency=SECS, spike=MAX,SECS, jitter=P, fail=N, fail-prob=P, lose=N, lose-prob=P, outage=SECS, clear"
+            ));
+        }
+    };
+    Ok((t, cmd))
 }

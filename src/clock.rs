@@ -23,6 +23,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -349,21 +350,29 @@ impl Clock {
 
     /// Spawns a participant whose retirement is handed to whoever joins it.
     ///
-    /// The thread returns its [`Enlisted`] ticket with its result, so it still counts
-    /// as running until [`Clock::join`] hands it over: virtual time cannot jump in
-    /// the gap between the thread ending and its joiner waking up.
-    pub fn spawn_joinable<F, T>(&self, name: String, f: F) -> io::Result<JoinHandle<(T, Enlisted)>>
+    /// If its joiner is already waiting when the thread ends, the thread's ticket
+    /// goes to the joiner, so it still counts as running until the joiner wakes:
+    /// virtual time cannot jump in that gap. If nobody waits yet, the thread retires
+    /// at once, so a thread that ends on its own never freezes time.
+    pub fn spawn_joinable<F, T>(&self, name: String, f: F) -> io::Result<Joinable<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.start_thread(name, move |ticket| {
+        let slot = Arc::new(AtomicU8::new(SLOT_RUNNING));
+        let (clock, thread_slot) = (self.clone(), slot.clone());
+        let handle = self.start_thread(name, move |ticket| {
             let result = {
                 let _mark = ticket.mark_current_thread();
                 f()
             };
-            (result, ticket)
-        })
+            // Decided under the clock's mutex, so it cannot cross a joiner arriving.
+            let st = clock.state();
+            let joiner_waits = thread_slot.swap(SLOT_DONE, Ordering::SeqCst) == SLOT_JOINER_WAITS;
+            drop(st);
+            (result, joiner_waits.then_some(ticket))
+        })?;
+        Ok(Joinable { handle, slot })
     }
 
     /// Enlists a participant, then starts its thread with the ticket.
@@ -383,20 +392,44 @@ impl Clock {
     ///
     /// A participant blocked in a join is idle, so virtual time may advance for the
     /// thread it waits on (which may be sleeping on a store latency).
-    pub fn join<T>(&self, handle: JoinHandle<(T, Enlisted)>) -> thread::Result<T> {
-        let idle = self.inner.is_virtual && PARTICIPANT_OF.with(|p| p.get()) == self.id();
-        if idle {
+    pub fn join<T>(&self, joinable: Joinable<T>) -> thread::Result<T> {
+        let participant = self.inner.is_virtual && PARTICIPANT_OF.with(|p| p.get()) == self.id();
+        let mut idle = false;
+        if participant {
             let mut st = self.state();
-            st.active -= 1;
-            self.advance(&mut st);
+            // A thread already done has retired; joining it is instant, not idle.
+            if joinable
+                .slot
+                .compare_exchange(
+                    SLOT_RUNNING,
+                    SLOT_JOINER_WAITS,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_ok()
+            {
+                idle = true;
+                st.active -= 1;
+                self.advance(&mut st);
+            }
         }
-        let joined = handle.join();
+        let joined = joinable.handle.join();
         if idle {
             self.state().active += 1;
         }
-        // The ticket drops here, after we count as running again.
+        // A handed-over ticket drops here, after we count as running again.
         joined.map(|(result, _ticket)| result)
     }
+}
+
+const SLOT_RUNNING: u8 = 0;
+const SLOT_JOINER_WAITS: u8 = 1;
+const SLOT_DONE: u8 = 2;
+
+/// A thread made by [`Clock::spawn_joinable`]; join it with [`Clock::join`].
+pub struct Joinable<T> {
+    handle: JoinHandle<(T, Option<Enlisted>)>,
+    slot: Arc<AtomicU8>,
 }
 
 /// A running participant: while it lives, virtual time cannot move unless it sleeps.

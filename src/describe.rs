@@ -190,6 +190,7 @@ pub fn describe(event: &Event) -> String {
         Event::CommandIgnored { command, reason } => {
             format!("command ignored: {command}: {reason}")
         }
+        Event::FaultInjected { what } => format!("STORE FAULT: {what}"),
         Event::Paused => "paused".into(),
         Event::Resumed => "resumed".into(),
         Event::SpeedChanged { speed } => format!("speed set to {speed}"),

@@ -13,6 +13,7 @@ pub mod headless;
 pub mod lock;
 pub mod output;
 pub mod store;
+pub mod torture;
 pub mod tui;
 pub mod verify;
 pub mod watch;

@@ -14,9 +14,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{Cli, RunArgs, Sub, VerifyArgs, WatchArgs, WorkerArgs};
+use cli::{BrokenArg, Cli, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs};
 use joblock::engine::{self, seeds};
-use joblock::{headless, verify, watch};
+use joblock::{headless, torture, verify, watch};
 
 const FAILED: u8 = 1;
 const USAGE: u8 = 2;
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Some(Sub::Verify(args)) => run_verify(&args),
         Some(Sub::Worker(args)) => run_worker(&args),
         Some(Sub::Watch(args)) => run_watch(&args),
+        Some(Sub::Torture(args)) => run_torture(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {
@@ -106,6 +107,55 @@ fn run_watch(args: &WatchArgs) -> Result<ExitCode> {
     }
     watch::live(&args.store, &options)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_torture(args: &TortureArgs) -> Result<ExitCode> {
+    let seed = args.seed.unwrap_or_else(seeds::fresh_seed);
+    let campaign = torture::Campaign {
+        runs: args.runs,
+        seed,
+        broken: args.break_lock.map(|b| match b {
+            BrokenArg::BlindAcquire => joblock::lock::Broken::BlindAcquire,
+            BrokenArg::UncheckedRelease => joblock::lock::Broken::UncheckedRelease,
+        }),
+    };
+    let dir = std::env::temp_dir().join(format!("joblock-torture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let bar = io::stderr().is_terminal();
+    if !args.json {
+        println!("torture: {} runs from seed {seed}", args.runs);
+    }
+    let report = torture::campaign(&campaign, &dir, |done, r| {
+        if bar {
+            let width = 30;
+            let filled = (done as usize * width) / args.runs.max(1) as usize;
+            eprint!(
+                "\r[{}{}] {done}/{} runs, {} faults",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                args.runs,
+                r.faults.values().sum::<u64>()
+            );
+        }
+    });
+    if bar {
+        eprintln!();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = report?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        torture::write_report(&report, &mut out)?;
+    }
+    Ok(if report.failure.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILED)
+    })
 }
 
 /// Starts a validated scenario in the dashboard (if allowed and on a terminal) or headless.

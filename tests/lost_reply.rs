@@ -120,3 +120,75 @@ fn store_errors_back_off_instead_of_hammering_the_store() {
     assert!(at >= Duration::from_secs(6), "acquired after {at:?}");
     assert!(at < Duration::from_secs(8), "acquired after {at:?}");
 }
+
+#[test]
+fn a_lost_reply_to_a_release_is_recognised_as_released() {
+    let (clock, store) = setup();
+    let lock = Lock::new(
+        store.clone(),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let s = store.clone();
+    let (first, second) = clock
+        .spawn("job".into(), move || {
+            let AcquireOutcome::Acquired(lease, acq) =
+                lock.acquire("a", &mut Quiet, &|| false).unwrap()
+            else {
+                panic!("a did not acquire");
+            };
+            s.faults().lose_next_replies(1);
+            let first = lease.release(acq.committed + 27);
+            let second = lease.release(acq.committed + 27);
+            (first, second)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(first.is_err(), "the first reply was lost");
+    assert_eq!(
+        second,
+        Ok(true),
+        "the retry recognises its own applied release"
+    );
+}
+
+#[test]
+fn a_release_after_a_takeover_is_still_refused_even_after_a_lost_reply() {
+    let (clock, store) = setup();
+    let a_lock = Lock::new(
+        store.clone(),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let b_lock = Lock::new(
+        store.for_caller(5),
+        clock.clone(),
+        "lock:worker:c".into(),
+        config(),
+    );
+    let s = store.clone();
+    let refused = clock
+        .spawn("jobs".into(), move || {
+            let AcquireOutcome::Acquired(a, _) =
+                a_lock.acquire("a", &mut Quiet, &|| false).unwrap()
+            else {
+                panic!("a did not acquire");
+            };
+            // a goes silent; b takes over after the lease.
+            let AcquireOutcome::Acquired(_b, _) =
+                b_lock.acquire("b", &mut Quiet, &|| false).unwrap()
+            else {
+                panic!("b did not take over");
+            };
+            s.faults().fail_next(1);
+            let _ = a.release(27);
+            a.release(27)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(refused, Ok(false));
+}

@@ -3,15 +3,18 @@
 //! The backend-independent contract runs here exactly as on the memory store; the
 //! `postgres` module tests what only a networked engine has: connecting, namespaces
 //! (tables), one connection per handle, number handling in jsonb, compare-and-set
-//! races over many connections, and recovery after the server restarts.
+//! races over many connections, recovery after the server restarts, and change
+//! notification (LISTEN/NOTIFY) with the lock's waiters woken by it.
 
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod support;
 
 use joblock::clock::Clock;
+use joblock::lock::{AcquireObserver, AcquireOutcome, Lock, LockConfig, Quiet, Seen, Via};
 use joblock::store::url::{StoreUrl, open_store};
 use joblock::store::{MemoryConfig, PostgresStore, Store, StoreError};
 use serde_json::{Value, json};
@@ -451,5 +454,273 @@ mod postgres {
             1
         );
         assert_eq!(store.count(&json!({"n": 2})).unwrap(), 1);
+    }
+
+    // ---- change notification (LISTEN/NOTIFY) ----
+
+    /// Runs `write` on its own thread over and over (errors ignored) until the
+    /// returned flag is set, or 60 s pass so a failing test cannot leave it running.
+    fn keep_writing(
+        write: impl Fn() + Send + 'static,
+    ) -> (Arc<AtomicBool>, thread::JoinHandle<()>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let writer = thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(60);
+            while !flag.load(Ordering::SeqCst) && Instant::now() < until {
+                write();
+                thread::sleep(Duration::from_millis(20));
+            }
+        });
+        (stop, writer)
+    }
+
+    #[test]
+    fn notifies_on_every_handle() {
+        let store = fresh_store();
+        assert!(store.notifies());
+        assert!(store.for_caller(1).notifies());
+    }
+
+    #[test]
+    fn a_waiter_is_woken_by_another_handles_update_of_its_row() {
+        let store = fresh_store();
+        store.insert_one(json!({"_id": "k", "v": 0})).unwrap();
+        let waiter = store.for_caller(1);
+        let updater = store.for_caller(2);
+        let (subscribed, ready) = mpsc::channel();
+        let woken = thread::spawn(move || {
+            // The first wait subscribes (zero timeout: it returns at once).
+            waiter.wait_for_change("k", Duration::ZERO);
+            subscribed.send(()).unwrap();
+            waiter.wait_for_change("k", Duration::from_secs(10))
+        });
+        ready.recv().unwrap();
+        updater
+            .update_one(&json!({"_id": "k"}), &json!({"v": 1}))
+            .unwrap()
+            .unwrap();
+        // `true` is only returned for a notification about "k": it was woken,
+        // before its 10 s were up.
+        assert!(woken.join().unwrap(), "the update did not wake the waiter");
+    }
+
+    #[test]
+    fn a_change_between_waits_is_not_missed_and_inserts_and_deletes_notify_too() {
+        let store = fresh_store();
+        let waiter = store.for_caller(1);
+        let writer = store.for_caller(2);
+        waiter.wait_for_change("k", Duration::ZERO);
+
+        // Nobody is waiting while each change happens: the listener buffers it.
+        // One change of "k" at a time, each consumed by one wait, so that no
+        // notification is left over for a later wait (one that arrives after its
+        // wait returned would wake the next wait early: allowed, as it is a hint,
+        // but it would make the `false` below depend on timing).
+        writer.insert_one(json!({"_id": "k", "v": 0})).unwrap();
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+        writer
+            .update_one(&json!({"_id": "k"}), &json!({"v": 1}))
+            .unwrap()
+            .unwrap();
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+        assert_eq!(writer.delete_one(&json!({"_id": "k"})).unwrap(), 1);
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+        // "j" is announced first (the notifications of a transaction come in
+        // order) and skipped.
+        writer
+            .insert_many(vec![json!({"_id": "j"}), json!({"_id": "k"})])
+            .unwrap();
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+        // Every change of "k" was consumed, and a rolled-back batch changes nothing
+        // and announces nothing.
+        assert!(matches!(
+            writer.insert_many(vec![json!({"_id": "other"}), json!({"_id": "k"})]),
+            Err(StoreError::DuplicateKey(_))
+        ));
+        assert!(!waiter.wait_for_change("k", Duration::from_millis(200)));
+        assert!(!waiter.wait_for_change("other", Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn changes_to_other_rows_do_not_wake_a_waiter() {
+        let store = fresh_store();
+        store.insert_one(json!({"_id": "k"})).unwrap();
+        store.insert_one(json!({"_id": "other", "n": 0})).unwrap();
+        let waiter = store.for_caller(1);
+        waiter.wait_for_change("k", Duration::ZERO);
+        let writer = store.for_caller(2);
+        // Some changes already buffered when the wait starts, more during it.
+        for n in 1..=3 {
+            writer
+                .update_one(&json!({"_id": "other"}), &json!({"n": n}))
+                .unwrap()
+                .unwrap();
+        }
+        let (stop, busy) = keep_writing(move || {
+            let _ = writer.update_many(&json!({"_id": "other"}), &json!({"n": -1}));
+        });
+        let started = Instant::now();
+        let woken = waiter.wait_for_change("k", Duration::from_millis(300));
+        let took = started.elapsed();
+        stop.store(true, Ordering::SeqCst);
+        busy.join().unwrap();
+        assert!(!woken, "a change to another row woke the waiter");
+        // Generous: other rows' notifications must not keep restarting the timer
+        // (the writer would have kept this wait going for a whole minute).
+        assert!(took < Duration::from_secs(20), "{took:?}");
+    }
+
+    #[test]
+    fn an_id_too_long_for_a_payload_still_writes_and_wakes_its_waiter() {
+        let store = fresh_store();
+        let long = "x".repeat(9000);
+        let waiter = store.for_caller(1);
+        waiter.wait_for_change(&long, Duration::ZERO);
+        store.insert_one(json!({"_id": long, "v": 1})).unwrap();
+        assert!(waiter.wait_for_change(&long, Duration::from_secs(10)));
+        assert_eq!(
+            store.find_one(&json!({"_id": long})).unwrap(),
+            Some(json!({"_id": long, "v": 1}))
+        );
+    }
+
+    #[test]
+    fn a_table_made_without_the_trigger_gets_it_on_connect() {
+        // As an older joblock (or anyone) would have left it.
+        let server = shared();
+        let ns = unique_namespace("old");
+        let mut admin = ::postgres::Client::connect(&server.url, ::postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!(
+                "CREATE TABLE {ns} (id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL)"
+            ))
+            .unwrap();
+        let store = PostgresStore::connect(&server.url, &ns).unwrap();
+        assert!(store.notifies());
+        let waiter = store.for_caller(1);
+        waiter.wait_for_change("k", Duration::ZERO);
+        store.insert_one(json!({"_id": "k"})).unwrap();
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_role_that_may_not_add_the_trigger_uses_the_table_without_notification() {
+        let server = shared();
+        let ns = unique_namespace("ro");
+        let role = unique_namespace("role");
+        let mut admin = ::postgres::Client::connect(&server.url, ::postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!(
+                "CREATE TABLE {ns} (id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL);
+                 CREATE ROLE {role} LOGIN;
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON {ns} TO {role};
+                 GRANT USAGE ON SEQUENCE {ns}_seq_seq TO {role};"
+            ))
+            .unwrap();
+        let url = server.url.replacen("postgres@", &format!("{role}@"), 1);
+        let store = PostgresStore::connect(&url, &ns).unwrap();
+        assert!(!store.notifies(), "no trigger, so no notification");
+        assert!(
+            !store.wait_for_change("k", Duration::from_secs(10)),
+            "returns at once"
+        );
+        store.insert_one(json!({"_id": "k"})).unwrap();
+        assert_eq!(store.count(&json!({})).unwrap(), 1);
+        // Nothing was left half made: still no trigger, no function.
+        let made: i64 = admin
+            .query_one(
+                "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1))
+                      + (SELECT count(*) FROM pg_proc WHERE proname = $2)",
+                &[&ns, &format!("joblock_notify_{ns}")],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(made, 0);
+    }
+
+    /// Tells the test when the waiter has seen the lock held (it is about to wait).
+    struct SawHeld(mpsc::Sender<()>);
+
+    impl AcquireObserver for SawHeld {
+        fn attempt(&mut self, _attempt: u32, seen: &Seen) {
+            if matches!(seen, Seen::Held { .. }) {
+                let _ = self.0.send(());
+            }
+        }
+    }
+
+    #[test]
+    fn a_lock_waiter_is_woken_by_the_release_instead_of_polling() {
+        let store = fresh_store();
+        let clock = Clock::real(1.0);
+        let config = LockConfig {
+            lease: Duration::from_secs(30),
+            retry: Duration::from_secs(10),
+            give_up: Duration::from_secs(60),
+        };
+        let key = "lock:job:client".to_string();
+        let holder = Lock::new(store.for_caller(1), clock.clone(), key.clone(), config);
+        let waiter_store = store.for_caller(2);
+        let waiter = Lock::new(waiter_store.clone(), clock, key.clone(), config);
+
+        let lease = match holder.acquire("A", &mut Quiet, &|| false).unwrap() {
+            AcquireOutcome::Acquired(lease, _) => lease,
+            _ => panic!("A could not take a free lock"),
+        };
+        // Subscribe the waiter's handle before it starts: otherwise the release
+        // could fall between its read and its first LISTEN, and that first wait
+        // would sleep out its whole 10 s (a hint missed, which is allowed).
+        waiter_store.wait_for_change(&key, Duration::ZERO);
+        let (saw_held, held) = mpsc::channel();
+        let b = thread::spawn(move || {
+            match waiter
+                .acquire("B", &mut SawHeld(saw_held), &|| false)
+                .unwrap()
+            {
+                AcquireOutcome::Acquired(_, acq) => acq,
+                _ => panic!("B did not acquire"),
+            }
+        });
+        held.recv().unwrap();
+        assert!(lease.release(0).unwrap());
+        let acq = b.join().unwrap();
+        assert_eq!(acq.via, Via::Free);
+        // Polling would have taken at least the 10 s retry (the pause on a
+        // notifying store is max(retry, lease / 3) = 10 s): B was woken.
+        assert!(acq.waited < Duration::from_secs(5), "{acq:?}");
+    }
+
+    #[test]
+    fn the_listener_recovers_after_a_server_restart() {
+        let mut server = PgServer::start();
+        let store = PostgresStore::connect(&server.url, "jobs").unwrap();
+        store.insert_one(json!({"_id": "k", "n": 0})).unwrap();
+        let waiter = store.for_caller(1);
+        waiter.wait_for_change("k", Duration::ZERO);
+
+        server.stop();
+        // The broken listener, then a refused reconnect: each wait sleeps out its
+        // timeout (no spinning) and reports nothing.
+        for _ in 0..2 {
+            let started = Instant::now();
+            assert!(!waiter.wait_for_change("k", Duration::from_millis(300)));
+            assert!(started.elapsed() >= Duration::from_millis(300));
+        }
+
+        server.start_again();
+        let writer = store.for_caller(2);
+        let (stop, busy) = keep_writing(move || {
+            let _ = writer.update_one(&json!({"_id": "k"}), &json!({"n": 1}));
+        });
+        // A wait reopens the listener; once it listens, the next write wakes it.
+        let woken = (0..40).any(|_| waiter.wait_for_change("k", Duration::from_millis(500)));
+        stop.store(true, Ordering::SeqCst);
+        busy.join().unwrap();
+        assert!(
+            woken,
+            "the listener never recovered; log:\n{}",
+            server.log()
+        );
     }
 }

@@ -3,8 +3,10 @@
 //! The backend-independent contract runs here exactly as on the memory store; the
 //! `redis` module tests what only a networked engine has: connecting, namespaces,
 //! number fidelity through the server, compare-and-set races over many
-//! connections, and recovery after the server restarts.
+//! connections, recovery after the server restarts, and change notification over
+//! pub/sub (a lock waiter wakes when the holder releases instead of polling).
 
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use joblock::clock::Clock;
+use joblock::lock::{AcquireObserver, AcquireOutcome, Lock, LockConfig, Seen, Via, lock_key};
 use joblock::store::url::{StoreUrl, open_store};
 use joblock::store::{MemoryConfig, RedisStore, Store, StoreError};
 use serde_json::{Value, json};
@@ -326,5 +329,213 @@ mod redis {
         server.restart();
         store.insert_one(json!({"_id": "x"})).unwrap();
         assert_eq!(store.count(&json!({})).unwrap(), 1);
+    }
+
+    /// Subscribes `waiter` to `id` (so nothing published from now on can be missed),
+    /// then blocks it in a 10 s wait in another thread while `updater` changes the
+    /// document: the wait must report the change, i.e. wake before its timeout.
+    fn assert_update_wakes(waiter: &dyn Store, updater: &dyn Store, id: &str, n: u64) {
+        waiter.wait_for_change(id, Duration::from_millis(1));
+        thread::scope(|s| {
+            let (started, ready) = mpsc::channel();
+            let wait = s.spawn(move || {
+                started.send(()).unwrap();
+                waiter.wait_for_change(id, Duration::from_secs(10))
+            });
+            ready.recv().unwrap();
+            assert!(
+                updater
+                    .update_one(&json!({"_id": id}), &json!({"n": n}))
+                    .unwrap()
+                    .is_some()
+            );
+            assert!(
+                wait.join().unwrap(),
+                "the wait for {id:?} timed out instead of waking on the update"
+            );
+        });
+    }
+
+    #[test]
+    fn notifies_on_every_handle() {
+        let store = fresh_store();
+        assert!(store.notifies());
+        assert!(store.for_caller(1).notifies());
+    }
+
+    #[test]
+    fn an_update_wakes_a_waiter_on_another_handle() {
+        let store = fresh_store();
+        let waiter = store.for_caller(1);
+        let updater = store.for_caller(2);
+        store.insert_one(json!({"_id": "k", "n": 0})).unwrap();
+        assert_update_wakes(waiter.as_ref(), updater.as_ref(), "k", 1);
+        // The subscription stays: later waits on the same handle wake too.
+        assert_update_wakes(waiter.as_ref(), updater.as_ref(), "k", 2);
+    }
+
+    #[test]
+    fn the_first_wait_for_an_id_reports_a_possible_change_at_once() {
+        // Between the caller's read and the subscription a change would go unseen,
+        // so a new subscription counts as a notice; after it, only changes do.
+        let store = fresh_store();
+        store.insert_one(json!({"_id": "k"})).unwrap();
+        assert!(store.wait_for_change("k", Duration::from_secs(10)));
+        assert!(!store.wait_for_change("k", Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn a_zero_timeout_does_not_block() {
+        let store = fresh_store();
+        store.wait_for_change("k", Duration::from_millis(1));
+        let start = Instant::now();
+        assert!(!store.wait_for_change("k", Duration::ZERO));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn inserts_and_deletes_wake_a_waiter_too() {
+        let store = fresh_store();
+        let waiter = store.for_caller(1);
+        waiter.wait_for_change("k", Duration::from_millis(1));
+        store.insert_one(json!({"_id": "k"})).unwrap();
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+        store.delete_one(&json!({"_id": "k"})).unwrap();
+        assert!(waiter.wait_for_change("k", Duration::from_secs(10)));
+        // A find changes nothing and a filter that matches nothing writes nothing.
+        store.find_one(&json!({"_id": "k"})).unwrap();
+        store
+            .update_one(&json!({"_id": "k"}), &json!({"n": 1}))
+            .unwrap();
+        assert!(!waiter.wait_for_change("k", Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn changes_to_another_id_do_not_wake_a_waiter() {
+        let store = fresh_store();
+        store.insert_one(json!({"_id": "k"})).unwrap();
+        store.insert_one(json!({"_id": "other"})).unwrap();
+        let waiter = store.for_caller(1);
+        waiter.wait_for_change("k", Duration::from_millis(1));
+
+        // Not subscribed to "other" at all.
+        store
+            .update_one(&json!({"_id": "other"}), &json!({"n": 1}))
+            .unwrap();
+        assert!(!waiter.wait_for_change("k", Duration::from_millis(300)));
+
+        // Subscribed to both on one connection: a notice for "other" read during a
+        // wait for "k" neither wakes it nor is lost.
+        waiter.wait_for_change("other", Duration::from_millis(1));
+        store
+            .update_one(&json!({"_id": "other"}), &json!({"n": 2}))
+            .unwrap();
+        assert!(!waiter.wait_for_change("k", Duration::from_millis(300)));
+        assert!(waiter.wait_for_change("other", Duration::from_secs(10)));
+        assert!(!waiter.wait_for_change("other", Duration::from_millis(50)));
+
+        // And a second id's own wake works as the first's does.
+        assert_update_wakes(waiter.as_ref(), store.for_caller(2).as_ref(), "other", 3);
+    }
+
+    #[test]
+    fn a_backlog_of_changes_costs_one_wake() {
+        // Changes made while nobody waited (e.g. the handle's own heartbeats while it
+        // held the lock) are one notice, not one per change.
+        let store = fresh_store();
+        store.insert_one(json!({"_id": "k", "n": 0})).unwrap();
+        store.wait_for_change("k", Duration::from_millis(1));
+        for n in 1..=20 {
+            store
+                .update_one(&json!({"_id": "k"}), &json!({"n": n}))
+                .unwrap();
+        }
+        assert!(store.wait_for_change("k", Duration::from_secs(10)));
+        assert!(!store.wait_for_change("k", Duration::from_millis(300)));
+    }
+
+    /// Tells the test when the waiter has made its second attempt: the first wait
+    /// (between attempts 1 and 2) subscribed, so a release from then on wakes it.
+    struct SignalSecondAttempt(mpsc::Sender<Seen>);
+
+    impl AcquireObserver for SignalSecondAttempt {
+        fn attempt(&mut self, attempt: u32, seen: &Seen) {
+            if attempt == 2 {
+                let _ = self.0.send(seen.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn a_waiting_lock_acquires_as_soon_as_the_holder_releases() {
+        // Real time at speed 1: with a 10 s retry, a polling waiter would wait at
+        // least 10 s after the release; woken by the notice it needs far less than 5 s.
+        let store = fresh_store();
+        let clock = Clock::real(1.0);
+        let config = LockConfig {
+            lease: Duration::from_secs(30),
+            retry: Duration::from_secs(10),
+            give_up: Duration::from_secs(60),
+        };
+        let key = lock_key("worker", "client-1");
+        let a = Lock::new(store.for_caller(1), clock.clone(), key.clone(), config);
+        let b = Lock::new(store.for_caller(2), clock.clone(), key, config);
+        let lease = match a
+            .acquire("a", &mut joblock::lock::Quiet, &|| false)
+            .unwrap()
+        {
+            AcquireOutcome::Acquired(lease, _) => lease,
+            _ => panic!("A could not take a free lock"),
+        };
+        let (tx, rx) = mpsc::channel();
+        let waiter = thread::spawn(move || {
+            match b
+                .acquire("b", &mut SignalSecondAttempt(tx), &|| false)
+                .unwrap()
+            {
+                AcquireOutcome::Acquired(_, acq) => acq,
+                AcquireOutcome::GaveUp { waited, .. } => panic!("B gave up after {waited:?}"),
+                AcquireOutcome::Aborted { .. } => panic!("B aborted"),
+            }
+        });
+        let seen = rx.recv().expect("B made a second attempt");
+        assert!(
+            matches!(&seen, Seen::Held { owner, .. } if owner == "a"),
+            "{seen:?}"
+        );
+        assert!(lease.release(0).unwrap());
+        let acq = waiter.join().unwrap();
+        assert_eq!(acq.via, Via::Free);
+        assert!(
+            acq.waited < Duration::from_secs(5),
+            "B waited {:?} after the release: it was not woken",
+            acq.waited
+        );
+    }
+
+    #[test]
+    fn a_waiter_recovers_after_the_server_restarts() {
+        let mut server = RedisServer::start();
+        let store = RedisStore::connect(&server.url, "restart_wait").unwrap();
+        let waiter = store.for_caller(1);
+        store.insert_one(json!({"_id": "k", "n": 0})).unwrap();
+        assert_update_wakes(waiter.as_ref(), &store, "k", 1);
+
+        server.restart();
+
+        // The data is gone (no persistence); the first call may report the dead
+        // connection, the next reconnects.
+        if store.insert_one(json!({"_id": "k", "n": 0})).is_err() {
+            store.insert_one(json!({"_id": "k", "n": 0})).unwrap();
+        }
+        // The old subscriber is dead: a wait notices, drops it and returns false
+        // after its timeout; the next one subscribes afresh, which counts as a notice.
+        let recovered = (0..5).any(|_| waiter.wait_for_change("k", Duration::from_millis(200)));
+        assert!(recovered, "the subscriber never came back");
+        assert_update_wakes(waiter.as_ref(), &store, "k", 2);
     }
 }

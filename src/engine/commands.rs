@@ -40,6 +40,55 @@ pub enum Command {
     AddJob(Option<String>),
     /// End the run cleanly: every job stops, partial writes are repaired.
     Stop,
+    /// Inject a store fault (every store is wrapped so faults work on any backend).
+    Fault(StoreFault),
+}
+
+/// A store fault to inject while jobs run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreFault {
+    /// Uniform `[0, SECS)` extra latency on every operation (0 turns it off).
+    Latency(f64),
+    /// Uniform `[0, max)` extra latency on every operation for `secs`.
+    Spike {
+        /// Latency maximum, seconds.
+        max: f64,
+        /// How long, seconds.
+        secs: f64,
+    },
+    /// Random yields and tiny sleeps around operations with this probability.
+    Jitter(f64),
+    /// The next N operations fail before applying.
+    FailNext(u64),
+    /// Each operation fails before applying with this probability.
+    FailProbability(f64),
+    /// The next N operations apply, but their replies are lost.
+    LoseNext(u64),
+    /// Each operation's reply is lost (after applying) with this probability.
+    LoseProbability(f64),
+    /// Every operation fails for this many seconds.
+    Outage(f64),
+    /// Every store fault off.
+    Clear,
+}
+
+impl fmt::Display for StoreFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreFault::Latency(s) => write!(f, "latency up to {s}s on every operation"),
+            StoreFault::Spike { max, secs } => {
+                write!(f, "latency spike up to {max}s for {secs}s")
+            }
+            StoreFault::Jitter(p) => write!(f, "scheduling jitter p={p}"),
+            StoreFault::FailNext(n) => write!(f, "fail the next {n} operations"),
+            StoreFault::FailProbability(p) => write!(f, "fail operations with p={p}"),
+            StoreFault::LoseNext(n) => write!(f, "lose the replies of the next {n} operations"),
+            StoreFault::LoseProbability(p) => write!(f, "lose replies with p={p}"),
+            StoreFault::Outage(s) => write!(f, "store outage for {s}s"),
+            StoreFault::Clear => write!(f, "clear store faults"),
+        }
+    }
 }
 
 impl fmt::Display for Target {
@@ -64,6 +113,7 @@ impl fmt::Display for Command {
             Command::AddJob(None) => write!(f, "add a job"),
             Command::AddJob(Some(c)) => write!(f, "add a job for {c}"),
             Command::Stop => write!(f, "stop"),
+            Command::Fault(fault) => write!(f, "{fault}"),
         }
     }
 }

@@ -7,7 +7,9 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, select};
 
-use super::commands::{Command, Order, Target};
+use std::time::Duration;
+
+use super::commands::{Command, Order, StoreFault, Target};
 use super::events::{Event, JobId};
 use super::run::Shared;
 use super::scenario::secs;
@@ -81,6 +83,7 @@ pub(super) fn apply(shared: &Arc<Shared>, cmd: Command) {
             }
         }
         Command::AddJob(client) => add_job(shared, client.as_deref()),
+        Command::Fault(fault) => inject(shared, fault),
         Command::Stop => {
             for mb in shared.registry.live_mailboxes() {
                 mb.post(Order::Stop);
@@ -98,6 +101,43 @@ pub(super) fn apply(shared: &Arc<Shared>, cmd: Command) {
             reason,
         }),
     }
+}
+
+/// Sets a store fault on the wrapper every job's store handle goes through.
+fn inject(shared: &Arc<Shared>, fault: &StoreFault) -> Result<Option<JobId>, String> {
+    let f = &shared.faults;
+    let now = shared.clock.now();
+    let dur = |s: f64| -> Result<Duration, String> {
+        if s.is_finite() && s >= 0.0 {
+            Ok(secs(s))
+        } else {
+            Err(format!(
+                "a duration must be a number of seconds >= 0, got {s}"
+            ))
+        }
+    };
+    let p = |x: f64| -> Result<f64, String> {
+        if (0.0..=1.0).contains(&x) {
+            Ok(x)
+        } else {
+            Err(format!("a probability must be between 0 and 1, got {x}"))
+        }
+    };
+    match fault {
+        StoreFault::Latency(s) => f.set_latency(dur(*s)?),
+        StoreFault::Spike { max, secs: s } => f.spike(dur(*max)?, now + dur(*s)?),
+        StoreFault::Jitter(x) => f.set_jitter(p(*x)?),
+        StoreFault::FailNext(n) => f.fail_next(*n),
+        StoreFault::FailProbability(x) => f.set_fail_probability(p(*x)?),
+        StoreFault::LoseNext(n) => f.lose_next_replies(*n),
+        StoreFault::LoseProbability(x) => f.set_lose_probability(p(*x)?),
+        StoreFault::Outage(s) => f.outage_until(Some(now + dur(*s)?)),
+        StoreFault::Clear => f.clear(),
+    }
+    shared.emit.emit(Event::FaultInjected {
+        what: fault.to_string(),
+    });
+    Ok(None)
 }
 
 fn client_index(shared: &Shared, name: &str) -> Result<usize, String> {

@@ -293,6 +293,11 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A store fault was set (latency, jitter, failures, lost replies, outage).
+    FaultInjected {
+        /// What, as text.
+        what: String,
+    },
     /// Scenario time froze.
     Paused,
     /// Scenario time runs again.

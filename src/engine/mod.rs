@@ -13,7 +13,7 @@ pub mod scenario;
 pub mod seeds;
 pub mod summary;
 
-pub use commands::{Command, Target};
+pub use commands::{Command, StoreFault, Target};
 pub use events::{Event, How, JobId, SeenLock, Stamped};
 pub use registry::Registry;
 pub use scenario::{ClockKind, Mode, Scenario, ScenarioError};

@@ -21,14 +21,19 @@ use super::summary::{Summary, check_output};
 use crate::clock::Clock;
 use crate::lock::{Lock, LockConfig, lock_key};
 use crate::output::FencedOutput;
-use crate::store::Store;
+use crate::store::{FaultyStore, Store, WrapperFaults};
 use crate::worker::{self, Context, End, Job};
 
 /// Everything the engine's threads share.
 pub(super) struct Shared {
     pub scenario: Scenario,
     pub clock: Clock,
+    /// The store as jobs see it: wrapped for fault injection.
     pub store: Arc<dyn Store>,
+    /// The store itself, for the engine's own end-of-run checks.
+    pub raw_store: Arc<dyn Store>,
+    /// The fault knobs of `store`.
+    pub faults: Arc<WrapperFaults>,
     pub emit: Emitter,
     pub registry: Arc<Registry>,
     pub outputs: Vec<Arc<FencedOutput>>,
@@ -108,7 +113,10 @@ impl Shared {
         };
         Context {
             clock: self.clock.clone(),
-            lock: Lock::new(store, self.clock.clone(), key, config),
+            lock: Lock::new(store, self.clock.clone(), key, config).with_broken(
+                // The recovery stays sound: it stands for the next, correct, run.
+                if id == 0 { None } else { self.scenario.broken },
+            ),
             output: self.outputs[client].clone(),
             emit: self.emit.clone(),
             mailbox,
@@ -144,12 +152,23 @@ pub(super) fn launch(
     command_rx: Receiver<Command>,
 ) -> Result<JoinHandle<Summary>, EngineError> {
     let clients = scenario.client_names();
+    // Every job's store handle goes through the fault wrapper, so store faults can
+    // be injected at runtime on any backend; the engine's own end-of-run checks read
+    // the store directly.
+    let faulty = FaultyStore::new(
+        store.clone(),
+        seeds::derive(scenario.seed, 0, Stream::Faults),
+    )
+    .with_clock(clock.clone());
+    let faults = faulty.faults_arc();
     let shared = Arc::new(Shared {
         emit: Emitter::new(clock.clone(), event_tx),
         registry: Arc::new(Registry::new(clients.len())),
         scenario,
         clock,
-        store,
+        store: Arc::new(faulty),
+        raw_store: store,
+        faults,
         outputs,
         clients,
         handles: Mutex::new(Some(Vec::new())),
@@ -212,6 +231,9 @@ fn coordinate(
     }
     shared.done.store(true, Ordering::SeqCst);
     shared.clock.poke();
+    // The fault schedule ends with the jobs: the recovery and the checks below run
+    // against a healthy store, as the next scheduled run would.
+    shared.faults.clear();
     if let Some(Ok(h)) = scheduler {
         let _ = h.join();
     }
@@ -235,7 +257,7 @@ fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
     for (index, client) in shared.clients.iter().enumerate() {
         let key = lock_key("worker", client);
         let held = matches!(
-            shared.store.find_one(&json!({ "_id": key })),
+            shared.raw_store.find_one(&json!({ "_id": key })),
             Ok(Some(doc)) if !doc.get("owner").is_none_or(|o| o.is_null())
         );
         if !held {
@@ -282,7 +304,7 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
     let standalone = !shared.scenario.is_worker();
     for client in shared.clients.iter().filter(|_| standalone) {
         let key = lock_key("worker", client);
-        if let Ok(Some(doc)) = shared.store.find_one(&json!({ "_id": key }))
+        if let Ok(Some(doc)) = shared.raw_store.find_one(&json!({ "_id": key }))
             && !doc.get("owner").is_none_or(|o| o.is_null())
         {
             violations.push(format!("{client}: lock still held after every job ended"));
@@ -292,6 +314,12 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
     violations.extend(invariants::check(&events));
     let mut summary = Summary::tally(&events);
     summary.store_ops = shared.store.op_counts();
+    summary.faults = Summary::job_faults(&events);
+    for (kind, n) in shared.faults.injected_by_kind() {
+        if n > 0 {
+            summary.faults.insert(format!("store {}", kind.name()), n);
+        }
+    }
     let finished = Summary::finished_per_client(&events);
     summary.outputs = shared
         .clients

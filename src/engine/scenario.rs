@@ -6,7 +6,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::commands::Command;
-use crate::lock::LockConfig;
+use crate::lock::{Broken, LockConfig};
 use crate::store::StoreUrl;
 use crate::store::url::validate_namespace;
 use crate::verify::RECORD;
@@ -77,6 +77,8 @@ pub struct Scenario {
     pub namespace: String,
     /// Standalone run or one worker of many.
     pub mode: Mode,
+    /// A deliberately broken lock (tests of the checkers and the torture campaign).
+    pub broken: Option<Broken>,
 }
 
 impl Default for Scenario {
@@ -101,6 +103,7 @@ impl Default for Scenario {
             store: StoreUrl::Memory,
             namespace: "joblock".into(),
             mode: Mode::Standalone,
+            broken: None,
         }
     }
 }

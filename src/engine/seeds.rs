@@ -18,6 +18,8 @@ pub enum Stream {
     Recovery = 3,
     /// The engine's own store handle.
     Engine = 4,
+    /// The fault wrapper's draws.
+    Faults = 5,
 }
 
 /// SplitMix64: a fast, well-mixed step, good for deriving independent seeds.

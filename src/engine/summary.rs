@@ -1,7 +1,7 @@
 //! The run summary: counts per end state, handoffs, takeovers, store operations,
 //! waits, time against the serial sum, and the verdicts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -66,12 +66,35 @@ pub struct Summary {
     pub outputs: Vec<OutputCheck>,
     /// Broken run invariants (empty when sound).
     pub violations: Vec<String>,
+    /// Faults injected: job faults that hit a job (crash, kill, stall) and store
+    /// faults by kind.
+    #[serde(default)]
+    pub faults: BTreeMap<String, u64>,
 }
 
 impl Summary {
     /// Whether every output verified and no invariant broke.
     pub fn passed(&self) -> bool {
         self.violations.is_empty() && self.outputs.iter().all(|o| o.passed)
+    }
+
+    /// Job faults (crash, kill, stall commands) that hit a job, by kind.
+    pub fn job_faults(events: &[Stamped]) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::new();
+        for s in events {
+            if let Event::CommandApplied {
+                command,
+                job: Some(_),
+            } = &s.event
+            {
+                for kind in ["crash", "kill", "stall"] {
+                    if command.starts_with(kind) {
+                        *m.entry(format!("job {kind}")).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        m
     }
 
     /// Finished jobs per client, from the events.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::LockDoc;
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
@@ -33,6 +34,15 @@ pub struct Lease {
     /// Scenario time at which the last successful renewal (or the acquisition) was
     /// *sent*: a waiter cannot have started its expiry timer before that moment.
     renewed_at: Mutex<Duration>,
+    /// Deliberately broken release by `_id` alone (tests of the checkers only).
+    unchecked_release: bool,
+    /// A release attempt failed on a store error (its reply may have been lost).
+    release_errored: AtomicBool,
+    /// The committed length when the lock was acquired.
+    base_committed: u64,
+    /// Where a successful release leaves the document it produced, for the lock's
+    /// next acquisition to start from.
+    receipt: Option<Arc<Mutex<Option<LockDoc>>>>,
 }
 
 impl Lease {
@@ -58,7 +68,29 @@ impl Lease {
             heartbeat: AtomicU64::new(heartbeat),
             lost: AtomicBool::new(false),
             renewed_at: Mutex::new(sent_at),
+            unchecked_release: false,
+            release_errored: AtomicBool::new(false),
+            base_committed: 0,
+            receipt: None,
         }
+    }
+
+    /// Hands the document a successful release produces to `slot`.
+    pub(crate) fn with_release_receipt(mut self, slot: Arc<Mutex<Option<LockDoc>>>) -> Lease {
+        self.receipt = Some(slot);
+        self
+    }
+
+    /// Records the committed length the lock had when it was acquired.
+    pub(crate) fn with_base_committed(mut self, committed: u64) -> Lease {
+        self.base_committed = committed;
+        self
+    }
+
+    /// Makes `release` skip the owner and fence check (a deliberately broken lock).
+    pub(crate) fn with_unchecked_release(mut self, unchecked: bool) -> Lease {
+        self.unchecked_release = unchecked;
+        self
     }
 
     /// The lock key.
@@ -109,14 +141,15 @@ impl Lease {
             return Ok(Renewal::Lost);
         }
         let sent_at = self.clock.now();
-        let next = self.heartbeat() + 1;
+        // Count up before sending: if the reply is lost after the update applied, the
+        // next renewal still writes a new value, so waiters keep seeing it move.
+        let next = self.heartbeat.fetch_add(1, Ordering::SeqCst) + 1;
         let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
         match self
             .store
             .update_one(&filter, &json!({ "heartbeat": next }))?
         {
             Some(_) => {
-                self.heartbeat.store(next, Ordering::SeqCst);
                 let mut at = self.renewed_at.lock().unwrap_or_else(|p| p.into_inner());
                 *at = (*at).max(sent_at);
                 Ok(Renewal::Renewed(next))
@@ -132,22 +165,60 @@ impl Lease {
     ///
     /// The document is never deleted (that would reset the fence): the owner is set to
     /// null and the heartbeat bumped so that waiters see the change.
+    ///
+    /// After a lost reply, a retry that matches nothing is our own release having
+    /// applied if our lease is still valid (nobody can have taken over yet); later,
+    /// the `released_fence` the release records still tells, unless another holder
+    /// has released since. Call it before the lease runs out.
     pub fn release(&self, committed: u64) -> Result<bool, StoreError> {
-        if self.is_lost() {
+        if self.is_lost() && !self.unchecked_release {
             return Ok(false);
         }
-        let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
-        let set = json!({
+        let retrying = self.release_errored.load(Ordering::SeqCst);
+        let filter = if self.unchecked_release {
+            json!({ "_id": self.key })
+        } else {
+            json!({ "_id": self.key, "owner": self.owner, "fence": self.fence })
+        };
+        let mut set = json!({
             "owner": null,
             "heartbeat": self.heartbeat() + 1,
             "committed": committed,
         });
-        match self.store.update_one(&filter, &set)? {
-            Some(_) => Ok(true),
+        // Only a release that commits a record leaves its receipt: a holder that
+        // crashed without writing must not overwrite the receipt of the record before.
+        if committed > self.base_committed {
+            set["released_fence"] = json!(self.fence);
+        }
+        let outcome = self.store.update_one(&filter, &set);
+        if outcome.is_err() {
+            self.release_errored.store(true, Ordering::SeqCst);
+        }
+        match outcome? {
+            Some(doc) => {
+                if let (Some(slot), Ok(doc)) = (&self.receipt, LockDoc::from_value(&doc)) {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc);
+                }
+                Ok(true)
+            }
+            // An earlier attempt errored and now nothing matches: the document changed.
+            // While our lease is valid nobody can have taken over, and our heartbeat
+            // is stopped, so the change can only be our own release applying.
+            None if retrying && self.is_valid() => Ok(true),
+            None if retrying && self.my_release_applied(committed)? => Ok(true),
             None => {
                 self.lost.store(true, Ordering::SeqCst);
                 Ok(false)
             }
         }
+    }
+
+    /// After an earlier release attempt failed: did it apply after all?
+    fn my_release_applied(&self, committed: u64) -> Result<bool, StoreError> {
+        let doc = self.store.find_one(&json!({ "_id": self.key }))?;
+        Ok(doc.is_some_and(|d| {
+            d.get("released_fence").and_then(|v| v.as_u64()) == Some(self.fence)
+                && d.get("committed").and_then(|v| v.as_u64()) == Some(committed)
+        }))
     }
 }

@@ -21,6 +21,7 @@ pub use lease::{Lease, Renewal};
 pub use presence::Presence;
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -141,6 +142,18 @@ pub trait AcquireObserver {
 pub struct Quiet;
 impl AcquireObserver for Quiet {}
 
+/// A deliberately broken protocol, for proving that the torture campaign and the
+/// invariant checks catch a broken lock. Never use one for real work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// Take a free lock with a blind write on `_id` instead of a compare-and-set:
+    /// two waiters that both saw it free both "win".
+    BlindAcquire,
+    /// Release by `_id` alone, without checking owner and fence: a holder that lost
+    /// its lease frees somebody else's lock.
+    UncheckedRelease,
+}
+
 /// One lock key on one store.
 pub struct Lock {
     store: Arc<dyn Store>,
@@ -150,6 +163,12 @@ pub struct Lock {
     /// Set once this lock has seen its document: documents are never deleted, so
     /// from then on the atomic create would only fail with `DuplicateKey`.
     exists: AtomicBool,
+    /// The document as our own last release left it (shared with our leases): the
+    /// next acquisition can try a compare-and-set on it straight away, saving a read.
+    /// If anything changed since, the CAS simply matches nothing.
+    last_released: Arc<Mutex<Option<LockDoc>>>,
+    /// A deliberately broken variant (tests only).
+    broken: Option<Broken>,
 }
 
 /// The longest pause between attempts after store errors (unless `retry` is longer).
@@ -182,7 +201,15 @@ impl Lock {
             key,
             config,
             exists: AtomicBool::new(false),
+            last_released: Arc::new(Mutex::new(None)),
+            broken: None,
         }
+    }
+
+    /// This lock with a deliberately broken protocol (for tests of the checkers).
+    pub fn with_broken(mut self, broken: Option<Broken>) -> Lock {
+        self.broken = broken;
+        self
     }
 
     /// The lock key.
@@ -246,6 +273,7 @@ impl Lock {
                         via,
                         committed,
                     };
+                    let lease = lease.with_base_committed(committed);
                     return Ok(AcquireOutcome::Acquired(Arc::new(lease), acquisition));
                 }
                 Ok(Attempt::NotYet(seen)) => {
@@ -317,6 +345,17 @@ impl Lock {
                 Err(e) => return Err(e.into()),
             }
         }
+        let cached = self
+            .last_released
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(doc) = cached
+            && doc.owner.is_none()
+            && let Ok(Attempt::Won(lease, via, committed)) = self.cas(w, &doc, Via::Free)
+        {
+            return Ok(Attempt::Won(lease, via, committed));
+        }
         let Some(doc) = self.read()? else {
             // Only possible before the first insert applied (e.g. it failed).
             w.may_insert = true;
@@ -369,7 +408,11 @@ impl Lock {
         let set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
         let sent_at = self.clock.now();
         w.unacked = Some((sent_at, via.clone()));
-        match self.store.update_one(&doc.cas_filter(), &set)? {
+        let filter = match self.broken {
+            Some(Broken::BlindAcquire) => json!({ "_id": self.key }),
+            _ => doc.cas_filter(),
+        };
+        match self.store.update_one(&filter, &set)? {
             Some(updated) => {
                 let now = LockDoc::from_value(&updated)?;
                 let lease = self.lease(w.owner, fence, heartbeat, sent_at);
@@ -393,6 +436,8 @@ impl Lock {
             self.config.lease,
             sent_at,
         )
+        .with_unchecked_release(self.broken == Some(Broken::UncheckedRelease))
+        .with_release_receipt(self.last_released.clone())
     }
 }
 

@@ -1,37 +1,135 @@
 //! A fault-injecting wrapper that works around any store.
 //!
-//! The memory store has its own fault hooks; this wrapper brings the ones a real
-//! network adds to any backend, most importantly the **lost reply**: the operation
-//! applied, but the caller only sees an error. A lock that retries blindly after a
-//! lost reply can orphan itself; joblock's lock re-reads and recognises its own
-//! owner id.
+//! It brings the faults a real network and a busy server add to any backend, and the
+//! engine wraps every store in it so faults can be injected at runtime:
+//!
+//! * latency on **every** operation (latency on inserts alone hides check-then-act
+//!   races), and latency spikes for a while;
+//! * scheduling jitter: random yields and tiny sleeps around an operation, to shake
+//!   the interleavings of threads;
+//! * an operation that fails before it applies;
+//! * an operation that applies but whose reply is lost (the caller sees an error). A
+//!   lock that retries blindly after a lost reply can orphan itself; joblock's lock
+//!   re-reads and recognises its own owner id;
+//! * an outage: every operation fails until a given scenario time.
+//!
+//! Sleeps go through the scenario clock, so faults work on the virtual clock too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{OpCounts, Store, StoreError};
+use crate::clock::Clock;
 
-/// Fault knobs shared by every handle of one wrapper.
+/// Kinds of store fault, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Extra latency drawn on an operation.
+    Latency,
+    /// A yield or tiny sleep around an operation.
+    Jitter,
+    /// An operation failed before applying.
+    Fail,
+    /// An operation applied but its reply was lost.
+    LostReply,
+    /// An operation failed during an outage.
+    Outage,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Latency,
+        FaultKind::Jitter,
+        FaultKind::Fail,
+        FaultKind::LostReply,
+        FaultKind::Outage,
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Latency => "latency",
+            FaultKind::Jitter => "jitter",
+            FaultKind::Fail => "fail",
+            FaultKind::LostReply => "lost reply",
+            FaultKind::Outage => "outage",
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn prob(bits: &AtomicU64) -> f64 {
+    f64::from_bits(bits.load(Ordering::Relaxed))
+}
+
+fn set_prob(bits: &AtomicU64, p: f64) {
+    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+    bits.store(p.to_bits(), Ordering::Relaxed);
+}
+
+/// Fault knobs shared by every handle of one wrapper; all settable while jobs run.
 #[derive(Debug, Default)]
 pub struct WrapperFaults {
+    /// Maximum extra latency per operation (ns of scenario time; 0: off).
+    latency_nanos: AtomicU64,
+    /// Maximum extra latency during a spike (ns) ...
+    spike_nanos: AtomicU64,
+    /// ... until this scenario time (ns).
+    spike_until_nanos: AtomicU64,
+    /// Probability of a yield / tiny sleep around an operation (f64 bits).
+    jitter_bits: AtomicU64,
     /// Operations still to fail before they apply.
     fail_next: AtomicU64,
+    /// Probability that an operation fails before applying (f64 bits).
+    fail_bits: AtomicU64,
     /// Operations still to apply and then report an error.
     lose_next: AtomicU64,
-    /// Probability (f64 bits) that an operation applies and its reply is lost.
-    lose_probability_bits: AtomicU64,
-    /// Faults injected so far.
-    injected: AtomicU64,
+    /// Probability that an operation applies and its reply is lost (f64 bits).
+    lose_bits: AtomicU64,
+    /// Scenario time (ns) until which every operation fails; 0: none.
+    outage_until_nanos: AtomicU64,
+    /// Faults injected so far, by kind (indexed like `FaultKind::ALL`).
+    injected: [AtomicU64; 5],
 }
 
 impl WrapperFaults {
+    /// Adds uniform `[0, max)` latency to every operation (zero: off).
+    pub fn set_latency(&self, max: Duration) {
+        self.latency_nanos.store(nanos(max), Ordering::Relaxed);
+    }
+
+    /// Adds uniform `[0, max)` latency to every operation until scenario time `until`.
+    pub fn spike(&self, max: Duration, until: Duration) {
+        self.spike_nanos.store(nanos(max), Ordering::Relaxed);
+        self.spike_until_nanos
+            .store(nanos(until), Ordering::Relaxed);
+    }
+
+    /// Yields or sleeps a few microseconds around an operation with probability `p`.
+    pub fn set_jitter(&self, p: f64) {
+        set_prob(&self.jitter_bits, p);
+    }
+
     /// Makes the next `n` operations fail before applying.
     pub fn fail_next(&self, n: u64) {
         self.fail_next.store(n, Ordering::Relaxed);
+    }
+
+    /// Makes each operation fail before applying with probability `p`.
+    pub fn set_fail_probability(&self, p: f64) {
+        set_prob(&self.fail_bits, p);
     }
 
     /// Makes the next `n` operations apply but report `Unavailable("reply lost")`.
@@ -41,14 +139,47 @@ impl WrapperFaults {
 
     /// Makes each operation's reply get lost (after applying) with probability `p`.
     pub fn set_lose_probability(&self, p: f64) {
-        let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
-        self.lose_probability_bits
-            .store(p.to_bits(), Ordering::Relaxed);
+        set_prob(&self.lose_bits, p);
+    }
+
+    /// Fails every operation until scenario time `until` (`None`: end the outage).
+    pub fn outage_until(&self, until: Option<Duration>) {
+        self.outage_until_nanos
+            .store(until.map_or(0, nanos), Ordering::Relaxed);
+    }
+
+    /// Turns every fault off (the tallies are kept).
+    pub fn clear(&self) {
+        self.set_latency(Duration::ZERO);
+        self.spike(Duration::ZERO, Duration::ZERO);
+        self.set_jitter(0.0);
+        self.fail_next(0);
+        self.set_fail_probability(0.0);
+        self.lose_next_replies(0);
+        self.set_lose_probability(0.0);
+        self.outage_until(None);
     }
 
     /// Faults injected so far.
     pub fn injected(&self) -> u64 {
-        self.injected.load(Ordering::Relaxed)
+        self.injected
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Faults injected so far, by kind.
+    pub fn injected_by_kind(&self) -> Vec<(FaultKind, u64)> {
+        FaultKind::ALL
+            .iter()
+            .zip(&self.injected)
+            .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    fn count(&self, kind: FaultKind) {
+        let i = FaultKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        self.injected[i].fetch_add(1, Ordering::Relaxed);
     }
 
     fn take(counter: &AtomicU64) -> bool {
@@ -56,51 +187,32 @@ impl WrapperFaults {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
     }
-
-    fn before(&self) -> Result<(), StoreError> {
-        if Self::take(&self.fail_next) {
-            self.injected.fetch_add(1, Ordering::Relaxed);
-            return Err(StoreError::Unavailable("injected failure".into()));
-        }
-        Ok(())
-    }
-
-    fn after<T>(
-        &self,
-        result: Result<T, StoreError>,
-        rng: &Mutex<StdRng>,
-    ) -> Result<T, StoreError> {
-        let p = f64::from_bits(self.lose_probability_bits.load(Ordering::Relaxed));
-        let lose = Self::take(&self.lose_next)
-            || (p > 0.0
-                && rng
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .random::<f64>()
-                    < p);
-        if lose && result.is_ok() {
-            self.injected.fetch_add(1, Ordering::Relaxed);
-            return Err(StoreError::Unavailable("reply lost".into()));
-        }
-        result
-    }
 }
 
 /// Any store, with injectable faults.
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
     faults: Arc<WrapperFaults>,
+    clock: Option<Clock>,
     rng: Mutex<StdRng>,
 }
 
 impl FaultyStore {
-    /// Wraps `inner`; `seed` seeds the probability draws of this handle.
+    /// Wraps `inner`; `seed` seeds this handle's fault draws. Without a clock, only
+    /// the faults that need no time (fail, lost reply) work.
     pub fn new(inner: Arc<dyn Store>, seed: u64) -> FaultyStore {
         FaultyStore {
             inner,
             faults: Arc::new(WrapperFaults::default()),
+            clock: None,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
+    }
+
+    /// Times latency, spikes and outages on `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> FaultyStore {
+        self.clock = Some(clock);
+        self
     }
 
     /// The fault knobs (shared by every `for_caller` handle).
@@ -108,13 +220,96 @@ impl FaultyStore {
         &self.faults
     }
 
+    /// The fault knobs, shareable.
+    pub fn faults_arc(&self) -> Arc<WrapperFaults> {
+        self.faults.clone()
+    }
+
+    fn draw(&self, p: f64) -> bool {
+        p > 0.0
+            && (p >= 1.0
+                || self
+                    .rng
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .random::<f64>()
+                    < p)
+    }
+
+    fn uniform(&self, max_nanos: u64) -> Duration {
+        if max_nanos == 0 {
+            return Duration::ZERO;
+        }
+        let n = self
+            .rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .random_range(0..max_nanos);
+        Duration::from_nanos(n)
+    }
+
+    fn jitter(&self) {
+        let f = &self.faults;
+        if !self.draw(prob(&f.jitter_bits)) {
+            return;
+        }
+        f.count(FaultKind::Jitter);
+        // A real yield shakes the OS schedule; a tiny scenario sleep shakes the
+        // order of operations even on the virtual clock.
+        thread::yield_now();
+        if let Some(clock) = &self.clock {
+            clock.sleep(self.uniform(50_000));
+        }
+    }
+
+    /// Latency, jitter and faults that strike before the operation applies.
+    fn before(&self) -> Result<(), StoreError> {
+        let f = &self.faults;
+        self.jitter();
+        if let Some(clock) = &self.clock {
+            let now = nanos(clock.now());
+            let mut max = f.latency_nanos.load(Ordering::Relaxed);
+            if now < f.spike_until_nanos.load(Ordering::Relaxed) {
+                max = max.max(f.spike_nanos.load(Ordering::Relaxed));
+            }
+            let delay = self.uniform(max);
+            if !delay.is_zero() {
+                f.count(FaultKind::Latency);
+                clock.sleep(delay);
+            }
+            let until = f.outage_until_nanos.load(Ordering::Relaxed);
+            if until > 0 && nanos(clock.now()) < until {
+                f.count(FaultKind::Outage);
+                return Err(StoreError::Unavailable("outage".into()));
+            }
+        }
+        if WrapperFaults::take(&f.fail_next) || self.draw(prob(&f.fail_bits)) {
+            f.count(FaultKind::Fail);
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
+    }
+
+    /// Faults that strike after the operation applied: the reply is lost.
+    fn after<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let f = &self.faults;
+        self.jitter();
+        let lose =
+            result.is_ok() && (WrapperFaults::take(&f.lose_next) || self.draw(prob(&f.lose_bits)));
+        if lose {
+            f.count(FaultKind::LostReply);
+            return Err(StoreError::Unavailable("reply lost".into()));
+        }
+        result
+    }
+
     fn run<T>(
         &self,
         op: impl FnOnce(&dyn Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.faults.before()?;
+        self.before()?;
         let result = op(self.inner.as_ref());
-        self.faults.after(result, &self.rng)
+        self.after(result)
     }
 }
 
@@ -167,7 +362,7 @@ impl Store for FaultyStore {
         self.inner.notifies()
     }
 
-    fn wait_for_change(&self, id: &str, timeout: std::time::Duration) -> bool {
+    fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
         self.inner.wait_for_change(id, timeout)
     }
 
@@ -175,7 +370,8 @@ impl Store for FaultyStore {
         Arc::new(FaultyStore {
             inner: self.inner.for_caller(seed),
             faults: self.faults.clone(),
-            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed)),
+            clock: self.clock.clone(),
+            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17)),
         })
     }
 }

@@ -14,7 +14,7 @@ mod postgres_store;
 mod redis_store;
 pub mod url;
 
-pub use faulty::{FaultyStore, WrapperFaults};
+pub use faulty::{FaultKind, FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{Faults, MemoryConfig, MemoryStore};
 pub use ops::{OpCounter, OpCounts, OpKind};

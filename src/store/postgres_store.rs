@@ -17,6 +17,17 @@
 //! quoted as an identifier. Statements are sent with `query_typed`/`execute_typed`,
 //! so each operation is one round trip with no prepared statement to go stale.
 //!
+//! Change notification (LISTEN/NOTIFY): a row trigger on the table calls
+//! `pg_notify('joblock_<namespace>', id)` for every inserted, updated or deleted row,
+//! so [`Store::wait_for_change`] can sleep until the lock document changes instead
+//! of polling. Each handle listens on its own, second connection (opened on its first
+//! wait): a wait blocks for up to a whole retry interval and must not hold the
+//! connection its operations use. A notification is only a hint that the row may
+//! have changed: it is sent at commit, may arrive after the caller's next read, is
+//! lost while the listener is reconnecting, and one for a long `_id` (payloads are
+//! limited to 8000 bytes) is sent as `*`, meaning "some row changed". Callers always
+//! re-read the document; a missed notification only costs a waiter its timeout.
+//!
 //! Known differences from the memory store (the contract's reference), none of which
 //! the lock can hit because it only stores strings, integers, booleans and null:
 //!
@@ -41,11 +52,12 @@
 use std::error::Error as _;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config, GenericClient, NoTls, Notification};
 use serde_json::{Map, Number, Value};
 
 use super::filter::{describe, validate_filter, validate_set};
@@ -64,6 +76,26 @@ const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `connect` re-checks for the table after losing a creation race.
 const CREATE_ATTEMPTS: usize = 5;
 
+/// The name of the change-notification trigger on every namespace's table.
+const TRIGGER_NAME: &str = "joblock_notify";
+
+/// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1); `pg_notify` refuses
+/// a longer channel name instead of truncating it as `LISTEN` would.
+const MAX_IDENT_BYTES: usize = 63;
+
+/// The notification payload meaning "some row changed": sent for an `id` too long
+/// for a payload (they must be shorter than 8000 bytes). No canonical key is `*`
+/// (every key is JSON text), so it cannot be confused with a real row.
+const ANY_ROW: &str = "*";
+
+/// How long the listener connection may be idle before TCP keepalive probes start,
+/// and how far apart they are: a listener only receives, so without probes a server
+/// that vanished from the network would leave it waiting (and deaf) for hours
+/// rather than failing and being reopened. Only lowered, never raised, from the URL's.
+const LISTENER_KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+const LISTENER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const LISTENER_KEEPALIVE_RETRIES: u32 = 3;
+
 /// State shared by every handle of one store.
 struct Shared {
     /// Parsed connection settings, reused by every (re)connection.
@@ -73,6 +105,13 @@ struct Shared {
     /// The namespace as written (for messages) and as a quoted SQL identifier.
     namespace: String,
     table: String,
+    /// The NOTIFY channel of this namespace (unquoted; `joblock_<namespace>`).
+    channel: String,
+    /// Settings for listener connections: `config` with TCP keepalives tightened.
+    listener_config: Config,
+    /// Whether the table has the notification trigger. `false` only when the table
+    /// existed without it and this role may not add it: waiters then poll.
+    notifies: bool,
     ops: OpCounter,
 }
 
@@ -86,6 +125,12 @@ pub struct PostgresStore {
     /// `None` until first use, and again after the connection broke: the next
     /// operation reconnects, so a restarted server is picked up without a restart here.
     conn: Mutex<Option<Client>>,
+    /// The connection that LISTENs for this handle's [`Store::wait_for_change`]:
+    /// opened on the first wait, kept so that notifications arriving between waits
+    /// are buffered rather than lost, and dropped (reopened by the next wait) when it
+    /// breaks. Separate from `conn` because a wait blocks for up to its whole timeout,
+    /// and must neither hold the operations' mutex nor be ended by an operation.
+    listener: Mutex<Option<Client>>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -170,6 +215,37 @@ fn split_doc(doc: Value, what: &str) -> Result<(String, String), StoreError> {
 /// skipped namespace validation cannot change the statement.
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string as an SQL literal for statements that cannot take parameters
+/// (DDL). The `E'...'` form with `\` and `'` doubled means the same whatever
+/// `standard_conforming_strings` is set to.
+fn quote_literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// `name` cut to at most [`MAX_IDENT_BYTES`] bytes (at a character boundary).
+fn truncate_ident(mut name: String) -> String {
+    if name.len() > MAX_IDENT_BYTES {
+        let mut end = MAX_IDENT_BYTES;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
+}
+
+/// The NOTIFY channel for a namespace: `joblock_<namespace>`, at most 63 bytes.
+/// (A validated namespace is at most 48 bytes, so in practice nothing is cut.)
+fn channel_name(namespace: &str) -> String {
+    truncate_ident(format!("joblock_{namespace}"))
+}
+
+/// The trigger function of a namespace. One per namespace, so that namespaces share
+/// no database object and creating one never contends with creating another.
+fn notify_function_name(namespace: &str) -> String {
+    truncate_ident(format!("joblock_notify_{namespace}"))
 }
 
 /// The URL without its password (`user:secret@` becomes `user@`, and a
@@ -335,40 +411,230 @@ fn lost_creation_race(e: &postgres::Error) -> bool {
     )
 }
 
-/// Whether the table exists (`to_regclass` of the quoted name, so case matches).
-fn table_exists(client: &mut Client, table: &str) -> Result<bool, postgres::Error> {
+/// Whether the table exists, and whether it has the notification trigger
+/// (`to_regclass` of the quoted name, so case matches).
+fn schema_state(
+    client: &mut impl GenericClient,
+    table: &str,
+) -> Result<(bool, bool), postgres::Error> {
     let table = table.to_string();
+    let trigger = TRIGGER_NAME.to_string();
     let row = client.query_typed_one(
-        "SELECT to_regclass($1) IS NOT NULL",
-        &[(&table, Type::TEXT)],
+        "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_trigger \
+         WHERE tgrelid = to_regclass($1) AND tgname = $2)",
+        &[(&table, Type::TEXT), (&trigger, Type::TEXT)],
     )?;
-    row.try_get(0)
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-/// Creates the namespace's table unless it exists; tolerates a concurrent creator.
-fn ensure_table(client: &mut Client, table: &str) -> Result<(), postgres::Error> {
-    // Checking first means a role without CREATE rights can use an existing table.
-    if table_exists(client, table)? {
-        return Ok(());
+/// The statements that create what is missing of a namespace's schema: the table,
+/// and the trigger that announces every changed row on the namespace's channel.
+///
+/// The payload is the row's `id` (the canonical key of its `_id`), so a waiter can
+/// tell its own document's changes from the others'. For a DELETE the old row is
+/// announced; an UPDATE that changed `id` (this store never does) announces both.
+/// The function is created with `CREATE OR REPLACE`; the trigger only when missing
+/// (the caller checked, under the schema lock).
+fn schema_ddl(names: &SchemaNames<'_>, need_table: bool, need_trigger: bool) -> String {
+    let SchemaNames { table, namespace } = *names;
+    let mut ddl = String::new();
+    if need_table {
+        ddl.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+             id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL);\n"
+        ));
     }
-    let create = format!(
-        "CREATE TABLE IF NOT EXISTS {table} (\
-         id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL)"
-    );
+    if need_trigger {
+        let function = quote_ident(&notify_function_name(namespace));
+        let channel = quote_literal(&channel_name(namespace));
+        ddl.push_str(&format!(
+            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $joblock$
+DECLARE
+    changed text[];
+    changed_id text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        changed := ARRAY[OLD.id];
+    ELSIF TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id THEN
+        changed := ARRAY[OLD.id, NEW.id];
+    ELSE
+        changed := ARRAY[NEW.id];
+    END IF;
+    FOREACH changed_id IN ARRAY changed LOOP
+        -- Payloads must be shorter than 8000 bytes: a longer id says only
+        -- 'some row changed' rather than failing the write.
+        PERFORM pg_notify(TG_ARGV[0], CASE WHEN octet_length(changed_id) < 8000
+                                           THEN changed_id ELSE '{ANY_ROW}' END);
+    END LOOP;
+    RETURN NULL;
+END
+$joblock$;
+CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {function}({channel});
+",
+            trigger = quote_ident(TRIGGER_NAME),
+        ));
+    }
+    ddl
+}
+
+/// The names [`ensure_schema`] needs: the quoted table and the namespace as written.
+#[derive(Clone, Copy)]
+struct SchemaNames<'a> {
+    table: &'a str,
+    namespace: &'a str,
+}
+
+/// Creates the namespace's table and notification trigger unless they exist;
+/// tolerates concurrent creators. Returns whether the table has the trigger.
+///
+/// Checking first means a role without CREATE rights can use an existing table.
+/// Creation runs in one transaction, so nobody sees the table without its trigger,
+/// and under a session advisory lock keyed on the table, taken *before* the
+/// transaction starts: joblock processes then create one at a time, and each one's
+/// transaction starts after the previous creator committed, so its catalog checks
+/// see what that one made. (`CREATE OR REPLACE FUNCTION` racing itself fails with
+/// "tuple concurrently updated", which no retry rule could recognise safely.)
+/// Other sessions racing on the table alone (an older joblock) are handled as for
+/// `CREATE TABLE IF NOT EXISTS`: the loser re-checks and retries.
+///
+/// An existing table that lacks the trigger and that this role may not add one to
+/// still works, without notification (`Ok(false)`): waiters poll as before.
+fn ensure_schema(client: &mut Client, names: SchemaNames<'_>) -> Result<bool, postgres::Error> {
+    if schema_state(client, names.table)? == (true, true) {
+        return Ok(true);
+    }
     let mut attempt = 0;
     loop {
-        match client.batch_execute(&create) {
-            Ok(()) => return Ok(()),
+        match create_schema(client, names) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                return match schema_state(client, names.table)? {
+                    (true, trigger) => Ok(trigger),
+                    (false, _) => Err(e),
+                };
+            }
             Err(e) if lost_creation_race(&e) && attempt < CREATE_ATTEMPTS => {
                 // The winner may not have committed yet; once it has, we are done.
-                if table_exists(client, table)? {
-                    return Ok(());
+                if schema_state(client, names.table)? == (true, true) {
+                    return Ok(true);
                 }
                 attempt += 1;
                 std::thread::sleep(Duration::from_millis(20 * attempt as u64));
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// One creation attempt for [`ensure_schema`]: lock, check, create, commit, unlock.
+fn create_schema(client: &mut Client, names: SchemaNames<'_>) -> Result<(), postgres::Error> {
+    let table = names.table.to_string();
+    // Two-key form with the first key fixed, so that it is unlikely to collide with
+    // an application's own advisory locks.
+    client.execute_typed(
+        "SELECT pg_advisory_lock(hashtext('joblock'), hashtext($1))",
+        &[(&table, Type::TEXT)],
+    )?;
+    let created = (|| {
+        let mut tx = client.transaction()?;
+        let (has_table, has_trigger) = schema_state(&mut tx, names.table)?;
+        let ddl = schema_ddl(&names, !has_table, !has_trigger);
+        if !ddl.is_empty() {
+            tx.batch_execute(&ddl)?;
+        }
+        tx.commit()
+    })();
+    // A session lock outlives errors, so release it whatever happened (a broken
+    // connection released it already, and its error is the one worth reporting).
+    let unlocked = client.execute_typed(
+        "SELECT pg_advisory_unlock(hashtext('joblock'), hashtext($1))",
+        &[(&table, Type::TEXT)],
+    );
+    created?;
+    unlocked?;
+    Ok(())
+}
+
+/// Whether a notification may be about the row whose canonical key is `key`.
+fn is_about(note: &Notification, channel: &str, key: &str) -> bool {
+    note.channel() == channel && (note.payload() == key || note.payload() == ANY_ROW)
+}
+
+/// How a wait on the listener ended.
+enum Heard {
+    /// A notification about the awaited row.
+    Change,
+    /// The deadline passed without one.
+    Nothing,
+    /// The listener connection broke.
+    Lost,
+}
+
+/// Waits on `client` (which LISTENs on `channel`) until a notification about `key`
+/// arrives or `deadline` passes.
+///
+/// Notifications about other rows are dropped: the channel is per namespace, and a
+/// handle waits on one lock key (a caller that waits on several ids in turn may see
+/// a change to one of them only at its next poll). Everything already buffered is
+/// read first, and after a match the rest of the buffer is read too: all of it is
+/// older than the caller's next read, so keeping it would only cause early wakes.
+fn listen_for(client: &mut Client, channel: &str, key: &str, deadline: Instant) -> Heard {
+    let mut heard = false;
+    if drain(client, channel, key, &mut heard).is_err() {
+        return Heard::Lost;
+    }
+    if heard {
+        return Heard::Change;
+    }
+    loop {
+        // A closed connection makes the iterators below return `None` at once.
+        if client.is_closed() {
+            return Heard::Lost;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Heard::Nothing;
+        }
+        // A fresh iterator per notification: `timeout_iter` restarts its timer after
+        // each one, so a busy namespace would otherwise keep the wait going forever.
+        let next = client.notifications().timeout_iter(deadline - now).next();
+        match next {
+            Ok(Some(note)) if is_about(&note, channel, key) => {
+                // Still a change if this fails: the caller finds the connection
+                // closed and drops it.
+                let _ = drain(client, channel, key, &mut false);
+                return Heard::Change;
+            }
+            // Another row, or the timer (the loop re-checks the deadline and the
+            // connection).
+            Ok(_) => {}
+            Err(_) => return Heard::Lost,
+        }
+    }
+}
+
+/// Reads every notification already received, without blocking; sets `heard` when
+/// one is about `key`.
+fn drain(
+    client: &mut Client,
+    channel: &str,
+    key: &str,
+    heard: &mut bool,
+) -> Result<(), postgres::Error> {
+    let mut notifications = client.notifications();
+    let mut pending = notifications.iter();
+    while let Some(note) = pending.next()? {
+        *heard |= is_about(&note, channel, key);
+    }
+    Ok(())
+}
+
+/// Sleeps until `deadline` (real time).
+fn sleep_until(deadline: Instant) {
+    let now = Instant::now();
+    if deadline > now {
+        std::thread::sleep(deadline - now);
     }
 }
 
@@ -383,6 +649,34 @@ impl Shared {
     fn cannot_connect(&self, e: &postgres::Error) -> String {
         format!("cannot connect to {}: {}", self.url, explain(e))
     }
+
+    /// Opens a listener connection and subscribes it to the namespace's channel.
+    fn listen(&self) -> Result<Client, postgres::Error> {
+        let mut client = self.listener_config.connect(NoTls)?;
+        // A channel in LISTEN is an identifier, not a value: it cannot be a parameter.
+        client.batch_execute(&format!("LISTEN {}", quote_ident(&self.channel)))?;
+        Ok(client)
+    }
+}
+
+/// `config` with TCP keepalives on and their timing at most the listener's.
+fn listener_config(config: &Config) -> Config {
+    let mut listener = config.clone();
+    listener.keepalives(true);
+    listener.keepalives_idle(config.get_keepalives_idle().min(LISTENER_KEEPALIVE_IDLE));
+    let interval = config
+        .get_keepalives_interval()
+        .map_or(LISTENER_KEEPALIVE_INTERVAL, |i| {
+            i.min(LISTENER_KEEPALIVE_INTERVAL)
+        });
+    listener.keepalives_interval(interval);
+    let retries = config
+        .get_keepalives_retries()
+        .map_or(LISTENER_KEEPALIVE_RETRIES, |r| {
+            r.min(LISTENER_KEEPALIVE_RETRIES)
+        });
+    listener.keepalives_retries(retries);
+    listener
 }
 
 impl PostgresStore {
@@ -402,15 +696,22 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("joblock");
         }
-        let shared = Arc::new(Shared {
+        let mut shared = Shared {
+            listener_config: listener_config(&config),
             config,
             url: shown,
             namespace: namespace.to_string(),
             table: quote_ident(namespace),
+            channel: channel_name(namespace),
+            notifies: false,
             ops: OpCounter::default(),
-        });
+        };
         let mut client = shared.open()?;
-        ensure_table(&mut client, &shared.table).map_err(|e| {
+        let names = SchemaNames {
+            table: &shared.table,
+            namespace,
+        };
+        shared.notifies = ensure_schema(&mut client, names).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot create table {} on {}: {}",
                 shared.namespace,
@@ -419,8 +720,9 @@ impl PostgresStore {
             ))
         })?;
         Ok(PostgresStore {
-            shared,
+            shared: Arc::new(shared),
             conn: Mutex::new(Some(client)),
+            listener: Mutex::new(None),
         })
     }
 
@@ -683,12 +985,63 @@ impl Store for PostgresStore {
         self.shared.ops.snapshot()
     }
 
+    fn notifies(&self) -> bool {
+        self.shared.notifies
+    }
+
+    /// Waits on this handle's listener connection (opened and subscribed on the
+    /// first call) for a notification about `id`'s row.
+    ///
+    /// When the listener cannot be opened or breaks, it is dropped (the next call
+    /// reopens it) and this sleeps out the rest of `timeout`: the caller falls back
+    /// to polling at the pace it asked for rather than spinning on a dead server.
+    /// Opening the listener is bounded by the connect timeout, not by `timeout`
+    /// (a zero timeout must still be able to subscribe).
+    fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
+        if !self.shared.notifies {
+            return false;
+        }
+        let started = Instant::now();
+        // A timeout too large for `Instant` waits "forever" (a century).
+        let deadline = started
+            .checked_add(timeout)
+            .unwrap_or_else(|| started + Duration::from_secs(100 * 365 * 24 * 3600));
+        // The payload is the row's `id` column: the canonical key of `_id` = `id`.
+        let key = id_key(&Value::String(id.to_string()));
+        let mut slot = lock(&self.listener);
+        let client = match slot.take() {
+            Some(client) => Some(client),
+            None => self.shared.listen().ok(),
+        };
+        let heard = match client {
+            Some(mut client) => {
+                let heard = listen_for(&mut client, &self.shared.channel, &key, deadline);
+                if !matches!(heard, Heard::Lost) && !client.is_closed() {
+                    *slot = Some(client);
+                }
+                heard
+            }
+            None => Heard::Lost,
+        };
+        drop(slot);
+        match heard {
+            Heard::Change => true,
+            Heard::Nothing => false,
+            Heard::Lost => {
+                sleep_until(deadline);
+                false
+            }
+        }
+    }
+
     /// A handle with its own connection, opened on first use; `seed` is unused
-    /// (this backend has no latency model to seed).
+    /// (this backend has no latency model to seed). It gets its own listener too,
+    /// opened on its first [`Store::wait_for_change`].
     fn for_caller(&self, _seed: u64) -> Arc<dyn Store> {
         Arc::new(PostgresStore {
             shared: Arc::clone(&self.shared),
             conn: Mutex::new(None),
+            listener: Mutex::new(None),
         })
     }
 }
@@ -717,6 +1070,43 @@ mod tests {
     fn quote_ident_doubles_quotes() {
         assert_eq!(quote_ident("jobs"), "\"jobs\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn quote_literal_escapes_quotes_and_backslashes() {
+        assert_eq!(quote_literal("joblock_jobs"), "E'joblock_jobs'");
+        assert_eq!(quote_literal("a'b\\c"), "E'a''b\\\\c'");
+    }
+
+    #[test]
+    fn channel_and_function_names_fit_in_an_identifier() {
+        assert_eq!(channel_name("jobs"), "joblock_jobs");
+        assert_eq!(notify_function_name("jobs"), "joblock_notify_jobs");
+        let longest = "n".repeat(48);
+        assert_eq!(channel_name(&longest).len(), 56);
+        assert_eq!(notify_function_name(&longest).len(), 63);
+        assert_eq!(channel_name(&"n".repeat(100)).len(), MAX_IDENT_BYTES);
+        // Cut at a character boundary, never inside one.
+        assert_eq!(truncate_ident("é".repeat(40)), "é".repeat(31));
+    }
+
+    #[test]
+    fn schema_ddl_creates_only_what_is_missing() {
+        let names = SchemaNames {
+            table: "\"jobs\"",
+            namespace: "jobs",
+        };
+        assert_eq!(schema_ddl(&names, false, false), "");
+        let table_only = schema_ddl(&names, true, false);
+        assert!(table_only.starts_with("CREATE TABLE IF NOT EXISTS \"jobs\" ("));
+        assert!(!table_only.contains("TRIGGER"));
+        let trigger_only = schema_ddl(&names, false, true);
+        assert!(!trigger_only.contains("CREATE TABLE"));
+        assert!(trigger_only.contains("CREATE OR REPLACE FUNCTION \"joblock_notify_jobs\"()"));
+        assert!(trigger_only.contains(
+            "CREATE TRIGGER \"joblock_notify\" AFTER INSERT OR UPDATE OR DELETE ON \"jobs\""
+        ));
+        assert!(trigger_only.contains("EXECUTE FUNCTION \"joblock_notify_jobs\"(E'joblock_jobs')"));
     }
 
     #[test]

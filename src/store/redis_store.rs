@@ -9,6 +9,11 @@
 //!   written as `0.0`). `<id text>` is the canonical text of the `_id`.
 //! - `ns:ids`: a sorted set of id texts scored by `INCR ns:seq`: the insertion order.
 //! - `ns:seq`: the insertion counter.
+//! - `ns:changed:<id text>`: a pub/sub channel (not a key). The scripts `PUBLISH` to it
+//!   whenever they insert, update or delete that document, inside the same script, so
+//!   the notice is atomic with the change. [`Store::wait_for_change`] subscribes to it:
+//!   a lock waiter wakes as soon as its own lock document changes (release,
+//!   heartbeat) instead of polling, and only for its own lock.
 //!
 //! # Why a hash of canonical texts, not one JSON string per document
 //!
@@ -28,18 +33,28 @@
 //! `Value`); top-level key order is not kept (serde_json sorts keys anyway); scripts
 //! touch keys they compute themselves, so this needs a standalone server, not a
 //! cluster; filters without `_id` scan every document, as the memory store does.
+//! Pub/sub channels are server-wide, not per database, so the same namespace in two
+//! databases of one server shares its channels: a waiter may wake for the other
+//! database's change, which is harmless (a notification is only a hint).
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, TryLockError};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, ErrorKind, IntoConnectionInfo, RedisError, Script};
+use redis::{Client, Connection, ErrorKind, IntoConnectionInfo, Msg, RedisError, Script};
 use serde_json::{Map, Number, Value};
 
 use super::filter::{describe, validate_filter, validate_set};
 use super::url::validate_namespace;
 use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 
+/// At most this many buffered notices are read before a wait.
+const DRAIN_MAX: usize = 256;
+/// And for at most this long.
+const DRAIN_BUDGET: Duration = Duration::from_millis(2);
 /// How long opening a connection may take, so an unreachable address fails fast.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -54,12 +69,13 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// before the first write, so a failing batch writes nothing.
 const INSERT_LUA: &str = r#"
 -- KEYS[1] = ids zset, KEYS[2] = seq counter
--- ARGV[1] = doc key prefix, ARGV[2] = number of documents, then for each
--- document: its id text, its field count n, then n (name, value text) pairs.
-local prefix = ARGV[1]
+-- ARGV[1] = doc key prefix, ARGV[2] = change channel prefix,
+-- ARGV[3] = number of documents, then for each document: its id text, its field
+-- count n, then n (name, value text) pairs.
+local prefix, channel = ARGV[1], ARGV[2]
 local docs, seen = {}, {}
-local at = 3
-for d = 1, tonumber(ARGV[2]) do
+local at = 4
+for d = 1, tonumber(ARGV[3]) do
   local id, n = ARGV[at], tonumber(ARGV[at + 1])
   if seen[id] or redis.call('EXISTS', prefix .. id) == 1 then
     return id
@@ -75,6 +91,8 @@ for _, doc in ipairs(docs) do
     redis.call('HSET', key, ARGV[j], ARGV[j + 1])
   end
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), doc[1])
+  -- Wake whoever waits for this document (see wait_for_change).
+  redis.call('PUBLISH', channel .. doc[1], 'insert')
 end
 return false
 "#;
@@ -84,18 +102,19 @@ return false
 const QUERY_LUA: &str = r#"
 -- KEYS[1] = ids zset
 -- ARGV[1] = doc key prefix
--- ARGV[2] = action: find | update | delete
--- ARGV[3] = reply: docs (each as HGETALL's flat list) | count
--- ARGV[4] = most matches to act on (0: all)
--- ARGV[5] = the filter's _id text, or '' when the filter has no _id
--- ARGV[6] = filter field count n, then n (name, value text) pairs,
+-- ARGV[2] = change channel prefix
+-- ARGV[3] = action: find | update | delete
+-- ARGV[4] = reply: docs (each as HGETALL's flat list) | count
+-- ARGV[5] = most matches to act on (0: all)
+-- ARGV[6] = the filter's _id text, or '' when the filter has no _id
+-- ARGV[7] = filter field count n, then n (name, value text) pairs,
 -- then (update only) the (name, value text) pairs to set.
-local prefix, action, reply = ARGV[1], ARGV[2], ARGV[3]
-local limit, id = tonumber(ARGV[4]), ARGV[5]
-local sets = 7 + 2 * tonumber(ARGV[6])
+local prefix, channel, action, reply = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local limit, id = tonumber(ARGV[5]), ARGV[6]
+local sets = 8 + 2 * tonumber(ARGV[7])
 
 local function matches(key)
-  for j = 7, sets - 1, 2 do
+  for j = 8, sets - 1, 2 do
     -- HGET of a missing field is false, which equals no text: a missing key never
     -- matches, not even a filter null (whose text is 'null').
     if redis.call('HGET', key, ARGV[j]) ~= ARGV[j + 1] then
@@ -132,6 +151,10 @@ for _, m in ipairs(hits) do
   elseif action == 'delete' then
     redis.call('DEL', key)
     redis.call('ZREM', KEYS[1], m)
+  end
+  if action ~= 'find' then
+    -- Wake whoever waits for this document (see wait_for_change).
+    redis.call('PUBLISH', channel .. m, action)
   end
 end
 
@@ -177,6 +200,9 @@ struct Shared {
     ids_key: String,
     seq_key: String,
     doc_prefix: String,
+    /// `ns:changed:`: the scripts publish a document's changes to this prefix
+    /// followed by its id text.
+    channel_prefix: String,
     ops: OpCounter,
 }
 
@@ -186,6 +212,27 @@ pub struct RedisStore {
     /// Opened lazily and dropped on a connection error, so the next operation
     /// reconnects (a restarted server is recovered without rebuilding the store).
     conn: Mutex<Option<Connection>>,
+    /// The pub/sub connection of [`Store::wait_for_change`], a second connection:
+    /// a wait blocks for up to its whole timeout, and must not hold `conn` (and so
+    /// every operation of this handle) meanwhile. Opened on the first wait, kept
+    /// subscribed between waits, dropped on a connection error.
+    subscriber: Mutex<Option<Subscriber>>,
+}
+
+/// A connection in subscribed mode and what it has seen.
+///
+/// It is driven without a long-lived [`redis::PubSub`]: that type borrows the
+/// connection and unsubscribes from everything when dropped, but the subscription
+/// must outlive each wait. Between waits, messages for its channels stay buffered in
+/// the socket (or in `pending`), so a change made between a caller's read and its next
+/// wait still wakes that wait at once.
+struct Subscriber {
+    con: Connection,
+    /// Channels this connection is subscribed to.
+    channels: HashSet<String>,
+    /// Channels a message arrived on while a wait was for another channel: the next
+    /// wait for one of them returns at once instead of losing the notice.
+    pending: HashSet<String>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -346,6 +393,109 @@ impl Shared {
     }
 }
 
+/// Reads the next pub/sub message from a subscribed connection, skipping
+/// (un)subscribe confirmations; a read timeout is an error with `is_timeout()`.
+///
+/// The [`redis::PubSub`] is only used for its `get_message` (a read that, unlike
+/// `recv_response`, does not count a timed-out read as a reply still owed), and is
+/// never dropped: its `Drop` would unsubscribe from every channel. Nothing was
+/// subscribed through it, so its queue is empty and forgetting it leaks nothing.
+fn next_message(con: &mut Connection) -> Result<Msg, RedisError> {
+    let mut pubsub = ManuallyDrop::new(con.as_pubsub());
+    pubsub.get_message()
+}
+
+impl Subscriber {
+    /// Subscribes to `channel` and waits for the server's confirmation, so a change
+    /// published after this returns is delivered. Messages on other channels that
+    /// arrive before the confirmation are kept in `pending`.
+    fn subscribe(&mut self, channel: &str) -> Result<(), RedisError> {
+        // The confirmation gets the ordinary request time, not the caller's wait
+        // time: a short first wait (often used just to subscribe) must still subscribe.
+        self.con.set_read_timeout(Some(IO_TIMEOUT))?;
+        self.con
+            .send_packed_command(&redis::cmd("SUBSCRIBE").arg(channel).get_packed_command())?;
+        loop {
+            // A refusal (e.g. an ACL without this channel) is an error, not a
+            // confirmation.
+            let reply = self.con.recv_response()?.extract_error()?;
+            match Msg::from_owned_value(reply) {
+                Some(msg) => {
+                    self.pending.insert(msg.get_channel_name().to_string());
+                }
+                // The only other reply in subscribed mode is a confirmation, and
+                // confirmations come back in the order the channels were subscribed.
+                None => break,
+            }
+        }
+        self.channels.insert(channel.to_string());
+        Ok(())
+    }
+
+    /// Moves every message already received (buffered in the socket) into `pending`,
+    /// without waiting for more.
+    ///
+    /// Messages pile up while the handle does not wait (e.g. its own heartbeats while
+    /// it holds the lock). Each says only "this document may have changed since it
+    /// was published", so however many there are, one re-read by the caller answers
+    /// them all: coalescing them makes a backlog cost one wake, not one per message.
+    fn drain(&mut self) -> Result<(), RedisError> {
+        // The shortest read timeout there is: buffered data is returned at once.
+        self.con.set_read_timeout(Some(Duration::from_micros(1)))?;
+        // Bounded: the kernel rounds that timeout up to milliseconds, so while the
+        // document changes faster than that, "read until a timeout" would never end.
+        // What is left stays buffered for the next wait.
+        let started = Instant::now();
+        for _ in 0..DRAIN_MAX {
+            if started.elapsed() >= DRAIN_BUDGET {
+                return Ok(());
+            }
+            match next_message(&mut self.con) {
+                Ok(msg) => {
+                    self.pending.insert(msg.get_channel_name().to_string());
+                }
+                Err(e) if e.is_timeout() => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until `deadline` for a message on `channel`; `Ok(false)` on timeout.
+    /// An `Err` leaves the connection unusable.
+    ///
+    /// The first wait for a channel (on this connection) subscribes and returns `true`
+    /// at once: the document may have changed between the caller's last read and the
+    /// subscription, and nothing would report that change. One extra read closes
+    /// the gap; from then on every change is delivered.
+    fn wait(&mut self, channel: &str, deadline: Instant) -> Result<bool, RedisError> {
+        let fresh = !self.channels.contains(channel);
+        if fresh {
+            self.subscribe(channel)?;
+        }
+        self.drain()?;
+        if self.pending.remove(channel) || fresh {
+            return Ok(true);
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // A zero read timeout is refused (and `None` would block forever).
+                return Ok(false);
+            }
+            self.con.set_read_timeout(Some(left))?;
+            match next_message(&mut self.con) {
+                Ok(msg) if msg.get_channel_name() == channel => return Ok(true),
+                Ok(msg) => {
+                    self.pending.insert(msg.get_channel_name().to_string());
+                }
+                Err(e) if e.is_timeout() => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 impl RedisStore {
     /// Connects to `url` (`redis://host:port`, `redis+unix:///path`); keys live under `namespace:`.
     pub fn connect(url: &str, namespace: &str) -> Result<RedisStore, StoreError> {
@@ -367,6 +517,7 @@ impl RedisStore {
             ids_key: format!("{namespace}:ids"),
             seq_key: format!("{namespace}:seq"),
             doc_prefix: format!("{namespace}:doc:"),
+            channel_prefix: format!("{namespace}:changed:"),
             ops: OpCounter::default(),
         });
         // Fail now rather than at the first job: without a password or database the
@@ -384,6 +535,7 @@ impl RedisStore {
         Ok(RedisStore {
             shared,
             conn: Mutex::new(Some(con)),
+            subscriber: Mutex::new(None),
         })
     }
 
@@ -419,6 +571,7 @@ impl RedisStore {
         let mut call = INSERT.key(&self.shared.ids_key);
         call.key(&self.shared.seq_key)
             .arg(&self.shared.doc_prefix)
+            .arg(&self.shared.channel_prefix)
             .arg(batch.len());
         for doc in batch {
             call.arg(&doc.id).arg(doc.fields.len());
@@ -445,6 +598,7 @@ impl RedisStore {
         let id = filter.get("_id").map(canonical_text).unwrap_or_default();
         let mut call = QUERY.key(&self.shared.ids_key);
         call.arg(&self.shared.doc_prefix)
+            .arg(&self.shared.channel_prefix)
             .arg(action.name())
             .arg(reply)
             .arg(limit)
@@ -482,6 +636,29 @@ impl RedisStore {
         set: Option<&Map<String, Value>>,
     ) -> Result<u64, StoreError> {
         self.query::<u64>(action, "count", limit, filter, set)
+    }
+
+    /// Waits on this handle's subscriber (opened if there is none) for a message on
+    /// `channel` until `deadline`. On any error the subscriber is dropped, so the next
+    /// wait reconnects and subscribes afresh.
+    fn wait_on(
+        &self,
+        slot: &mut Option<Subscriber>,
+        channel: &str,
+        deadline: Instant,
+    ) -> Result<bool, StoreError> {
+        let sub = match slot {
+            Some(sub) => sub,
+            None => slot.insert(Subscriber {
+                con: self.shared.open()?,
+                channels: HashSet::new(),
+                pending: HashSet::new(),
+            }),
+        };
+        sub.wait(channel, deadline).map_err(|e| {
+            *slot = None;
+            self.shared.failed(&e)
+        })
     }
 }
 
@@ -564,12 +741,55 @@ impl Store for RedisStore {
         self.shared.ops.snapshot()
     }
 
+    fn notifies(&self) -> bool {
+        true
+    }
+
+    /// Waits on the document's channel. `true` also when this handle has only just
+    /// subscribed to it (or resubscribed after a lost connection): a change made
+    /// before the subscription would otherwise go unreported, so it is reported as
+    /// possible and the caller re-reads once.
+    fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        // A timeout too long to add (Duration::MAX) waits a century instead.
+        let deadline = start
+            .checked_add(timeout)
+            .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
+        let channel = format!(
+            "{}{}",
+            self.shared.channel_prefix,
+            canonical_text(&Value::String(id.to_string()))
+        );
+        let woke = match self.subscriber.try_lock() {
+            Ok(mut slot) => self.wait_on(&mut slot, &channel, deadline),
+            Err(TryLockError::Poisoned(p)) => self.wait_on(&mut p.into_inner(), &channel, deadline),
+            // Another thread of this handle is waiting: queueing behind its wait
+            // could overrun our timeout, so this one simply polls.
+            Err(TryLockError::WouldBlock) => Ok(false),
+        };
+        match woke {
+            Ok(true) => true,
+            // Without a notice the caller re-reads at once: pass the rest of the
+            // timeout here, so a broken or busy subscriber never makes it spin.
+            Ok(false) | Err(_) => {
+                thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                false
+            }
+        }
+    }
+
     fn for_caller(&self, _seed: u64) -> Arc<dyn Store> {
         // No latency model to seed: each caller just gets its own connection, opened
         // on first use so that creating a handle cannot fail.
+        //
+        // It gets its own subscriber too (also opened on its first wait, so callers
+        // that never wait never open one): a wait holds its subscriber for the whole
+        // timeout, so callers sharing one would queue behind each other's waits, and
+        // would read (and so take) each other's notices off the one socket.
         Arc::new(RedisStore {
             shared: Arc::clone(&self.shared),
             conn: Mutex::new(None),
+            subscriber: Mutex::new(None),
         })
     }
 }

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::clock::{Clock, Enlisted, Wake};
+use crate::clock::{Clock, Joinable, Wake};
 use crate::engine::events::{Emitter, Event, JobId};
 use crate::lock::{Lease, Renewal};
 
@@ -17,7 +16,7 @@ pub struct Heartbeat {
     stop: Arc<AtomicBool>,
     /// Scenario time (nanoseconds) until which the holder is frozen; 0 when not.
     stall_until: Arc<AtomicU64>,
-    handle: Option<JoinHandle<((), Enlisted)>>,
+    handle: Option<Joinable<()>>,
 }
 
 impl Heartbeat {

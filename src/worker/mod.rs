@@ -15,7 +15,9 @@ use crate::clock::{Clock, Wake};
 use crate::engine::commands::{Mailbox, Order};
 use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
 use crate::engine::registry::Registry;
-use crate::lock::{AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Presence, Seen, Via};
+use crate::lock::{
+    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, MAX_BACKOFF, Presence, Seen, Via,
+};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
@@ -192,6 +194,26 @@ impl Worker<'_> {
 
     fn hold(&self, lease: Arc<Lease>, acq: Acquisition) -> End {
         let fence = lease.fence();
+        // A fault can strike between winning the lock in the store and touching the
+        // output: a kill leaves the lock to expire, a crash releases it untouched.
+        match self.cx.mailbox.take() {
+            Some(Order::Kill) => return self.killed(true),
+            Some(Order::Crash) | Some(Order::Stop) => {
+                let mut held = Held {
+                    lease,
+                    committed: acq.committed,
+                    heartbeat: None,
+                };
+                self.release_untouched(&mut held);
+                return self.crashed("crashed right after acquiring".into());
+            }
+            // A stall here would just delay the fence-in; apply it as a pause.
+            Some(Order::Stall(d)) => {
+                let interrupt = || self.cx.mailbox.has_order();
+                let _ = self.cx.clock.sleep_or(d, &interrupt);
+            }
+            None => {}
+        }
         let fenced_in = match self.cx.output.fence_in(fence, acq.committed) {
             Ok(f) => f,
             Err(OutputError::Fenced { highest, .. }) => {
@@ -368,26 +390,36 @@ impl Worker<'_> {
         held.stop_heartbeat();
         let fence = held.lease.fence();
         let committed = held.committed + self.cx.text.len() as u64;
+        if !held.lease.is_valid() {
+            return self.fenced_path(held, self.lost_reason(held));
+        }
+        // Once a release has been sent, its reply may be lost after it applied; then
+        // our record is committed and must never be cut. So from here on there is no
+        // repair: keep asking until the store answers (the lease recognises its own
+        // applied release), backing off like a waiter, up to the give-up time.
+        let config = self.cx.lock.config();
+        let started = self.cx.clock.now();
+        let mut pause = config.retry;
         loop {
-            if !held.lease.is_valid() {
-                return self.fenced_path(held, self.lost_reason(held));
-            }
-            let sent_at = self.cx.clock.now();
             match held.lease.release(committed) {
                 Ok(true) => {
-                    self.released(sent_at, fence, committed);
+                    // If an earlier attempt's reply was lost, that is when it applied.
+                    self.released(started, fence, committed);
                     self.emit(Event::Finished {
                         job: self.job.id,
                         client: self.client(),
                     });
                     return End::Finished;
                 }
-                Ok(false) => {
-                    return self.fenced("lock taken over before release".into());
-                }
-                Err(_) => {
-                    // Retry while the lease lasts; after that the next holder repairs.
-                    self.cx.clock.sleep(self.cx.lock.config().retry);
+                // Taken over: the next holder's fence-in cuts our uncommitted record.
+                Ok(false) => return self.fenced("lock taken over before release".into()),
+                Err(e) => {
+                    if self.cx.clock.now() - started >= config.give_up {
+                        return self.fenced(format!("could not confirm the release: {e}"));
+                    }
+                    // Retry soon: the answer is only certain while our lease lasts.
+                    self.cx.clock.sleep(pause);
+                    pause = (pause * 2).min(MAX_BACKOFF.max(config.retry));
                 }
             }
         }
@@ -440,11 +472,12 @@ impl Worker<'_> {
         // saves the others a lease of waiting. Store errors are retried while the
         // lease lasts; after that a waiter takes over anyway.
         let config = self.cx.lock.config();
+        // If an attempt's reply is lost, the release applied when it was first sent.
+        let first_sent = self.cx.clock.now();
         loop {
-            let sent_at = self.cx.clock.now();
             match held.lease.release(held.committed) {
                 Ok(true) => {
-                    self.released(sent_at, fence, held.committed);
+                    self.released(first_sent, fence, held.committed);
                     break;
                 }
                 Ok(false) => break,
@@ -453,6 +486,14 @@ impl Worker<'_> {
             }
         }
         true
+    }
+
+    /// Releases a lock this job won but never wrote under (nothing to repair).
+    fn release_untouched(&self, held: &mut Held) {
+        let sent_at = self.cx.clock.now();
+        if let Ok(true) = held.lease.release(held.committed) {
+            self.released(sent_at, held.lease.fence(), held.committed);
+        }
     }
 
     fn crash_path(&self, held: &mut Held, reason: String) -> End {

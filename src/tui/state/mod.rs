@@ -384,6 +384,7 @@ impl DashState {
             }
             Event::CommandApplied { .. } => return Level::Notice,
             Event::CommandIgnored { .. } => return Level::Notice,
+            Event::FaultInjected { .. } => return Level::Notice,
             Event::Paused => self.paused = true,
             Event::Resumed => self.paused = false,
             Event::SpeedChanged { speed } => self.speed = *speed,

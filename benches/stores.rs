@@ -1,0 +1,1244 @@
+//! `cargo bench --bench stores`: joblock's lock on the real engines beside each
+//! engine's native lock primitive, one key, 1 and 8 contending threads.
+//!
+//! For each store (Redis, PostgreSQL) a throwaway server is started on a free
+//! loopback port (no persistence / fsync off), then for 1 and 8 threads:
+//!
+//! * joblock: acquire+release pairs per second through [`Lock`] (real clock at speed
+//!   1.0, lease 30 s so nothing expires, retry 1 ms); every thread has its own store
+//!   handle (`for_caller`, so its own connection), its own `Lock` and owner id;
+//! * native: the same with the engine's own primitive, one connection per thread:
+//!   PostgreSQL `SELECT pg_advisory_lock(42)` / `SELECT pg_advisory_unlock(42)`,
+//!   Redis `SET key v NX PX 30000` / `DEL key` where a loser of `SET NX` retries at
+//!   once (a spin); only successful pairs count;
+//! * handoff latency: from just before a holder's release to just after the next
+//!   acquisition returns (consecutive events paired through a shared
+//!   `Mutex<Option<Instant>>`), p50/p99 in milliseconds; the details also give the
+//!   share of handoffs that went to another thread, and their own p50/p99.
+//!
+//! When the store notifies, joblock is measured a second time with notifications
+//! hidden (waiters poll every 1 ms), for comparison. joblock's store handles are
+//! wrapped to time every call the lock makes, so the details show where its time
+//! goes: calls per pair, mean time per call, and how many waits a notice ended.
+//!
+//! Only pairs that finish before the deadline count. A store whose server binaries
+//! are missing is reported as skipped. `JOBLOCK_BENCH_SECS` sets how long each cell
+//! runs (default 3). `JOBLOCK_PG_BIN` names a directory holding `initdb` and
+//! `postgres` (default: /usr/lib/postgresql/15/bin, else the newest installed).
+//!
+//! Each server is killed when the bench ends; a small `sh` watchdog also kills it
+//! (and removes its directory) if the bench process dies without cleaning up.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use joblock::clock::Clock;
+use joblock::lock::{AcquireOutcome, Lease, Lock, LockConfig, Quiet};
+use joblock::store::{MemoryConfig, OpCounts, OpKind, Store, StoreError, StoreUrl, open_store};
+use serde_json::Value;
+
+/// The key every contender fights over.
+const KEY: &str = "lock:bench:one";
+
+/// The advisory lock id of the native PostgreSQL primitive.
+const PG_ADVISORY_ID: i64 = 42;
+
+/// The Redis key of the native primitive.
+const REDIS_KEY: &str = "bench:native:lock";
+
+/// Contending threads per cell.
+const CONTENDERS: [usize; 2] = [1, 8];
+
+/// How long a starting server may take to accept a connection.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn measure_secs() -> f64 {
+    std::env::var("JOBLOCK_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(3.0)
+}
+
+// ---------------------------------------------------------------------------------
+// Throwaway servers (the logic of tests/support/{pg,redis}_server.rs, trimmed).
+// ---------------------------------------------------------------------------------
+
+/// A server process that dies with the bench: killed on drop, and by a watchdog if
+/// the bench process is gone without dropping it.
+struct Server {
+    url: String,
+    dir: PathBuf,
+    pid_file: PathBuf,
+    /// The signal that stops the server promptly (`-QUIT` is PostgreSQL's immediate
+    /// shutdown; Redis exits on `-TERM`).
+    stop_signal: &'static str,
+    child: Option<Child>,
+    watchdog: Option<Child>,
+}
+
+impl Server {
+    /// A fresh directory for one server under /tmp; the watchdog is started at once
+    /// so even a half-made server is cleaned up.
+    fn new(kind: &str, stop_signal: &'static str) -> Result<Server, String> {
+        let dir = PathBuf::from(format!("/tmp/joblock-bench-{kind}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut server = Server {
+            url: String::new(),
+            pid_file: dir.join("server.pid"),
+            dir,
+            stop_signal,
+            child: None,
+            watchdog: None,
+        };
+        server.spawn_watchdog()?;
+        Ok(server)
+    }
+
+    /// Waits for the bench process to go, then stops whatever pid `server.pid`
+    /// holds (SIGKILL after 5 s) and removes the directory. Its own process group,
+    /// so a Ctrl-C aimed at `cargo bench` does not end it before it cleaned up.
+    fn spawn_watchdog(&mut self) -> Result<(), String> {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(
+                r#"bench=$1 dir=$2 sig=$3
+                while kill -0 "$bench" 2>/dev/null; do sleep 0.2; done
+                if pid=$(cat "$dir/server.pid" 2>/dev/null); then
+                  kill "$sig" "$pid" 2>/dev/null
+                  n=0
+                  while [ $n -lt 50 ]; do
+                    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+                    [ -z "$state" ] || [ "$state" = Z ] && break
+                    sleep 0.1; n=$((n+1))
+                  done
+                  kill -KILL "$pid" 2>/dev/null
+                fi
+                rm -rf "$dir""#,
+            )
+            .arg("bench-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(&self.dir)
+            .arg(self.stop_signal)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the sh watchdog: {e}"))?;
+        self.watchdog = Some(child);
+        Ok(())
+    }
+
+    /// Records a started server; the watchdog reads its pid from `server.pid`.
+    fn adopt(&mut self, mut child: Child) -> Result<(), String> {
+        if let Err(e) = std::fs::write(&self.pid_file, child.id().to_string()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("cannot write {}: {e}", self.pid_file.display()));
+        }
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until `ready` holds; `Err` with the log if the server exits or is slow.
+    fn wait_ready(&mut self, log: &Path, ready: impl Fn() -> bool) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if ready() {
+                return Ok(());
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.kill();
+                return Err(format!("exited with {status}; log:\n{}", read_log(log)));
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(format!(
+                    "not ready within {READY_TIMEOUT:?}; log:\n{}",
+                    read_log(log)
+                ));
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Stops the server now and reaps it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Before signalling: once reaped, the pid may be reused, so the watchdog
+            // must never see it.
+            let _ = std::fs::remove_file(&self.pid_file);
+            let _ = Command::new("kill")
+                .args([self.stop_signal, &child.id().to_string()])
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while let Ok(None) = child.try_wait() {
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log at {}: {e})", path.display()))
+}
+
+/// A port that was free a moment ago (the kernel picks it; we release it at once).
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+/// Whether a Redis server answers PING on `port`.
+fn redis_pings(port: u16) -> bool {
+    let Ok(mut s) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+    else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    let ok = s.write_all(b"PING\r\n").is_ok()
+        && s.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n";
+    let _ = s.shutdown(Shutdown::Both);
+    ok
+}
+
+/// Why `redis-server` cannot be run here, if it cannot.
+fn redis_missing() -> Option<String> {
+    match Command::new("redis-server")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some("redis-server is not on PATH (apt-get install -y redis-server)".to_string())
+        }
+        Err(e) => Some(format!("cannot run redis-server: {e}")),
+    }
+}
+
+/// Starts `redis-server` without persistence on a free loopback port.
+fn start_redis() -> Result<Server, String> {
+    if let Some(why) = redis_missing() {
+        return Err(why);
+    }
+    let mut server = Server::new("redis", "-TERM")?;
+    let log = server.dir.join("redis.log");
+    let mut last_error = String::new();
+    // Another process may take the port between our probe and the bind: retry.
+    for _ in 0..5 {
+        let port = free_port()?;
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&server.dir)
+            .arg("--logfile")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot run redis-server: {e}"))?;
+        server.adopt(child)?;
+        match server.wait_ready(&log, || redis_pings(port)) {
+            Ok(()) => {
+                server.url = format!("redis://127.0.0.1:{port}");
+                return Ok(server);
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(format!("redis-server did not start: {last_error}"))
+}
+
+/// The directory with `initdb` and `postgres`, or why there is none.
+fn pg_bin() -> Result<PathBuf, String> {
+    let usable = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
+    if let Some(dir) = std::env::var_os("JOBLOCK_PG_BIN") {
+        let dir = PathBuf::from(dir);
+        return if usable(&dir) {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "JOBLOCK_PG_BIN={} has no postgres and initdb binaries",
+                dir.display()
+            ))
+        };
+    }
+    let default = Path::new("/usr/lib/postgresql/15/bin");
+    if usable(default) {
+        return Ok(default.to_path_buf());
+    }
+    std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| usable(bin))
+        .max()
+        .map(|(_, bin)| bin)
+        .ok_or_else(|| {
+            "PostgreSQL server binaries not found in /usr/lib/postgresql/<version>/bin \
+             (apt-get install -y postgresql-15, or set JOBLOCK_PG_BIN)"
+                .to_string()
+        })
+}
+
+/// Output of `id <args>` as a number.
+fn id_number(args: &[&str]) -> Option<u32> {
+    let out = Command::new("id")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// Initialises a cluster (trust auth, fsync off) under /tmp and starts it on a free
+/// loopback port; as root it runs as the `postgres` user (PostgreSQL refuses root).
+fn start_postgres() -> Result<Server, String> {
+    let bin = pg_bin()?;
+    let run_as = if id_number(&["-u"]) == Some(0) {
+        match (
+            id_number(&["-u", "postgres"]),
+            id_number(&["-g", "postgres"]),
+        ) {
+            (Some(uid), Some(gid)) => Some((uid, gid)),
+            _ => {
+                return Err(
+                    "running as root and there is no `postgres` user to run the server as"
+                        .to_string(),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let mut server = Server::new("pg", "-QUIT")?;
+    let dir = server.dir.clone();
+    let as_postgres = |program: &str| {
+        let mut cmd = Command::new(bin.join(program));
+        if let Some((uid, gid)) = run_as {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.current_dir(&dir).stdin(Stdio::null());
+        cmd
+    };
+    if let Some((uid, gid)) = run_as {
+        std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot chown {} to postgres: {e}", server.dir.display()))?;
+    }
+    let data = server.dir.join("data");
+    let out = as_postgres("initdb")
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8"])
+        .args(["--locale=C", "--no-sync", "--no-instructions"])
+        .output()
+        .map_err(|e| format!("cannot run initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let log_path = server.dir.join("server.log");
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        let port = free_port()?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("cannot duplicate the log handle: {e}"))?;
+        let child = as_postgres("postgres")
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string()])
+            .arg("-k")
+            .arg(&server.dir)
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot run {}/postgres: {e}", bin.display()))?;
+        server.adopt(child)?;
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let ready = || {
+            let Ok(mut config) = url.parse::<postgres::Config>() else {
+                return false;
+            };
+            config.connect_timeout(Duration::from_secs(1));
+            config
+                .connect(postgres::NoTls)
+                .map(|c| {
+                    let _ = c.close();
+                })
+                .is_ok()
+        };
+        match server.wait_ready(&log_path, ready) {
+            Ok(()) => {
+                server.url = url;
+                return Ok(server);
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(format!("postgres did not start: {last_error}"))
+}
+
+// ---------------------------------------------------------------------------------
+// Contenders: one per thread, each with its own connection.
+// ---------------------------------------------------------------------------------
+
+/// One thread's way to take and give back the lock.
+trait Contender: Send {
+    /// Blocks (or spins) until this thread holds the lock; returns how many tries
+    /// failed on the way (joblock attempts, `SET NX` losses).
+    fn acquire(&mut self) -> Result<u64, String>;
+    /// Gives the lock back.
+    fn release(&mut self) -> Result<(), String>;
+}
+
+/// joblock's lock on one store handle.
+struct JoblockContender {
+    lock: Lock,
+    owner: String,
+    held: Option<(Arc<Lease>, u64)>,
+}
+
+impl Contender for JoblockContender {
+    fn acquire(&mut self) -> Result<u64, String> {
+        match self.lock.acquire(&self.owner, &mut Quiet, &|| false) {
+            Ok(AcquireOutcome::Acquired(lease, acq)) => {
+                self.held = Some((lease, acq.committed));
+                Ok(u64::from(acq.attempts.saturating_sub(1)))
+            }
+            Ok(AcquireOutcome::GaveUp { attempts, waited }) => Err(format!(
+                "{} gave up after {attempts} attempts in {waited:?}",
+                self.owner
+            )),
+            Ok(AcquireOutcome::Aborted { .. }) => Err(format!("{} aborted", self.owner)),
+            Err(e) => Err(format!("{} acquire: {e}", self.owner)),
+        }
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        let Some((lease, committed)) = self.held.take() else {
+            return Err(format!("{} releases a lock it does not hold", self.owner));
+        };
+        match lease.release(committed) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("{} found its lock taken over", self.owner)),
+            Err(e) => Err(format!("{} release: {e}", self.owner)),
+        }
+    }
+}
+
+/// `pg_advisory_lock` / `pg_advisory_unlock` on one connection (prepared once).
+struct PgAdvisory {
+    client: postgres::Client,
+    lock: postgres::Statement,
+    unlock: postgres::Statement,
+}
+
+impl PgAdvisory {
+    fn connect(url: &str) -> Result<PgAdvisory, String> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        let sql = |what: &str| format!("SELECT {what}({PG_ADVISORY_ID}::bigint)");
+        let lock = client
+            .prepare(&sql("pg_advisory_lock"))
+            .map_err(|e| format!("prepare: {e}"))?;
+        let unlock = client
+            .prepare(&sql("pg_advisory_unlock"))
+            .map_err(|e| format!("prepare: {e}"))?;
+        Ok(PgAdvisory {
+            client,
+            lock,
+            unlock,
+        })
+    }
+}
+
+impl Contender for PgAdvisory {
+    fn acquire(&mut self) -> Result<u64, String> {
+        self.client
+            .execute(&self.lock, &[])
+            .map(|_| 0)
+            .map_err(|e| format!("pg_advisory_lock: {e}"))
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        let row = self
+            .client
+            .query_one(&self.unlock, &[])
+            .map_err(|e| format!("pg_advisory_unlock: {e}"))?;
+        match row.try_get::<_, bool>(0) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("pg_advisory_unlock: the lock was not held".to_string()),
+            Err(e) => Err(format!("pg_advisory_unlock reply: {e}")),
+        }
+    }
+}
+
+/// `SET key v NX PX 30000` spun until it succeeds, then `DEL key`.
+struct RedisSetNx {
+    con: redis::Connection,
+    value: String,
+}
+
+impl RedisSetNx {
+    fn connect(url: &str, me: usize) -> Result<RedisSetNx, String> {
+        let con = redis::Client::open(url)
+            .and_then(|c| c.get_connection())
+            .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        Ok(RedisSetNx {
+            con,
+            value: format!("bench-{me}"),
+        })
+    }
+}
+
+impl Contender for RedisSetNx {
+    fn acquire(&mut self) -> Result<u64, String> {
+        let mut lost = 0;
+        loop {
+            let reply: Option<String> = redis::cmd("SET")
+                .arg(REDIS_KEY)
+                .arg(&self.value)
+                .arg("NX")
+                .arg("PX")
+                .arg(30_000)
+                .query(&mut self.con)
+                .map_err(|e| format!("SET NX: {e}"))?;
+            if reply.is_some() {
+                return Ok(lost);
+            }
+            lost += 1;
+        }
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        redis::cmd("DEL")
+            .arg(REDIS_KEY)
+            .query::<i64>(&mut self.con)
+            .map(|_| ())
+            .map_err(|e| format!("DEL: {e}"))
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Measurement.
+// ---------------------------------------------------------------------------------
+
+/// What one cell (one store, one primitive, one thread count) measured.
+struct Cell {
+    pairs_per_sec: f64,
+    pairs: u64,
+    /// Failed tries per successful pair (joblock attempts - 1, `SET NX` losses).
+    failed_per_pair: f64,
+    /// Every handoff (release -> next acquisition), in order of no importance.
+    handoffs: Vec<Duration>,
+    /// The handoffs that went to another thread.
+    cross: Vec<Duration>,
+    /// Where joblock's time went (joblock only).
+    profile: Option<Profile>,
+    errors: Vec<String>,
+}
+
+/// One thread's tally.
+#[derive(Default)]
+struct Tally {
+    pairs: u64,
+    failed: u64,
+    handoffs: Vec<Duration>,
+    cross: Vec<Duration>,
+    error: Option<String>,
+}
+
+/// Runs every contender for `secs` after one warm-up pair each (which opens its
+/// connection and, for joblock, makes the first-time insert). `at_start` runs on the
+/// measuring thread once every warm-up is done, `at_deadline` the moment time is up.
+fn run_cell<C: Contender>(
+    mut contenders: Vec<C>,
+    secs: f64,
+    at_start: impl FnOnce(),
+    at_deadline: impl FnOnce(),
+) -> Result<Cell, String> {
+    let threads = contenders.len();
+    let warmed = Barrier::new(threads + 1);
+    let start = Barrier::new(threads + 1);
+    let deadline_slot: Mutex<Option<Instant>> = Mutex::new(None);
+    // Who released last, and when: the next acquirer pairs itself with it.
+    let released_at: Mutex<Option<(Instant, usize)>> = Mutex::new(None);
+    let tallies: Vec<Tally> = thread::scope(|s| {
+        let handles: Vec<_> = contenders
+            .iter_mut()
+            .enumerate()
+            .map(|(me, c)| {
+                let (warmed, start, deadline_slot, released_at) =
+                    (&warmed, &start, &deadline_slot, &released_at);
+                s.spawn(move || {
+                    let mut tally = Tally::default();
+                    if let Err(e) = c.acquire().and_then(|_| c.release()) {
+                        tally.error = Some(format!("warm-up: {e}"));
+                    }
+                    warmed.wait();
+                    start.wait();
+                    let deadline = match *lock(deadline_slot) {
+                        Some(d) if tally.error.is_none() => d,
+                        _ => return tally,
+                    };
+                    while Instant::now() < deadline {
+                        let failed = match c.acquire() {
+                            Ok(n) => n,
+                            Err(e) => {
+                                tally.error = Some(e);
+                                break;
+                            }
+                        };
+                        let got = Instant::now();
+                        if let Some((at, who)) = lock(released_at).take()
+                            && got <= deadline
+                        {
+                            let d = got.saturating_duration_since(at);
+                            tally.handoffs.push(d);
+                            if who != me {
+                                tally.cross.push(d);
+                            }
+                        }
+                        *lock(released_at) = Some((Instant::now(), me));
+                        if let Err(e) = c.release() {
+                            tally.error = Some(e);
+                            break;
+                        }
+                        if Instant::now() <= deadline {
+                            tally.pairs += 1;
+                            tally.failed += failed;
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        warmed.wait();
+        at_start();
+        let secs = Duration::from_secs_f64(secs);
+        *lock(&deadline_slot) = Some(Instant::now() + secs);
+        start.wait();
+        thread::sleep(secs);
+        at_deadline();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Tally {
+                    error: Some("contender thread panicked".to_string()),
+                    ..Tally::default()
+                })
+            })
+            .collect()
+    });
+    let pairs: u64 = tallies.iter().map(|t| t.pairs).sum();
+    if pairs == 0 && tallies.iter().all(|t| t.error.is_some()) {
+        return Err(tallies
+            .iter()
+            .find_map(|t| t.error.clone())
+            .unwrap_or_default());
+    }
+    let failed: u64 = tallies.iter().map(|t| t.failed).sum();
+    let mut cell = Cell {
+        pairs_per_sec: pairs as f64 / secs,
+        pairs,
+        failed_per_pair: if pairs > 0 {
+            failed as f64 / pairs as f64
+        } else {
+            0.0
+        },
+        handoffs: Vec::new(),
+        cross: Vec::new(),
+        profile: None,
+        errors: Vec::new(),
+    };
+    for t in tallies {
+        cell.handoffs.extend(t.handoffs);
+        cell.cross.extend(t.cross);
+        cell.errors.extend(t.error);
+    }
+    Ok(cell)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The lock config of the issue: a long lease so nothing expires during the bench.
+const JOBLOCK_CONFIG: LockConfig = LockConfig {
+    lease: Duration::from_secs(30),
+    retry: Duration::from_millis(1),
+    give_up: Duration::from_secs(600),
+};
+
+/// A namespace no other cell of this process used, so every cell starts empty.
+fn fresh_namespace() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "bench_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// A store wrapper that times every call the lock makes (and can hide notifications).
+// ---------------------------------------------------------------------------------
+
+/// Slots of [`Stats`]: the nine operation kinds, then `wait_for_change`.
+const WAIT_SLOT: usize = OpKind::ALL.len();
+const SLOTS: usize = WAIT_SLOT + 1;
+
+fn slot(kind: OpKind) -> usize {
+    OpKind::ALL.iter().position(|&k| k == kind).unwrap_or(0)
+}
+
+/// Calls and time spent per slot, shared by every handle of one bench store.
+#[derive(Default)]
+struct Stats {
+    calls: [AtomicU64; SLOTS],
+    nanos: [AtomicU64; SLOTS],
+    /// `wait_for_change` calls that returned `true` (a notice, or a fresh subscription).
+    woke: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Clone, Copy, Default)]
+struct StatsSnapshot {
+    calls: [u64; SLOTS],
+    nanos: [u64; SLOTS],
+    woke: u64,
+}
+
+impl Stats {
+    fn snapshot(&self) -> StatsSnapshot {
+        let mut s = StatsSnapshot {
+            woke: self.woke.load(Ordering::Relaxed),
+            ..StatsSnapshot::default()
+        };
+        for i in 0..SLOTS {
+            s.calls[i] = self.calls[i].load(Ordering::Relaxed);
+            s.nanos[i] = self.nanos[i].load(Ordering::Relaxed);
+        }
+        s
+    }
+
+    fn record(&self, slot: usize, since: Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.calls[slot].fetch_add(1, Ordering::Relaxed);
+        self.nanos[slot].fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+/// Delegates to the real store, timing each call; with `notify` false it says the
+/// store does not notify, so the lock polls every `retry` instead.
+struct Timed {
+    inner: Arc<dyn Store>,
+    stats: Arc<Stats>,
+    notify: bool,
+}
+
+impl Timed {
+    fn time<T>(&self, kind: OpKind, f: impl FnOnce() -> T) -> T {
+        let t0 = Instant::now();
+        let out = f();
+        self.stats.record(slot(kind), t0);
+        out
+    }
+}
+
+impl Store for Timed {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
+        self.time(OpKind::InsertOne, || self.inner.insert_one(doc))
+    }
+    fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
+        self.time(OpKind::InsertMany, || self.inner.insert_many(docs))
+    }
+    fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError> {
+        self.time(OpKind::FindOne, || self.inner.find_one(filter))
+    }
+    fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError> {
+        self.time(OpKind::FindMany, || self.inner.find_many(filter))
+    }
+    fn count(&self, filter: &Value) -> Result<u64, StoreError> {
+        self.time(OpKind::Count, || self.inner.count(filter))
+    }
+    fn update_one(&self, filter: &Value, set: &Value) -> Result<Option<Value>, StoreError> {
+        self.time(OpKind::UpdateOne, || self.inner.update_one(filter, set))
+    }
+    fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError> {
+        self.time(OpKind::UpdateMany, || self.inner.update_many(filter, set))
+    }
+    fn delete_one(&self, filter: &Value) -> Result<u64, StoreError> {
+        self.time(OpKind::DeleteOne, || self.inner.delete_one(filter))
+    }
+    fn delete_many(&self, filter: &Value) -> Result<u64, StoreError> {
+        self.time(OpKind::DeleteMany, || self.inner.delete_many(filter))
+    }
+    fn op_counts(&self) -> OpCounts {
+        self.inner.op_counts()
+    }
+    fn notifies(&self) -> bool {
+        self.notify && self.inner.notifies()
+    }
+    fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        let woke = self.notify && self.inner.wait_for_change(id, timeout);
+        self.stats.record(WAIT_SLOT, t0);
+        if woke {
+            self.stats.woke.fetch_add(1, Ordering::Relaxed);
+        }
+        woke
+    }
+    fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
+        Arc::new(Timed {
+            inner: self.inner.for_caller(seed),
+            stats: Arc::clone(&self.stats),
+            notify: self.notify,
+        })
+    }
+}
+
+/// Where joblock's thread time went during a cell, per successful pair.
+struct Profile {
+    /// (call, calls per pair, mean microseconds per call)
+    calls: Vec<(&'static str, f64, f64)>,
+    /// Share of `wait_for_change` calls that returned `true`.
+    woke_share: Option<f64>,
+    /// Thread time per pair (threads x duration / pairs), microseconds.
+    thread_us_per_pair: f64,
+    /// Of that, time inside store calls and waits, microseconds.
+    in_calls_us_per_pair: f64,
+}
+
+fn profile(b: &StatsSnapshot, a: &StatsSnapshot, pairs: u64, threads: usize, secs: f64) -> Profile {
+    let pairs_f = pairs as f64;
+    let mut calls = Vec::new();
+    let mut in_calls = 0.0;
+    for i in 0..SLOTS {
+        let n = a.calls[i].saturating_sub(b.calls[i]);
+        if n == 0 {
+            continue;
+        }
+        let us = a.nanos[i].saturating_sub(b.nanos[i]) as f64 / 1000.0;
+        in_calls += us;
+        let name = if i == WAIT_SLOT {
+            "wait_for_change"
+        } else {
+            OpKind::ALL[i].name()
+        };
+        calls.push((name, n as f64 / pairs_f, us / n as f64));
+    }
+    let waits = a.calls[WAIT_SLOT].saturating_sub(b.calls[WAIT_SLOT]);
+    Profile {
+        calls,
+        woke_share: (waits > 0).then(|| a.woke.saturating_sub(b.woke) as f64 / waits as f64),
+        thread_us_per_pair: threads as f64 * secs * 1e6 / pairs_f,
+        in_calls_us_per_pair: in_calls / pairs_f,
+    }
+}
+
+/// joblock's lock on `url` with `threads` contenders. With `notify` the lock uses the
+/// store's change notification when it has one; without, waiters poll every 1 ms.
+/// Also returns whether notifications were in use.
+fn joblock_cell(
+    url: &StoreUrl,
+    threads: usize,
+    secs: f64,
+    notify: bool,
+) -> Result<(Cell, bool), String> {
+    let clock = Clock::real(1.0);
+    let real: Arc<dyn Store> =
+        open_store(url, &fresh_namespace(), &clock, MemoryConfig::default(), 1)
+            .map_err(|e| format!("open store: {e}"))?;
+    let stats = Arc::new(Stats::default());
+    let store = Timed {
+        inner: real,
+        stats: Arc::clone(&stats),
+        notify,
+    };
+    let notifies = store.notifies();
+    let contenders: Vec<JoblockContender> = (0..threads)
+        .map(|i| JoblockContender {
+            lock: Lock::new(
+                store.for_caller(i as u64),
+                clock.clone(),
+                KEY.to_string(),
+                JOBLOCK_CONFIG,
+            ),
+            owner: format!("bench-{i}"),
+            held: None,
+        })
+        .collect();
+    // Calls are counted from the start signal (after the warm-up pairs) to the
+    // deadline; every handle shares one `Stats`.
+    let before: Mutex<Option<StatsSnapshot>> = Mutex::new(None);
+    let after: Mutex<Option<StatsSnapshot>> = Mutex::new(None);
+    let mut cell = run_cell(
+        contenders,
+        secs,
+        || *lock(&before) = Some(stats.snapshot()),
+        || *lock(&after) = Some(stats.snapshot()),
+    )?;
+    if let (Some(b), Some(a), true) = (*lock(&before), *lock(&after), cell.pairs > 0) {
+        cell.profile = Some(profile(&b, &a, cell.pairs, threads, secs));
+    }
+    Ok((cell, notifies))
+}
+
+fn native_cell(url: &StoreUrl, threads: usize, secs: f64) -> Result<Cell, String> {
+    match url {
+        StoreUrl::Postgres(u) => {
+            let contenders = (0..threads)
+                .map(|_| PgAdvisory::connect(u))
+                .collect::<Result<Vec<_>, _>>()?;
+            run_cell(contenders, secs, || {}, || {})
+        }
+        StoreUrl::Redis(u) => {
+            let contenders = (0..threads)
+                .map(|i| RedisSetNx::connect(u, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            run_cell(contenders, secs, || {}, || {})
+        }
+        StoreUrl::Memory => Err("no native primitive for the memory store".to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Report.
+// ---------------------------------------------------------------------------------
+
+/// The `q` quantile of `samples` in milliseconds (nearest rank), or `None` if empty.
+fn quantile_ms(samples: &mut [Duration], q: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_unstable();
+    let rank = ((samples.len() - 1) as f64 * q).round() as usize;
+    Some(samples[rank.min(samples.len() - 1)].as_secs_f64() * 1000.0)
+}
+
+fn p50_p99(samples: &mut [Duration]) -> String {
+    match (quantile_ms(samples, 0.50), quantile_ms(samples, 0.99)) {
+        (Some(a), Some(b)) => format!("{a:.3}/{b:.3}"),
+        _ => "-".to_string(),
+    }
+}
+
+/// One row of the main table and its details.
+struct Row {
+    store: &'static str,
+    threads: usize,
+    /// Whether the store notified (so joblock's waiters slept until a change).
+    notifies: Option<bool>,
+    joblock: Result<Cell, String>,
+    native: Result<Cell, String>,
+    /// joblock with notifications hidden: waiters poll every `retry` (1 ms).
+    polling: Option<Result<Cell, String>>,
+}
+
+fn rate(c: &Result<Cell, String>) -> String {
+    match c {
+        Ok(c) => format!("{:.0}", c.pairs_per_sec),
+        Err(_) => "error".to_string(),
+    }
+}
+
+fn ratio(a: &Result<Cell, String>, b: &Result<Cell, String>) -> Option<f64> {
+    match (a, b) {
+        (Ok(a), Ok(b)) if b.pairs_per_sec > 0.0 => Some(a.pairs_per_sec / b.pairs_per_sec),
+        _ => None,
+    }
+}
+
+fn handoff(c: &mut Result<Cell, String>) -> String {
+    c.as_mut()
+        .map(|c| p50_p99(&mut c.handoffs))
+        .unwrap_or_else(|_| "-".to_string())
+}
+
+fn print_table(rows: &mut [Row], skipped: &[(&'static str, String)], secs: f64) {
+    println!();
+    println!(
+        "acquire+release pairs per second on one key, {secs} s per cell; handoff = from just \
+         before a release to the next acquisition returning, p50/p99 ms"
+    );
+    println!(
+        "{:<9} {:>10}  {:>15}  {:>14}  {:>6}  {:>23}  {:>13}  joblock waiters",
+        "store",
+        "contenders",
+        "joblock pairs/s",
+        "native pairs/s",
+        "ratio",
+        "handoff p50/p99 joblock",
+        "native",
+    );
+    for row in rows.iter_mut() {
+        let r = ratio(&row.joblock, &row.native)
+            .map(|r| format!("{r:.2}x"))
+            .unwrap_or_else(|| "-".to_string());
+        let waiters = match row.notifies {
+            Some(true) => "notified",
+            Some(false) => "poll 1 ms",
+            None => "-",
+        };
+        println!(
+            "{:<9} {:>10}  {:>15}  {:>14}  {:>6}  {:>23}  {:>13}  {}",
+            row.store,
+            row.threads,
+            rate(&row.joblock),
+            rate(&row.native),
+            r,
+            handoff(&mut row.joblock),
+            handoff(&mut row.native),
+            waiters
+        );
+    }
+    for (store, why) in skipped {
+        println!("{store:<9} skipped: {why}");
+    }
+
+    if rows.iter().any(|r| r.polling.is_some()) {
+        println!();
+        println!("the same joblock lock with notifications hidden (waiters poll every 1 ms)");
+        println!(
+            "{:<9} {:>10}  {:>15}  {:>14}  {:>23}",
+            "store", "contenders", "joblock pairs/s", "vs native", "handoff p50/p99 joblock"
+        );
+        for row in rows.iter_mut() {
+            let Some(polling) = row.polling.as_mut() else {
+                continue;
+            };
+            let r = ratio(polling, &row.native)
+                .map(|r| format!("{r:.2}x"))
+                .unwrap_or_else(|| "-".to_string());
+            println!(
+                "{:<9} {:>10}  {:>15}  {:>14}  {:>23}",
+                row.store,
+                row.threads,
+                rate(polling),
+                r,
+                handoff(polling)
+            );
+        }
+    }
+
+    println!();
+    println!("targets: joblock >= 0.5x native with 1 contender, >= 1.0x with 8");
+    for row in rows.iter() {
+        if let Some(r) = ratio(&row.joblock, &row.native) {
+            let target = if row.threads == 1 { 0.5 } else { 1.0 };
+            println!(
+                "  {:<9} {} contender(s): {r:.2}x (target {target:.1}x) {}",
+                row.store,
+                row.threads,
+                if r >= target { "met" } else { "NOT met" }
+            );
+        }
+    }
+
+    println!();
+    println!(
+        "details (calls per pair x mean time per call; thread time = threads x duration / pairs)"
+    );
+    for row in rows.iter_mut() {
+        println!("  {} {} contender(s)", row.store, row.threads);
+        let notified = match row.notifies {
+            Some(true) => "joblock (notified)",
+            _ => "joblock",
+        };
+        print_joblock(notified, &mut row.joblock);
+        if let Some(polling) = row.polling.as_mut() {
+            print_joblock("joblock (poll 1 ms)", polling);
+        }
+        match &mut row.native {
+            Ok(c) => {
+                let failed = if row.store == "redis" {
+                    format!(", {:.2} lost SET NX per pair", c.failed_per_pair)
+                } else {
+                    String::new()
+                };
+                println!("    native: {} pairs{failed}", c.pairs);
+                print_handoffs(c);
+            }
+            Err(e) => println!("    native: error: {e}"),
+        }
+    }
+}
+
+fn print_joblock(label: &str, cell: &mut Result<Cell, String>) {
+    let c = match cell {
+        Ok(c) => c,
+        Err(e) => {
+            println!("    {label}: error: {e}");
+            return;
+        }
+    };
+    println!(
+        "    {label}: {} pairs, {:.2} failed attempts per pair",
+        c.pairs, c.failed_per_pair
+    );
+    if let Some(p) = &c.profile {
+        let calls = p
+            .calls
+            .iter()
+            .map(|(name, per_pair, us)| format!("{name} {per_pair:.2} x {us:.0} us"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!("      calls: {calls}");
+        let woke = p
+            .woke_share
+            .map(|w| format!("; {:.0}% of waits ended by a notice", 100.0 * w))
+            .unwrap_or_default();
+        println!(
+            "      thread time per pair {:.0} us, {:.0} us of it in store calls and waits{woke}",
+            p.thread_us_per_pair, p.in_calls_us_per_pair
+        );
+    }
+    print_handoffs(c);
+}
+
+fn print_handoffs(c: &mut Cell) {
+    let n = c.handoffs.len();
+    if n > 0 {
+        let to_other = c.cross.len();
+        println!(
+            "      handoffs {n}, to another thread {to_other} ({:.1}%), those p50/p99 {} ms",
+            100.0 * to_other as f64 / n as f64,
+            p50_p99(&mut c.cross)
+        );
+    }
+    for e in &c.errors {
+        println!("      error: {e}");
+    }
+}
+
+fn bench_store(
+    name: &'static str,
+    start: fn() -> Result<Server, String>,
+    url_of: fn(String) -> StoreUrl,
+    secs: f64,
+    rows: &mut Vec<Row>,
+    skipped: &mut Vec<(&'static str, String)>,
+) {
+    eprintln!("{name}: starting a throwaway server");
+    let server = match start() {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("{name}: skipped: {why}");
+            skipped.push((name, why));
+            return;
+        }
+    };
+    let url = url_of(server.url.clone());
+    for threads in CONTENDERS {
+        eprintln!("{name}: {threads} contender(s): joblock");
+        let (joblock, notifies) = match joblock_cell(&url, threads, secs, true) {
+            Ok((cell, notifies)) => (Ok(cell), Some(notifies)),
+            Err(e) => (Err(e), None),
+        };
+        eprintln!("{name}: {threads} contender(s): native");
+        let native = native_cell(&url, threads, secs);
+        // Only worth a comparison when the first run used notifications.
+        let polling = (notifies == Some(true)).then(|| {
+            eprintln!("{name}: {threads} contender(s): joblock, polling");
+            joblock_cell(&url, threads, secs, false).map(|(cell, _)| cell)
+        });
+        rows.push(Row {
+            store: name,
+            threads,
+            notifies,
+            joblock,
+            native,
+            polling,
+        });
+    }
+    drop(server);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
+    let secs = measure_secs();
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    bench_store(
+        "redis",
+        start_redis,
+        StoreUrl::Redis,
+        secs,
+        &mut rows,
+        &mut skipped,
+    );
+    bench_store(
+        "postgres",
+        start_postgres,
+        StoreUrl::Postgres,
+        secs,
+        &mut rows,
+        &mut skipped,
+    );
+    print_table(&mut rows, &skipped, secs);
+}
