@@ -199,3 +199,135 @@ fn a_postgres_restart_mid_run_leaves_a_valid_output_and_no_overlap() {
         "the run went on after the restart: {finished} finished"
     );
 }
+
+#[test]
+fn watch_once_shows_the_holder_and_the_waiters_of_a_shared_lock() {
+    let server = support::redis_server::RedisServer::start();
+    let ns = support::redis_server::unique_namespace("watch");
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.txt");
+    let (tx, rx) = unbounded();
+    // Slow jobs (speed 10) so the lock is held, and others wait, while we look.
+    let mut worker = {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_joblock"))
+            .arg("worker")
+            .args([
+                "--store",
+                &server.url,
+                "--namespace",
+                &ns,
+                "--client",
+                "acme",
+            ])
+            .args([
+                "--jobs",
+                "3",
+                "--crash-prob",
+                "0",
+                "--speed",
+                "10",
+                "--json",
+                "--output",
+            ])
+            .arg(&output)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start a worker");
+        let stdout = child.stdout.take().expect("worker stdout");
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Worker { child }
+    };
+    // Wait until a job holds the lock and another one is waiting for it.
+    let mut waiting = false;
+    let mut held = false;
+    for v in rx.iter() {
+        held |= kind(&v) == "chunk_written";
+        waiting |= kind(&v) == "lock_attempt";
+        if held && waiting {
+            break;
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_joblock"))
+        .args([
+            "watch",
+            "--store",
+            &server.url,
+            "--namespace",
+            &ns,
+            "--once",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let views: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lock = &views[0];
+    assert_eq!(lock["key"], "lock:worker:acme");
+    assert_eq!(lock["state"], "held", "{views}");
+    assert!(lock["owner"].is_string());
+    assert!(lock["fence"].as_u64().unwrap_or(0) >= 1);
+    assert!(
+        !lock["waiters"]
+            .as_array()
+            .map(Vec::is_empty)
+            .unwrap_or(true),
+        "waiters are shown: {views}"
+    );
+    let _ = worker.child.kill();
+}
+
+#[test]
+fn watch_names_an_unreachable_store_in_one_line_and_exits_3() {
+    let out = Command::new(env!("CARGO_BIN_EXE_joblock"))
+        .args(["watch", "--store", "redis://127.0.0.1:1", "--once"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("redis://127.0.0.1:1"), "{err}");
+}
+
+#[test]
+fn an_unreachable_store_is_one_line_naming_it_with_exit_3_and_no_output_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "redis://127.0.0.1:1",
+        "postgres://postgres@127.0.0.1:1/postgres",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_joblock"))
+            .current_dir(dir.path())
+            .args(["--headless", "--store", url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(url), "{err}");
+        assert!(
+            !dir.path().join("output.txt").exists(),
+            "{url}: nothing half-written"
+        );
+    }
+}
+
+#[test]
+fn a_store_url_of_an_unknown_kind_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_joblock"))
+        .args(["--headless", "--store", "mongodb://x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mongodb://x"));
+}
