@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use crate::describe::{AttemptFilter, describe};
 use crate::engine::events::{Event, Stamped};
-use crate::engine::{EngineError, RunHandle, Summary};
+use crate::engine::{Command, EngineError, RunHandle, Summary};
 
 /// How to print.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,6 +58,11 @@ pub fn run(
             printing = writeln!(out, "{line}").is_ok();
             if printing && handle.events().is_empty() {
                 printing = out.flush().is_ok();
+            }
+            if !printing && record.is_none() {
+                // Nobody reads us any more (e.g. `| head`): stop the run cleanly
+                // rather than running on for minutes with nowhere to report.
+                let _ = handle.commands().send(Command::Stop);
             }
         }
         if let Event::RunFinished { summary: sum } = &s.event {
@@ -107,6 +112,10 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         s.handoffs, s.takeovers, s.repairs, s.repaired_bytes, s.writes_rejected
     )?;
     writeln!(out, "store ops {}", s.store_ops)?;
+    if !s.faults.is_empty() {
+        let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "faults    {}", list.join(", "))?;
+    }
     writeln!(
         out,
         "wait      mean {:.3}s, max {:.3}s",
