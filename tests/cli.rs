@@ -710,3 +710,43 @@ fn help_exits_zero_and_lists_every_flag() {
         entries(dir.path())
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_stops_the_run_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let dir = workdir();
+    // At speed 10 the full run takes about half a minute of real time.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_joblock"))
+        .current_dir(dir.path())
+        .args([
+            "--json",
+            "--speed",
+            "10",
+            "--seed",
+            "3",
+            "--crash-prob",
+            "0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start joblock");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a first line");
+    assert!(first.contains("run_started"), "{first}");
+    // The reader is gone (stdout dropped): the next write fails and the run stops.
+    let status = child.wait().expect("joblock exits");
+    assert!(status.code().is_some(), "no crash: {status}");
+    let written = fs::read_to_string(dir.path().join("output.txt")).unwrap_or_default();
+    let v = joblock::verify::check(written.as_bytes(), None);
+    assert!(v.passed(), "the output is left strictly valid");
+    assert!(
+        v.records <= 2,
+        "the run stopped early, not after all 25 jobs: {} records",
+        v.records
+    );
+}
