@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
+use super::canonical::canonical_text;
 use super::filter::{describe, matches, validate_filter, validate_set};
 use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 use crate::clock::Clock;
@@ -195,37 +196,9 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-/// The map key for an `_id`: its JSON text, canonicalised so that two `_id`s that
-/// are equal as `Value`s always get the same key (otherwise the `_id` fast path and
-/// a full scan could disagree).
+/// The map key for an `_id`: its canonical JSON text (see [`super::canonical`]).
 fn id_key(id: &Value) -> String {
-    match id {
-        // The common case: strings are already canonical.
-        Value::String(_) => id.to_string(),
-        _ => canonical(id).to_string(),
-    }
-}
-
-/// `-0.0 == 0.0` as a `Value` but prints differently, and object key order is only
-/// sorted without serde_json's `preserve_order`; normalise both.
-fn canonical(v: &Value) -> Value {
-    match v {
-        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() => {
-            Number::from_f64(0.0).map_or_else(|| v.clone(), Value::Number)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        Value::Object(fields) => {
-            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), canonical(v)))
-                    .collect(),
-            )
-        }
-        _ => v.clone(),
-    }
+    canonical_text(id)
 }
 
 /// Checks a document's shape and returns its key and fields.

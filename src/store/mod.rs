@@ -6,6 +6,7 @@
 //! operations are; nothing else (no mutex, no range query, no script) is offered, so
 //! the lock protocol built on top must be correct with these alone.
 
+pub mod canonical;
 mod faulty;
 mod filter;
 mod memory;

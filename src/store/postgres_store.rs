@@ -58,8 +58,9 @@ use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, GenericClient, NoTls, Notification};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
+use super::canonical::canonical_text;
 use super::filter::{describe, validate_filter, validate_set};
 use super::url::validate_namespace;
 use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
@@ -165,36 +166,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The key for an `_id`: its JSON text, canonicalised so that two `_id`s equal as
-/// `Value`s always get the same key. Same rules as the memory store's `id_key`, so
-/// both backends report the same `DuplicateKey` text and treat the same ids as equal.
+/// The key for an `_id`: its canonical JSON text, as every backend keys documents.
 fn id_key(id: &Value) -> String {
-    match id {
-        Value::String(_) => id.to_string(),
-        _ => canonical(id).to_string(),
-    }
-}
-
-/// `-0.0 == 0.0` as a `Value` but prints differently, and object key order is only
-/// sorted without serde_json's `preserve_order`; normalise both.
-fn canonical(v: &Value) -> Value {
-    match v {
-        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() => {
-            Number::from_f64(0.0).map_or_else(|| v.clone(), Value::Number)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        Value::Object(fields) => {
-            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), canonical(v)))
-                    .collect(),
-            )
-        }
-        _ => v.clone(),
-    }
+    canonical_text(id)
 }
 
 /// Checks a document's shape (same messages as memory) and returns its key and JSON text.

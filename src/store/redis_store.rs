@@ -45,8 +45,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, ErrorKind, IntoConnectionInfo, Msg, RedisError, Script};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
+use super::canonical::canonical_text;
 use super::filter::{describe, validate_filter, validate_set};
 use super::url::validate_namespace;
 use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
@@ -292,39 +293,6 @@ fn one_line(e: &RedisError) -> String {
 /// a reply half-read, so the connection is dropped and the next operation reconnects.
 fn connection_survives(e: &RedisError) -> bool {
     matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension)
-}
-
-/// The text of a value in its canonical form: two values that are equal as `Value`s
-/// always get the same text, so the server can compare texts byte for byte.
-fn canonical_text(v: &Value) -> String {
-    match v {
-        // The common case: strings are already canonical.
-        Value::String(_) => v.to_string(),
-        _ => canonical(v).to_string(),
-    }
-}
-
-/// `-0.0 == 0.0` as a `Value` but prints differently, and object key order is only
-/// sorted without serde_json's `preserve_order`; normalise both (as the memory store
-/// does for `_id`).
-fn canonical(v: &Value) -> Value {
-    match v {
-        Value::Number(n) if n.is_f64() && n.as_f64() == Some(0.0) => {
-            Number::from_f64(0.0).map_or_else(|| v.clone(), Value::Number)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        Value::Object(fields) => {
-            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), canonical(v)))
-                    .collect(),
-            )
-        }
-        _ => v.clone(),
-    }
 }
 
 /// A document checked and flattened for the insert script: its id text and its
