@@ -14,8 +14,9 @@
 //!
 //! Every value (document, filter value, filter key, update) is bound as a `text`
 //! parameter and cast in SQL; the only thing spliced into SQL text is the table name,
-//! quoted as an identifier. Statements are sent with `query_typed`/`execute_typed`,
-//! so each operation is one round trip with no prepared statement to go stale.
+//! quoted as an identifier. The statements operations repeat (finds, updates,
+//! deletes) are prepared once per connection and cached by their SQL text; the cache
+//! goes with the connection when it breaks.
 //!
 //! Change notification (LISTEN/NOTIFY): a row trigger on the table calls
 //! `pg_notify('joblock_<namespace>', id)` for every inserted, updated or deleted row,
@@ -49,6 +50,7 @@
 //!   whether the server applied it: the commit may have happened just before the
 //!   connection was lost. Memory's injected faults always fail before applying.
 
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,7 +59,7 @@ use std::time::{Duration, Instant};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, Config, GenericClient, NoTls, Notification};
+use postgres::{Client, Config, GenericClient, NoTls, Notification, Statement};
 use serde_json::{Map, Value};
 
 use super::canonical::canonical_text;
@@ -126,6 +128,10 @@ pub struct PostgresStore {
     /// `None` until first use, and again after the connection broke: the next
     /// operation reconnects, so a restarted server is picked up without a restart here.
     conn: Mutex<Option<Client>>,
+    /// Statements prepared on `conn`, by SQL text: the lock issues a handful of
+    /// statement shapes over and over, and a prepared one skips parsing and planning.
+    /// Cleared whenever the connection is dropped (statements belong to it).
+    stmts: Mutex<HashMap<String, Statement>>,
     /// The connection that LISTENs for this handle's [`Store::wait_for_change`]:
     /// opened on the first wait, kept so that notifications arriving between waits
     /// are buffered rather than lost, and dropped (reopened by the next wait) when it
@@ -308,9 +314,12 @@ fn duplicate_or(e: postgres::Error, key: &str) -> Failure {
     }
 }
 
+/// Prepared statements kept per connection at most.
+const STATEMENT_CACHE: usize = 64;
+
 /// A statement's parameters. Every value is bound as `text` and cast in the SQL
 /// (`$n::jsonb`): the crate's jsonb support is behind a feature this crate does not
-/// enable, and typed parameters let each statement go out in one round trip.
+/// enable. Hot statements are prepared once per connection (see `statement`).
 #[derive(Default)]
 struct Params(Vec<String>);
 
@@ -319,6 +328,10 @@ impl Params {
     fn push(&mut self, value: String) -> String {
         self.0.push(value);
         format!("${}", self.0.len())
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0.iter().map(|s| s as &(dyn ToSql + Sync)).collect()
     }
 
     fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
@@ -696,6 +709,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             shared: Arc::new(shared),
             conn: Mutex::new(Some(client)),
+            stmts: Mutex::new(HashMap::new()),
             listener: Mutex::new(None),
         })
     }
@@ -725,7 +739,9 @@ impl PostgresStore {
             Err(Failure::Pg(e)) => breaks_connection(e) || client.is_closed(),
             _ => client.is_closed(),
         };
-        if !broken {
+        if broken {
+            lock(&self.stmts).clear();
+        } else {
             *slot = Some(client);
         }
         result.map_err(|failure| self.store_error(kind, failure, broken))
@@ -766,14 +782,36 @@ impl PostgresStore {
         params: &Params,
     ) -> Result<Vec<Value>, StoreError> {
         self.run(kind, |client| {
-            docs_of(&client.query_typed(sql, &params.typed())?)
+            let stmt = self.statement(client, sql, params)?;
+            docs_of(&client.query(&stmt, &params.refs())?)
         })
+    }
+
+    /// The prepared statement for `sql` on this handle's connection.
+    fn statement(
+        &self,
+        client: &mut Client,
+        sql: &str,
+        params: &Params,
+    ) -> Result<Statement, postgres::Error> {
+        let mut cache = lock(&self.stmts);
+        if let Some(stmt) = cache.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = client.prepare_typed(sql, &vec![Type::TEXT; params.0.len()])?;
+        // Filters of arbitrary shape could grow the cache without end.
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
     }
 
     /// Runs a statement and returns how many rows it affected.
     fn execute(&self, kind: OpKind, sql: &str, params: &Params) -> Result<u64, StoreError> {
         self.run(kind, |client| {
-            Ok(client.execute_typed(sql, &params.typed())?)
+            let stmt = self.statement(client, sql, params)?;
+            Ok(client.execute(&stmt, &params.refs())?)
         })
     }
 
@@ -1015,6 +1053,7 @@ impl Store for PostgresStore {
         Arc::new(PostgresStore {
             shared: Arc::clone(&self.shared),
             conn: Mutex::new(None),
+            stmts: Mutex::new(HashMap::new()),
             listener: Mutex::new(None),
         })
     }
