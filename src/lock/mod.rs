@@ -265,7 +265,6 @@ impl Lock {
                 });
             }
             w.attempts += 1;
-            let attempt_started = self.clock.now();
             match self.attempt(&mut w, observer) {
                 Ok(Attempt::Won(lease, via, committed)) => {
                     let acquisition = Acquisition {
@@ -298,19 +297,11 @@ impl Lock {
             if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {
                 // Wait well: sleep until the lock document changes (a release, a
                 // heartbeat) rather than polling. A third of a lease is still often
-                // enough to time a silent holder's lease.
+                // enough to time a silent holder's lease; the retry interval is the
+                // floor, so a store that notifies is never polled harder.
                 let pause = self.config.retry.max(self.config.lease / 3).min(left);
                 let real = pause.div_f64(self.clock.speed().max(f64::MIN_POSITIVE));
-                if self.store.wait_for_change(&self.key, real) {
-                    // Woken by a change: a waiter that has been asleep a while reads at
-                    // once (a quick handoff), but under heavy contention every change
-                    // wakes every waiter, so nobody reads more often than `retry`:
-                    // notification never costs the store more than polling would.
-                    let since = self.clock.now() - attempt_started;
-                    if since < self.config.retry {
-                        let _ = self.clock.sleep_or(self.config.retry - since, abort);
-                    }
-                }
+                self.store.wait_for_change(&self.key, real);
                 continue;
             }
             let pause = self.backoff(w.errors_in_row).min(left);
