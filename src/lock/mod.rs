@@ -174,6 +174,17 @@ pub struct Lock {
 /// The longest pause between attempts after store errors (unless `retry` is longer).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// The pause after `errors` store errors in a row: `retry` doubled per error, up to
+/// [`MAX_BACKOFF`] (or `retry` if that is longer), so a store in trouble is not
+/// hammered.
+pub fn backoff(retry: Duration, errors: u32) -> Duration {
+    if errors == 0 {
+        return retry;
+    }
+    let doubled = retry.saturating_mul(1 << errors.min(10));
+    doubled.min(MAX_BACKOFF.max(retry))
+}
+
 /// One `acquire` call's state between attempts.
 struct Waiter<'a> {
     owner: &'a str,
@@ -313,12 +324,7 @@ impl Lock {
 
     /// The pause before the next attempt after `errors` store errors in a row.
     fn backoff(&self, errors: u32) -> Duration {
-        let retry = self.config.retry;
-        if errors == 0 {
-            return retry;
-        }
-        let doubled = retry.saturating_mul(1 << errors.min(10));
-        doubled.min(MAX_BACKOFF.max(retry))
+        backoff(self.config.retry, errors)
     }
 
     fn attempt(

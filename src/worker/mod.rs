@@ -16,7 +16,7 @@ use crate::engine::commands::{Mailbox, Order};
 use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
 use crate::engine::registry::Registry;
 use crate::lock::{
-    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, MAX_BACKOFF, Presence, Seen, Via,
+    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Presence, Seen, Via, backoff,
 };
 use crate::output::{FencedOutput, OutputError};
 
@@ -399,7 +399,7 @@ impl Worker<'_> {
         // applied release), backing off like a waiter, up to the give-up time.
         let config = self.cx.lock.config();
         let started = self.cx.clock.now();
-        let mut pause = config.retry;
+        let mut errors = 0;
         loop {
             match held.lease.release(committed) {
                 Ok(true) => {
@@ -418,8 +418,8 @@ impl Worker<'_> {
                         return self.fenced(format!("could not confirm the release: {e}"));
                     }
                     // Retry soon: the answer is only certain while our lease lasts.
-                    self.cx.clock.sleep(pause);
-                    pause = (pause * 2).min(MAX_BACKOFF.max(config.retry));
+                    self.cx.clock.sleep(backoff(config.retry, errors));
+                    errors += 1;
                 }
             }
         }
@@ -454,9 +454,8 @@ impl Worker<'_> {
     }
 
     /// Undoes our partial record (the fence check makes this safe even if we lost
-    /// the lock) and releases if the lock is still ours. Returns whether the output
-    /// accepted the repair.
-    fn repair_and_release(&self, held: &mut Held, reason: &str) -> bool {
+    /// the lock) and releases if the lock is still ours.
+    fn repair_and_release(&self, held: &mut Held, reason: &str) {
         held.stop_heartbeat();
         let fence = held.lease.fence();
         match self.cx.output.fence_in(fence, held.committed) {
@@ -465,7 +464,8 @@ impl Worker<'_> {
                     self.emit_repair(fence, f, reason);
                 }
             }
-            Err(_) => return false,
+            // A later holder fenced in: the lock is not ours to release.
+            Err(_) => return,
         }
         // Release even if our lease looks stale: the release is a compare-and-set on
         // our owner and fence, so it frees the lock only if nobody took it over, and
@@ -485,7 +485,6 @@ impl Worker<'_> {
                 Err(_) => break,
             }
         }
-        true
     }
 
     /// Releases a lock this job won but never wrote under (nothing to repair).
