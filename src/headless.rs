@@ -43,19 +43,16 @@ pub fn run(
     for s in handle.events().iter() {
         if let Some(w) = record.as_deref_mut()
             && record_error.is_none()
-            && let Err(e) = serde_json::to_writer(&mut *w, &s)
-                .map_err(io::Error::from)
-                .and_then(|_| w.write_all(b"\n"))
+            && let Err(e) = s.write_json_line(w)
         {
             record_error = Some(e);
         }
         if printing && (opts.json || opts.verbose || filter.shows(&s.event)) {
-            let line = if opts.json {
-                serde_json::to_string(&s).unwrap_or_default()
+            printing = if opts.json {
+                s.write_json_line(out).is_ok()
             } else {
-                text_line(&s)
+                writeln!(out, "{}", text_line(&s)).is_ok()
             };
-            printing = writeln!(out, "{line}").is_ok();
             if printing && handle.events().is_empty() {
                 printing = out.flush().is_ok();
             }

@@ -4,6 +4,7 @@
 //! script checks is what a person sees. Every event is stamped with scenario time
 //! and a sequence number in emission order.
 
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,14 @@ pub struct Stamped {
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
+}
+
+impl Stamped {
+    /// Writes this event as one JSON line (the `--json` and `--events` format).
+    pub fn write_json_line(&self, w: &mut dyn Write) -> io::Result<()> {
+        serde_json::to_writer(&mut *w, self).map_err(io::Error::from)?;
+        w.write_all(b"\n")
+    }
 }
 
 /// What a waiter saw on an attempt that did not acquire.

@@ -124,10 +124,7 @@ impl Dashboard {
         if self.record_error.is_some() {
             return;
         }
-        let written = serde_json::to_writer(&mut *w, ev)
-            .map_err(io::Error::from)
-            .and_then(|_| w.write_all(b"\n"));
-        if let Err(e) = written {
+        if let Err(e) = ev.write_json_line(w.as_mut()) {
             self.record_error = Some(e);
         }
     }
