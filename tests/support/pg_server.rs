@@ -417,15 +417,7 @@ pub fn shared() -> &'static PgServer {
     SERVER.get_or_init(PgServer::start)
 }
 
-/// A namespace (table name) no other store of this process has used.
-pub fn unique_namespace(tag: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{tag}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use super::unique_namespace;
 
 /// A store on the shared server under a fresh namespace, so it starts empty.
 pub fn fresh_store() -> PostgresStore {

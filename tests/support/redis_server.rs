@@ -10,7 +10,6 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -208,15 +207,7 @@ pub fn shared() -> &'static RedisServer {
     SERVER.get_or_init(RedisServer::start)
 }
 
-/// A namespace no other store of this process has used.
-pub fn unique_namespace(tag: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{tag}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use super::unique_namespace;
 
 /// A store on the shared server under a fresh namespace, so it starts empty.
 pub fn fresh_store() -> RedisStore {
