@@ -3,6 +3,8 @@
 //!
 //! Review a changed snapshot by eye: it is the screen a person would see.
 
+mod support;
+
 use joblock::engine::{Event, How, JobId, OutputCheck, SeenLock, Stamped, Summary};
 use joblock::store::{OpCounts, OpKind};
 use joblock::tui::app::App;
@@ -14,9 +16,9 @@ use joblock::verify::RECORD;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+use support::events::{LEASE, hash, run_started};
 
 /// Lease length of every hand-built run, seconds.
-const LEASE: f64 = 3.0;
 /// Bytes per chunk (the engine's default).
 const CHUNK: usize = 5;
 
@@ -24,36 +26,6 @@ const CHUNK: usize = 5;
 // Event builders. Every job event names its client: jobs are dealt round-robin
 // over the run's clients, as the engine does.
 // ---------------------------------------------------------------------------
-
-fn run_started(jobs: u32, clients: u32) -> Event {
-    let client_names: Vec<String> = (1..=clients).map(|i| format!("client-{i}")).collect();
-    let outputs = if clients == 1 {
-        vec!["output.txt".to_string()]
-    } else {
-        client_names
-            .iter()
-            .map(|c| format!("output.{c}.txt"))
-            .collect()
-    };
-    Event::RunStarted {
-        jobs,
-        clients,
-        store: "memory".into(),
-        speed: 1.0,
-        seed: 42,
-        clock: "virtual".into(),
-        lease: LEASE,
-        client_names,
-        outputs,
-    }
-}
-
-fn hash(job: JobId) -> String {
-    format!(
-        "{:08x}-0000-4000-8000-{job:012x}",
-        job.wrapping_mul(0x9e37_79b9)
-    )
-}
 
 /// The record's chunks, as the worker cuts them.
 fn record_chunks() -> Vec<&'static str> {

@@ -3,50 +3,22 @@
 //! is exactly the one written down, and every test checks after each event that the
 //! per-state counts still agree with the rows.
 
+mod support;
+
 use joblock::engine::{Command, Event, How, JobId, SeenLock, Stamped, Summary, Target};
 use joblock::tui::app::{App, Effect, Overlay, SortKey};
 use joblock::tui::keys::Action;
 use joblock::tui::state::{DashState, JobState, Level, MarkKind};
 use joblock::tui::theme::Theme;
+use support::events::{LEASE, hash, run_started};
 
 /// Lease length of every hand-built run, seconds.
-const LEASE: f64 = 3.0;
 /// The client of single-client runs.
 const C1: &str = "client-1";
 
 // ---------------------------------------------------------------------------
 // Event builders. Job events are for `client-1`; `on` moves one to another client.
 // ---------------------------------------------------------------------------
-
-fn run_started(jobs: u32, clients: u32) -> Event {
-    let client_names: Vec<String> = (1..=clients).map(|i| format!("client-{i}")).collect();
-    let outputs = if clients == 1 {
-        vec!["output.txt".to_string()]
-    } else {
-        client_names
-            .iter()
-            .map(|c| format!("output.{c}.txt"))
-            .collect()
-    };
-    Event::RunStarted {
-        jobs,
-        clients,
-        store: "memory".into(),
-        speed: 1.0,
-        seed: 42,
-        clock: "virtual".into(),
-        lease: LEASE,
-        client_names,
-        outputs,
-    }
-}
-
-fn hash(job: JobId) -> String {
-    format!(
-        "{:08x}-0000-4000-8000-{job:012x}",
-        job.wrapping_mul(0x9e37_79b9)
-    )
-}
 
 fn queued(job: JobId) -> Event {
     Event::Queued {

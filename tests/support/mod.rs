@@ -17,3 +17,4 @@ pub fn unique_namespace(tag: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+pub mod events;
