@@ -7,7 +7,7 @@ mod job;
 pub use client::{ClientView, Mark, MarkKind, OutputTail, Segment};
 pub use job::{JobRow, JobState};
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::describe::{AttemptFilter, describe};
 use crate::engine::{Event, How, JobId, Stamped, Summary};
@@ -65,6 +65,9 @@ pub struct DashState {
     pub jobs: Vec<JobRow>,
     /// Jobs per state, kept as states change.
     pub counts: [usize; 9],
+    /// Queued or waiting jobs per client, kept as states change (the lock panel
+    /// asks every frame; scanning thousands of jobs per client per frame is waste).
+    waiting: HashMap<String, usize>,
     /// One view per client, in client order.
     pub clients: Vec<ClientView>,
     /// Newest last; shown newest first.
@@ -113,12 +116,15 @@ impl DashState {
 
     /// Jobs of `client` that are waiting (or queued) for its lock.
     pub fn waiters(&self, client: &str) -> usize {
-        self.jobs
-            .iter()
-            .filter(|j| {
-                j.client == client && matches!(j.state, JobState::Waiting | JobState::Queued)
-            })
-            .count()
+        self.waiting.get(client).copied().unwrap_or(0)
+    }
+
+    /// Keeps `waiting` in step when a job of `client` enters or leaves `state`.
+    fn count_waiter(&mut self, client: &str, state: JobState, delta: isize) {
+        if matches!(state, JobState::Waiting | JobState::Queued) {
+            let n = self.waiting.entry(client.to_string()).or_insert(0);
+            *n = n.saturating_add_signed(delta);
+        }
     }
 
     fn set_state(&mut self, id: JobId, state: JobState, t: f64) {
@@ -133,8 +139,11 @@ impl DashState {
         if state.is_end() {
             job.ended_at = Some(t);
         }
+        let client = job.client.clone();
         self.counts[state_index(old)] -= 1;
         self.counts[state_index(state)] += 1;
+        self.count_waiter(&client, old, -1);
+        self.count_waiter(&client, state, 1);
     }
 
     fn push_log(&mut self, t: f64, text: String, level: Level) {
@@ -212,6 +221,7 @@ impl DashState {
                 if *job > 0 && index == self.jobs.len() {
                     self.jobs.push(row);
                     self.counts[state_index(JobState::Queued)] += 1;
+                    self.count_waiter(client, JobState::Queued, 1);
                 }
             }
             Event::LockAttempt { job, attempt, .. } => {
