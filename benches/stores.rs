@@ -41,7 +41,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use joblock::clock::Clock;
-use joblock::lock::{AcquireOutcome, Lease, Lock, LockConfig, Quiet};
+use joblock::lock::{AcquireOutcome, Lease, LocalQueue, Lock, LockConfig, Quiet};
 use joblock::store::{MemoryConfig, OpCounts, OpKind, Store, StoreError, StoreUrl, open_store};
 use serde_json::Value;
 
@@ -901,15 +901,27 @@ fn profile(b: &StatsSnapshot, a: &StatsSnapshot, pairs: u64, threads: usize, sec
     }
 }
 
-/// joblock's lock on `url` with `threads` contenders. With `notify` the lock uses the
-/// store's change notification when it has one; without, waiters poll every 1 ms.
-/// Also returns whether notifications were in use.
+/// How joblock's contenders wait.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Queue mode: the threads share one `LocalQueue`, releases hand over.
+    Queue,
+    /// Race mode (the default): every waiter reads and races, woken by notifications.
+    Race,
+    /// Race mode with notifications hidden: waiters poll every 1 ms.
+    Polling,
+}
+
+/// joblock's lock on `url` with `threads` contenders waiting in `mode`. Also returns
+/// whether notifications were in use.
 fn joblock_cell(
     url: &StoreUrl,
     threads: usize,
     secs: f64,
-    notify: bool,
+    mode: Mode,
 ) -> Result<(Cell, bool), String> {
+    let notify = mode != Mode::Polling;
+    let queue = (mode == Mode::Queue).then(LocalQueue::new);
     let clock = Clock::real(1.0);
     let real: Arc<dyn Store> =
         open_store(url, &fresh_namespace(), &clock, MemoryConfig::default(), 1)
@@ -928,7 +940,8 @@ fn joblock_cell(
                 clock.clone(),
                 KEY.to_string(),
                 JOBLOCK_CONFIG,
-            ),
+            )
+            .with_queue(queue.clone()),
             owner: format!("bench-{i}"),
             held: None,
         })
@@ -992,8 +1005,11 @@ fn p50_p99(samples: &mut [Duration]) -> String {
 struct Row {
     store: &'static str,
     threads: usize,
-    /// Whether the store notified (so joblock's waiters slept until a change).
+    /// Whether the store notified (so race-mode waiters slept until a change).
     notifies: Option<bool>,
+    /// joblock in queue mode (one `LocalQueue` shared by the threads).
+    queue: Result<Cell, String>,
+    /// joblock in race mode (the default).
     joblock: Result<Cell, String>,
     native: Result<Cell, String>,
     /// joblock with notifications hidden: waiters poll every `retry` (1 ms).
@@ -1020,6 +1036,12 @@ fn handoff(c: &mut Result<Cell, String>) -> String {
         .unwrap_or_else(|_| "-".to_string())
 }
 
+fn ratio_text(a: &Result<Cell, String>, b: &Result<Cell, String>) -> String {
+    ratio(a, b)
+        .map(|r| format!("{r:.2}x"))
+        .unwrap_or_else(|| "-".to_string())
+}
+
 fn print_table(rows: &mut [Row], skipped: &[(&'static str, String)], secs: f64) {
     println!();
     println!(
@@ -1027,34 +1049,36 @@ fn print_table(rows: &mut [Row], skipped: &[(&'static str, String)], secs: f64) 
          before a release to the next acquisition returning, p50/p99 ms"
     );
     println!(
-        "{:<9} {:>10}  {:>15}  {:>14}  {:>6}  {:>23}  {:>13}  joblock waiters",
+        "queue = queue mode (the threads share one LocalQueue; a release hands over), \
+         race = race mode (the default; waiters woken by the store's notifications), \
+         native = the engine's own lock"
+    );
+    println!(
+        "{:<9} {:>4}  {:>8} {:>8} {:>8}  {:>6} {:>6}  {:>13} {:>13} {:>13}",
         "store",
-        "contenders",
-        "joblock pairs/s",
-        "native pairs/s",
-        "ratio",
-        "handoff p50/p99 joblock",
+        "thr",
+        "queue/s",
+        "race/s",
+        "native/s",
+        "queue",
+        "race",
+        "handoff queue",
+        "race",
         "native",
     );
     for row in rows.iter_mut() {
-        let r = ratio(&row.joblock, &row.native)
-            .map(|r| format!("{r:.2}x"))
-            .unwrap_or_else(|| "-".to_string());
-        let waiters = match row.notifies {
-            Some(true) => "notified",
-            Some(false) => "poll 1 ms",
-            None => "-",
-        };
         println!(
-            "{:<9} {:>10}  {:>15}  {:>14}  {:>6}  {:>23}  {:>13}  {}",
+            "{:<9} {:>4}  {:>8} {:>8} {:>8}  {:>6} {:>6}  {:>13} {:>13} {:>13}",
             row.store,
             row.threads,
+            rate(&row.queue),
             rate(&row.joblock),
             rate(&row.native),
-            r,
+            ratio_text(&row.queue, &row.native),
+            ratio_text(&row.joblock, &row.native),
+            handoff(&mut row.queue),
             handoff(&mut row.joblock),
             handoff(&mut row.native),
-            waiters
         );
     }
     for (store, why) in skipped {
@@ -1063,20 +1087,18 @@ fn print_table(rows: &mut [Row], skipped: &[(&'static str, String)], secs: f64) 
 
     if rows.iter().any(|r| r.polling.is_some()) {
         println!();
-        println!("the same joblock lock with notifications hidden (waiters poll every 1 ms)");
+        println!("race mode with notifications hidden (waiters poll every 1 ms)");
         println!(
-            "{:<9} {:>10}  {:>15}  {:>14}  {:>23}",
-            "store", "contenders", "joblock pairs/s", "vs native", "handoff p50/p99 joblock"
+            "{:<9} {:>4}  {:>8}  {:>9}  {:>13}",
+            "store", "thr", "pairs/s", "vs native", "handoff"
         );
         for row in rows.iter_mut() {
             let Some(polling) = row.polling.as_mut() else {
                 continue;
             };
-            let r = ratio(polling, &row.native)
-                .map(|r| format!("{r:.2}x"))
-                .unwrap_or_else(|| "-".to_string());
+            let r = ratio_text(polling, &row.native);
             println!(
-                "{:<9} {:>10}  {:>15}  {:>14}  {:>23}",
+                "{:<9} {:>4}  {:>8}  {:>9}  {:>13}",
                 row.store,
                 row.threads,
                 rate(polling),
@@ -1089,14 +1111,16 @@ fn print_table(rows: &mut [Row], skipped: &[(&'static str, String)], secs: f64) 
     println!();
     println!("targets: joblock >= 0.5x native with 1 contender, >= 1.0x with 8");
     for row in rows.iter() {
-        if let Some(r) = ratio(&row.joblock, &row.native) {
-            let target = if row.threads == 1 { 0.5 } else { 1.0 };
-            println!(
-                "  {:<9} {} contender(s): {r:.2}x (target {target:.1}x) {}",
-                row.store,
-                row.threads,
-                if r >= target { "met" } else { "NOT met" }
-            );
+        let target = if row.threads == 1 { 0.5 } else { 1.0 };
+        for (mode, cell) in [("queue", &row.queue), ("race", &row.joblock)] {
+            if let Some(r) = ratio(cell, &row.native) {
+                println!(
+                    "  {:<9} {} contender(s), {mode:<5} mode: {r:.2}x (target {target:.1}x) {}",
+                    row.store,
+                    row.threads,
+                    if r >= target { "met" } else { "NOT met" }
+                );
+            }
         }
     }
 
@@ -1106,13 +1130,14 @@ fn print_table(rows: &mut [Row], skipped: &[(&'static str, String)], secs: f64) 
     );
     for row in rows.iter_mut() {
         println!("  {} {} contender(s)", row.store, row.threads);
-        let notified = match row.notifies {
-            Some(true) => "joblock (notified)",
-            _ => "joblock",
+        print_joblock("joblock, queue mode", &mut row.queue);
+        let race = match row.notifies {
+            Some(true) => "joblock, race mode (notified)",
+            _ => "joblock, race mode",
         };
-        print_joblock(notified, &mut row.joblock);
+        print_joblock(race, &mut row.joblock);
         if let Some(polling) = row.polling.as_mut() {
-            print_joblock("joblock (poll 1 ms)", polling);
+            print_joblock("joblock, race mode (poll 1 ms)", polling);
         }
         match &mut row.native {
             Ok(c) => {
@@ -1195,8 +1220,10 @@ fn bench_store(
     };
     let url = url_of(server.url.clone());
     for threads in CONTENDERS {
-        eprintln!("{name}: {threads} contender(s): joblock");
-        let (joblock, notifies) = match joblock_cell(&url, threads, secs, true) {
+        eprintln!("{name}: {threads} contender(s): joblock, queue mode");
+        let queue = joblock_cell(&url, threads, secs, Mode::Queue).map(|(cell, _)| cell);
+        eprintln!("{name}: {threads} contender(s): joblock, race mode");
+        let (joblock, notifies) = match joblock_cell(&url, threads, secs, Mode::Race) {
             Ok((cell, notifies)) => (Ok(cell), Some(notifies)),
             Err(e) => (Err(e), None),
         };
@@ -1204,13 +1231,14 @@ fn bench_store(
         let native = native_cell(&url, threads, secs);
         // Only worth a comparison when the first run used notifications.
         let polling = (notifies == Some(true)).then(|| {
-            eprintln!("{name}: {threads} contender(s): joblock, polling");
-            joblock_cell(&url, threads, secs, false).map(|(cell, _)| cell)
+            eprintln!("{name}: {threads} contender(s): joblock, race mode polling");
+            joblock_cell(&url, threads, secs, Mode::Polling).map(|(cell, _)| cell)
         });
         rows.push(Row {
             store: name,
             threads,
             notifies,
+            queue,
             joblock,
             native,
             polling,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use joblock::engine::{ClockKind, Command, Mode, Scenario, StoreFault, Target};
+use joblock::engine::{ClockKind, Command, Mode, Scenario, StoreFault, Target, WaitMode};
 use joblock::store::StoreUrl;
 use joblock::store::url::validate_namespace;
 use joblock::verify::RECORD;
@@ -106,6 +106,15 @@ pub struct VerifyArgs {
     pub expect: Option<usize>,
 }
 
+/// How the jobs of one process wait for their lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WaitArg {
+    /// Every waiter reads the store and races for a free lock (the classic exercise).
+    Race,
+    /// Waiters queue in arrival order; a release hands the lock to the first (real clock).
+    Queue,
+}
+
 /// Which clock drives the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClockArg {
@@ -160,6 +169,9 @@ pub struct RunArgs {
     /// Which clock: real (scaled by --speed) or virtual (as fast as possible).
     #[arg(long, value_enum, default_value_t = ClockArg::Real)]
     pub clock: ClockArg,
+    /// How this process's jobs wait: race for the lock, or queue and be handed it.
+    #[arg(long, value_enum, default_value_t = WaitArg::Race)]
+    pub wait: WaitArg,
     /// Print events as lines instead of opening the dashboard.
     #[arg(long)]
     pub headless: bool,
@@ -211,6 +223,10 @@ impl RunArgs {
             namespace: self.namespace.clone(),
             mode: Mode::Standalone,
             broken: None,
+            wait: match self.wait {
+                WaitArg::Race => WaitMode::Race,
+                WaitArg::Queue => WaitMode::Queue,
+            },
         }
     }
 }

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use joblock::engine::{self, ClockKind, Command, Event, How, Scenario, Stamped, Summary, Target};
+use joblock::engine::{
+    self, ClockKind, Command, Event, How, Scenario, Stamped, Summary, Target, WaitMode,
+};
+use joblock::store::OpKind;
 use joblock::verify::{self, RECORD};
 
 fn scenario(dir: &Path, seed: u64) -> Scenario {
@@ -155,6 +158,85 @@ fn the_same_seed_reproduces_crashes_and_the_order_of_holders() {
         (crashed, holders)
     };
     assert_eq!(order("a.txt"), order("b.txt"));
+}
+
+/// The crashes and the order of holders of a run.
+fn crashes_and_holders(events: &[Stamped]) -> (Vec<u32>, Vec<u32>) {
+    let jobs = |f: fn(&Event) -> Option<u32>| events.iter().filter_map(|s| f(&s.event)).collect();
+    (
+        jobs(|e| match e {
+            Event::Crashed { job, .. } => Some(*job),
+            _ => None,
+        }),
+        jobs(|e| match e {
+            Event::Acquired { job, .. } => Some(*job),
+            _ => None,
+        }),
+    )
+}
+
+#[test]
+fn queue_mode_on_the_virtual_clock_is_race_mode() {
+    // A waiter parked in a local queue is invisible to the virtual clock, so a lock on
+    // it ignores the queue: the run must be exactly the race-mode run of that seed.
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<_> = [WaitMode::Race, WaitMode::Queue]
+        .into_iter()
+        .map(|wait| {
+            let out = dir.path().join(format!("{wait:?}.txt"));
+            let s = Scenario {
+                wait,
+                output: out.clone(),
+                ..scenario(dir.path(), 78)
+            };
+            let (summary, events) = run(s);
+            assert_strictly_valid(&out, &summary, &format!("{wait:?}"));
+            crashes_and_holders(&events)
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1]);
+}
+
+#[test]
+fn queue_mode_on_the_real_clock_survives_kill_crash_and_stall_and_spares_the_store() {
+    // Real clock at speed 100 with a 30 s lease (0.3 s real), the default scenario's
+    // crash draws, and a kill, a crash and a stall of whoever holds the lock; the
+    // same run in race mode for comparison.
+    let dir = tempfile::tempdir().unwrap();
+    let reads = |wait: WaitMode, seed: u64| {
+        let out = dir.path().join(format!("{wait:?}-{seed}.txt"));
+        let s = Scenario {
+            jobs: 12,
+            wait,
+            clock: ClockKind::Real,
+            speed: 100.0,
+            lease: 30.0,
+            db_latency: 0.1,
+            schedule: vec![
+                (15.0, Command::Kill(Target::Holder(None))),
+                (70.0, Command::Crash(Target::Holder(None))),
+                (120.0, Command::Stall(Target::Holder(None), 60.0)),
+            ],
+            output: out.clone(),
+            ..scenario(dir.path(), seed)
+        };
+        let (summary, _) = run(s);
+        let what = format!("{wait:?}, seed {seed}");
+        assert_strictly_valid(&out, &summary, &what);
+        assert_eq!(summary.jobs, 12, "{what}");
+        summary.store_ops.get(OpKind::FindOne)
+    };
+    for seed in 0..2u64 {
+        let queue = reads(WaitMode::Queue, seed);
+        let race = reads(WaitMode::Race, seed);
+        // In race mode every waiter reads every retry (0.1 s); in queue mode only the
+        // first waiter reads, once per third of a lease (10 s) or when woken. The
+        // margin is wide: the two differ by two orders of magnitude.
+        assert!(
+            queue * 5 < race,
+            "seed {seed}: queue mode read {queue} times, race mode {race}"
+        );
+    }
 }
 
 /// A time at which, for the default scenario, a holder is between two chunks.

@@ -43,21 +43,29 @@ impl Drop for Worker {
     }
 }
 
+/// What one worker process runs.
+struct Plan<'a> {
+    jobs: u32,
+    seed: u64,
+    /// `--wait`: `race` or `queue`.
+    wait: &'a str,
+}
+
 /// Starts a worker whose JSON events arrive on `tx` tagged with `index`.
 fn spawn_worker(
     index: usize,
     url: &str,
     namespace: &str,
     output: &Path,
-    jobs: u32,
-    seed: u64,
+    plan: Plan<'_>,
     tx: crossbeam_channel::Sender<(usize, Value)>,
 ) -> Worker {
+    let Plan { jobs, seed, wait } = plan;
     let mut child = Command::new(env!("CARGO_BIN_EXE_joblock"))
         .arg("worker")
         .args(["--store", url, "--namespace", namespace, "--client", "acme"])
         .args(["--jobs", &jobs.to_string(), "--seed", &seed.to_string()])
-        .args(["--crash-prob", "0.1", "--json", "--output"])
+        .args(["--crash-prob", "0.1", "--wait", wait, "--json", "--output"])
         .arg(output)
         .args(FAST)
         .stdin(Stdio::null())
@@ -107,13 +115,21 @@ fn collect(
     }
 }
 
-/// Three workers x 8 jobs; the one writing mid-record is SIGKILLed.
-fn three_workers_survive_a_sigkill_of_the_holder(url: &str, namespace: &str) {
+/// Three workers x 8 jobs, their jobs waiting in `wait` mode; the one writing
+/// mid-record is SIGKILLed.
+fn three_workers_survive_a_sigkill_of_the_holder(url: &str, namespace: &str, wait: &str) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.txt");
     let (tx, rx) = unbounded();
     let mut workers: Vec<Worker> = (0..3)
-        .map(|i| spawn_worker(i, url, namespace, &output, 8, 100 + i as u64, tx.clone()))
+        .map(|i| {
+            let plan = Plan {
+                jobs: 8,
+                seed: 100 + i as u64,
+                wait,
+            };
+            spawn_worker(i, url, namespace, &output, plan, tx.clone())
+        })
         .collect();
     drop(tx);
     let mut killed: Option<usize> = None;
@@ -155,14 +171,30 @@ fn three_workers_survive_a_sigkill_of_the_holder(url: &str, namespace: &str) {
 fn three_worker_processes_share_one_lock_on_redis_and_survive_a_sigkill() {
     let server = support::redis_server::RedisServer::start();
     let ns = support::redis_server::unique_namespace("mp");
-    three_workers_survive_a_sigkill_of_the_holder(&server.url, &ns);
+    three_workers_survive_a_sigkill_of_the_holder(&server.url, &ns, "race");
+}
+
+/// Queue mode: within each process the jobs queue and hand over; across processes
+/// the heads race. A killed holder is still taken over, by whichever head times it.
+#[test]
+fn three_queue_mode_workers_share_one_lock_on_redis_and_survive_a_sigkill() {
+    let server = support::redis_server::RedisServer::start();
+    let ns = support::redis_server::unique_namespace("mpq");
+    three_workers_survive_a_sigkill_of_the_holder(&server.url, &ns, "queue");
+}
+
+#[test]
+fn three_queue_mode_workers_share_one_lock_on_postgres_and_survive_a_sigkill() {
+    let server = support::pg_server::shared();
+    let ns = support::pg_server::unique_namespace("mpq");
+    three_workers_survive_a_sigkill_of_the_holder(&server.url, &ns, "queue");
 }
 
 #[test]
 fn three_worker_processes_share_one_lock_on_postgres_and_survive_a_sigkill() {
     let server = support::pg_server::shared();
     let ns = support::pg_server::unique_namespace("mp");
-    three_workers_survive_a_sigkill_of_the_holder(&server.url, &ns);
+    three_workers_survive_a_sigkill_of_the_holder(&server.url, &ns, "race");
 }
 
 #[test]
@@ -172,7 +204,12 @@ fn a_postgres_restart_mid_run_leaves_a_valid_output_and_no_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.txt");
     let (tx, rx) = unbounded();
-    let mut worker = spawn_worker(0, &server.url, &ns, &output, 6, 7, tx);
+    let plan = Plan {
+        jobs: 6,
+        seed: 7,
+        wait: "race",
+    };
+    let mut worker = spawn_worker(0, &server.url, &ns, &output, plan, tx);
     let mut restarted = false;
     let mut store_errors = 0;
     let mut seen = Seen::default();

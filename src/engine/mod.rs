@@ -16,7 +16,7 @@ pub mod summary;
 pub use commands::{Command, StoreFault, Target};
 pub use events::{Event, How, JobId, SeenLock, Stamped};
 pub use registry::Registry;
-pub use scenario::{ClockKind, Mode, Scenario, ScenarioError};
+pub use scenario::{ClockKind, Mode, Scenario, ScenarioError, WaitMode};
 pub use summary::{OutputCheck, Summary};
 
 use std::fs::OpenOptions;

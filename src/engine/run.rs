@@ -15,11 +15,11 @@ use super::dispatch;
 use super::events::{Emitter, Event, JobId, Stamped};
 use super::invariants;
 use super::registry::Registry;
-use super::scenario::{Scenario, secs};
+use super::scenario::{Scenario, WaitMode, secs};
 use super::seeds::{self, Stream};
 use super::summary::{Summary, check_output};
 use crate::clock::Clock;
-use crate::lock::{Lock, LockConfig, lock_key};
+use crate::lock::{LocalQueue, Lock, LockConfig, lock_key};
 use crate::output::FencedOutput;
 use crate::store::{FaultyStore, Store, WrapperFaults};
 use crate::worker::{self, Context, End, Job};
@@ -38,6 +38,8 @@ pub(super) struct Shared {
     pub registry: Arc<Registry>,
     pub outputs: Vec<Arc<FencedOutput>>,
     pub clients: Vec<String>,
+    /// Queue mode: one queue per client key, shared by that client's jobs.
+    pub queues: Vec<Option<Arc<LocalQueue>>>,
     /// Job threads not yet joined; `None` once the run stopped taking jobs.
     handles: Mutex<Option<Vec<JoinHandle<End>>>>,
     /// Set when every job has ended: schedulers stop.
@@ -113,10 +115,12 @@ impl Shared {
         };
         Context {
             clock: self.clock.clone(),
-            lock: Lock::new(store, self.clock.clone(), key, config).with_broken(
-                // The recovery stays sound: it stands for the next, correct, run.
-                if id == 0 { None } else { self.scenario.broken },
-            ),
+            lock: Lock::new(store, self.clock.clone(), key, config)
+                .with_broken(
+                    // The recovery stays sound: it stands for the next, correct, run.
+                    if id == 0 { None } else { self.scenario.broken },
+                )
+                .with_queue(self.queues[client].clone()),
             output: self.outputs[client].clone(),
             emit: self.emit.clone(),
             mailbox,
@@ -161,6 +165,9 @@ pub(super) fn launch(
     )
     .with_clock(clock.clone());
     let faults = faulty.faults_arc();
+    let queues = (0..clients.len())
+        .map(|_| (scenario.wait == WaitMode::Queue).then(LocalQueue::new))
+        .collect();
     let shared = Arc::new(Shared {
         emit: Emitter::new(clock.clone(), event_tx),
         registry: Arc::new(Registry::new(clients.len())),
@@ -171,6 +178,7 @@ pub(super) fn launch(
         faults,
         outputs,
         clients,
+        queues,
         handles: Mutex::new(Some(Vec::new())),
         done: AtomicBool::new(false),
     });

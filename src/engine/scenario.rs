@@ -79,6 +79,19 @@ pub struct Scenario {
     pub mode: Mode,
     /// A deliberately broken lock (tests of the checkers and the torture campaign).
     pub broken: Option<Broken>,
+    /// How the jobs of this process wait for a lock.
+    pub wait: WaitMode,
+}
+
+/// How the jobs of one process wait for their lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitMode {
+    /// Every waiter reads the store and races for a free lock (the classic exercise).
+    #[default]
+    Race,
+    /// The jobs of this process queue in arrival order and a release hands the lock
+    /// to the first of them ([`crate::lock::LocalQueue`]; real clock only).
+    Queue,
 }
 
 impl Default for Scenario {
@@ -104,6 +117,7 @@ impl Default for Scenario {
             namespace: "joblock".into(),
             mode: Mode::Standalone,
             broken: None,
+            wait: WaitMode::Race,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::LockDoc;
+use super::queue::{LocalQueue, Offer};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
@@ -43,6 +44,11 @@ pub struct Lease {
     /// Where a successful release leaves the document it produced, for the lock's
     /// next acquisition to start from.
     receipt: Option<Arc<Mutex<Option<LockDoc>>>>,
+    /// Queue mode: the local queue this lease is counted in as a holder, and whose
+    /// head a release hands the lock to.
+    queue: Option<Arc<LocalQueue>>,
+    /// Whether this lease still counts as a holder in `queue`.
+    in_queue: AtomicBool,
 }
 
 impl Lease {
@@ -72,6 +78,27 @@ impl Lease {
             release_errored: AtomicBool::new(false),
             base_committed: 0,
             receipt: None,
+            queue: None,
+            in_queue: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts this lease as a holder in `queue`, whose head its release hands over to.
+    pub(crate) fn with_queue(mut self, queue: Option<Arc<LocalQueue>>) -> Lease {
+        if let Some(q) = &queue {
+            q.hold(&self.owner);
+            self.in_queue.store(true, Ordering::SeqCst);
+        }
+        self.queue = queue;
+        self
+    }
+
+    /// This lease no longer holds: stop counting it in the queue (once) and wake its head.
+    fn leave_queue(&self) {
+        if let Some(q) = &self.queue
+            && self.in_queue.swap(false, Ordering::SeqCst)
+        {
+            q.unhold(&self.owner);
         }
     }
 
@@ -172,24 +199,26 @@ impl Lease {
     /// has released since. Call it before the lease runs out.
     pub fn release(&self, committed: u64) -> Result<bool, StoreError> {
         if self.is_lost() && !self.unchecked_release {
+            self.leave_queue();
             return Ok(false);
         }
         let retrying = self.release_errored.load(Ordering::SeqCst);
+        // Queue mode: if the first local waiter is parked, this release is its
+        // acquisition (a retry after a lost reply releases plainly: the recognition
+        // below covers a handoff that applied).
+        if !retrying
+            && !self.unchecked_release
+            && let Some(q) = &self.queue
+            && let Some((ticket, next)) = q.claim_head()
+        {
+            return self.hand_over(q, ticket, &next, committed);
+        }
         let filter = if self.unchecked_release {
             json!({ "_id": self.key })
         } else {
             json!({ "_id": self.key, "owner": self.owner, "fence": self.fence })
         };
-        let mut set = json!({
-            "owner": null,
-            "heartbeat": self.heartbeat() + 1,
-            "committed": committed,
-        });
-        // Only a release that commits a record leaves its receipt: a holder that
-        // crashed without writing must not overwrite the receipt of the record before.
-        if committed > self.base_committed {
-            set["released_fence"] = json!(self.fence);
-        }
+        let set = self.release_set(json!(null), self.fence, committed);
         let outcome = self.store.update_one(&filter, &set);
         if outcome.is_err() {
             self.release_errored.store(true, Ordering::SeqCst);
@@ -199,16 +228,94 @@ impl Lease {
                 if let (Some(slot), Ok(doc)) = (&self.receipt, LockDoc::from_value(&doc)) {
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc);
                 }
+                self.leave_queue();
                 Ok(true)
             }
             // An earlier attempt errored and now nothing matches: the document changed.
             // While our lease is valid nobody can have taken over, and our heartbeat
-            // is stopped, so the change can only be our own release applying.
-            None if retrying && self.is_valid() => Ok(true),
-            None if retrying && self.my_release_applied(committed)? => Ok(true),
+            // is stopped, so the change can only be our own release (or handoff)
+            // applying.
+            None if retrying && self.is_valid() => {
+                self.leave_queue();
+                Ok(true)
+            }
+            None if retrying && self.my_release_applied(committed)? => {
+                self.leave_queue();
+                Ok(true)
+            }
             None => {
                 self.lost.store(true, Ordering::SeqCst);
+                self.leave_queue();
                 Ok(false)
+            }
+        }
+    }
+
+    /// The fields a release sets: `owner` (null, or the next holder on a handoff),
+    /// the committed length, a moved heartbeat, and `fence`.
+    ///
+    /// Only a release that commits a record leaves its receipt (`released_fence`): a
+    /// holder that crashed without writing must not overwrite the receipt of the
+    /// record before.
+    fn release_set(
+        &self,
+        owner: serde_json::Value,
+        fence: u64,
+        committed: u64,
+    ) -> serde_json::Value {
+        let mut set = json!({
+            "owner": owner,
+            "heartbeat": self.heartbeat() + 1,
+            "committed": committed,
+        });
+        if fence != self.fence {
+            set["fence"] = json!(fence);
+        }
+        if committed > self.base_committed {
+            set["released_fence"] = json!(self.fence);
+        }
+        set
+    }
+
+    /// Releases by handing the lock to the parked head `next` of our queue: one
+    /// compare-and-set on our owner and fence that makes `next` the owner with the
+    /// next fence. The head learns the result through the queue.
+    fn hand_over(
+        &self,
+        queue: &LocalQueue,
+        ticket: u64,
+        next: &str,
+        committed: u64,
+    ) -> Result<bool, StoreError> {
+        let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
+        let fence = self.fence + 1;
+        let heartbeat = self.heartbeat() + 1;
+        let set = self.release_set(json!(next), fence, committed);
+        let sent_at = self.clock.now();
+        match self.store.update_one(&filter, &set) {
+            Ok(Some(_)) => {
+                let handed = Offer::Handed {
+                    fence,
+                    heartbeat,
+                    committed,
+                    sent_at,
+                };
+                queue.offer(ticket, handed);
+                self.leave_queue();
+                Ok(true)
+            }
+            Ok(None) => {
+                queue.offer(ticket, Offer::Declined);
+                self.lost.store(true, Ordering::SeqCst);
+                self.leave_queue();
+                Ok(false)
+            }
+            Err(e) => {
+                // Our retry releases plainly and recognises an applied handoff; the
+                // head re-reads and recognises itself as the owner.
+                self.release_errored.store(true, Ordering::SeqCst);
+                queue.offer(ticket, Offer::Unknown { sent_at });
+                Err(e)
             }
         }
     }
@@ -220,5 +327,13 @@ impl Lease {
             d.get("released_fence").and_then(|v| v.as_u64()) == Some(self.fence)
                 && d.get("committed").and_then(|v| v.as_u64()) == Some(committed)
         }))
+    }
+}
+
+impl Drop for Lease {
+    /// A lease dropped while held (its job died) stops counting as a local holder,
+    /// so its queue's head goes back to the store to time it.
+    fn drop(&mut self) {
+        self.leave_queue();
     }
 }

@@ -15,10 +15,14 @@
 mod doc;
 mod lease;
 mod presence;
+mod queue;
 
 pub use doc::{LockDoc, lock_key};
 pub use lease::{Lease, Renewal};
 pub use presence::Presence;
+pub use queue::LocalQueue;
+
+use queue::{Offer, Turn};
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -136,6 +140,9 @@ pub trait AcquireObserver {
     fn attempt(&mut self, _attempt: u32, _seen: &Seen) {}
     /// Called when the waiter decides the holder's lease has expired.
     fn expired(&mut self, _owner: &str, _fence: u64, _unchanged_for: Duration) {}
+    /// Queue mode: called now and then while others are ahead of this waiter (it
+    /// makes no attempts meanwhile).
+    fn in_line(&mut self) {}
 }
 
 /// An observer that ignores everything.
@@ -169,6 +176,8 @@ pub struct Lock {
     last_released: Arc<Mutex<Option<LockDoc>>>,
     /// A deliberately broken variant (tests only).
     broken: Option<Broken>,
+    /// Queue mode: the waiters of this process on this key, shared by their locks.
+    queue: Option<Arc<LocalQueue>>,
 }
 
 /// The longest pause between attempts after store errors (unless `retry` is longer).
@@ -214,7 +223,25 @@ impl Lock {
             exists: AtomicBool::new(false),
             last_released: Arc::new(Mutex::new(None)),
             broken: None,
+            queue: None,
         }
+    }
+
+    /// This lock in queue mode ([`LocalQueue`]): every lock of this process on this
+    /// key must share the one queue. Ignored on a virtual clock.
+    pub fn with_queue(mut self, queue: Option<Arc<LocalQueue>>) -> Lock {
+        self.queue = queue;
+        self
+    }
+
+    /// The queue this lock waits in, if it is in queue mode and the clock is real.
+    fn local_queue(&self) -> Option<&Arc<LocalQueue>> {
+        self.queue.as_ref().filter(|_| !self.clock.is_virtual())
+    }
+
+    /// Scenario time `d` as real time at the clock's current speed.
+    fn real(&self, d: Duration) -> Duration {
+        d.div_f64(self.clock.speed().max(f64::MIN_POSITIVE))
     }
 
     /// This lock with a deliberately broken protocol (for tests of the checkers).
@@ -268,6 +295,11 @@ impl Lock {
             unacked: None,
             errors_in_row: 0,
         };
+        // Queue mode: our place in line; dropping it (however we leave) lets the next up.
+        let place = self.local_queue().map(|q| q.join(owner));
+        // A new head whose lock is held by a local lease parks before reading the
+        // store: that holder will hand over or release, and either wakes it.
+        let mut fresh_head = true;
         loop {
             if abort() {
                 return Ok(AcquireOutcome::Aborted {
@@ -275,7 +307,42 @@ impl Lock {
                     waited: self.clock.now() - start,
                 });
             }
+            let waited = self.clock.now() - start;
+            if let Some(place) = &place {
+                let left = self.config.give_up.saturating_sub(waited);
+                match place.turn(self.real(left)) {
+                    Turn::Offered(offer) => {
+                        if let Some(won) = self.take_offer(&mut w, Some(offer), start) {
+                            return Ok(won);
+                        }
+                    }
+                    Turn::NotYet if left.is_zero() => {
+                        return Ok(AcquireOutcome::GaveUp {
+                            attempts: w.attempts,
+                            waited,
+                        });
+                    }
+                    Turn::NotYet => {
+                        observer.in_line();
+                        continue;
+                    }
+                    Turn::Head => {
+                        if fresh_head && let Some(seen) = place.queue().local_holder_generation() {
+                            fresh_head = false;
+                            let pause = self.queue_pause(waited);
+                            let offer = place.park(seen, pause);
+                            if let Some(won) = self.take_offer(&mut w, offer, start) {
+                                return Ok(won);
+                            }
+                            continue;
+                        }
+                    }
+                }
+                fresh_head = false;
+            }
+            let generation = place.as_ref().map(|p| p.queue().generation());
             w.attempts += 1;
+            let mut local_holder = false;
             match self.attempt(&mut w, observer) {
                 Ok(Attempt::Won(lease, via, committed)) => {
                     let acquisition = Acquisition {
@@ -289,6 +356,9 @@ impl Lock {
                 }
                 Ok(Attempt::NotYet(seen)) => {
                     w.errors_in_row = 0;
+                    if let (Some(place), Seen::Held { owner: holder, .. }) = (&place, &seen) {
+                        local_holder = place.queue().is_local_holder(holder);
+                    }
                     observer.attempt(w.attempts, &seen);
                 }
                 Err(LockError::Store(e)) => {
@@ -305,14 +375,21 @@ impl Lock {
                 });
             }
             let left = self.config.give_up - waited;
+            if let (Some(place), Some(seen), true) = (&place, generation, local_holder) {
+                // The holder is one of ours: it hands over or wakes us when it lets go.
+                let offer = place.park(seen, self.queue_pause(waited));
+                if let Some(won) = self.take_offer(&mut w, offer, start) {
+                    return Ok(won);
+                }
+                continue;
+            }
             if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {
                 // Wait well: sleep until the lock document changes (a release, a
                 // heartbeat) rather than polling. A third of a lease is still often
                 // enough to time a silent holder's lease; the retry interval is the
                 // floor, so a store that notifies is never polled harder.
                 let pause = self.config.retry.max(self.config.lease / 3).min(left);
-                let real = pause.div_f64(self.clock.speed().max(f64::MIN_POSITIVE));
-                self.store.wait_for_change(&self.key, real);
+                self.store.wait_for_change(&self.key, self.real(pause));
                 continue;
             }
             let pause = self.backoff(w.errors_in_row).min(left);
@@ -325,6 +402,51 @@ impl Lock {
     /// The pause before the next attempt after `errors` store errors in a row.
     fn backoff(&self, errors: u32) -> Duration {
         backoff(self.config.retry, errors)
+    }
+
+    /// How long (real time) a head parks for a local holder before re-reading the
+    /// store: a third of a lease (at least `retry`), as when waiting on notifications,
+    /// so a local holder that died or stalled is still timed and taken over.
+    fn queue_pause(&self, waited: Duration) -> Duration {
+        let left = self.config.give_up.saturating_sub(waited);
+        self.real(self.config.retry.max(self.config.lease / 3).min(left))
+    }
+
+    /// Acts on what a parked head was handed: the lock itself, or a handoff whose
+    /// reply was lost (the next read decides), or nothing.
+    fn take_offer(
+        &self,
+        w: &mut Waiter<'_>,
+        offer: Option<Offer>,
+        start: Duration,
+    ) -> Option<AcquireOutcome> {
+        match offer? {
+            Offer::Handed {
+                fence,
+                heartbeat,
+                committed,
+                sent_at,
+            } => {
+                w.attempts += 1;
+                self.exists.store(true, Ordering::Relaxed);
+                let lease = self
+                    .lease(w.owner, fence, heartbeat, sent_at)
+                    .with_base_committed(committed);
+                let acquisition = Acquisition {
+                    attempts: w.attempts,
+                    waited: self.clock.now() - start,
+                    via: Via::Free,
+                    committed,
+                };
+                Some(AcquireOutcome::Acquired(Arc::new(lease), acquisition))
+            }
+            Offer::Unknown { sent_at } => {
+                // If the handoff applied, our next read finds us the owner.
+                w.unacked = Some((sent_at, Via::Free));
+                None
+            }
+            Offer::Declined => None,
+        }
     }
 
     fn attempt(
@@ -444,6 +566,7 @@ impl Lock {
         )
         .with_unchecked_release(self.broken == Some(Broken::UncheckedRelease))
         .with_release_receipt(self.last_released.clone())
+        .with_queue(self.local_queue().cloned())
     }
 }
 

@@ -95,12 +95,23 @@ struct Reporter<'a> {
     presence: Option<Presence>,
 }
 
-impl AcquireObserver for Reporter<'_> {
-    fn attempt(&mut self, attempt: u32, seen: &Seen) {
+impl Reporter<'_> {
+    /// Announces the waiter for `joblock watch`, or shows it is still alive.
+    fn touch_presence(&mut self) {
         if let Some(p) = self.presence.as_mut() {
             let cx = self.w.cx;
             p.touch(cx.clock.now(), cx.lock.config().lease / 3);
         }
+    }
+}
+
+impl AcquireObserver for Reporter<'_> {
+    fn in_line(&mut self) {
+        self.touch_presence();
+    }
+
+    fn attempt(&mut self, attempt: u32, seen: &Seen) {
+        self.touch_presence();
         let seen = match seen {
             Seen::Held {
                 owner,
