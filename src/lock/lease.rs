@@ -183,6 +183,8 @@ impl Lease {
             }
             None => {
                 self.lost.store(true, Ordering::SeqCst);
+                // A lost lease holds nothing: a local head must not wait on it.
+                self.leave_queue();
                 Ok(Renewal::Lost)
             }
         }
@@ -218,7 +220,7 @@ impl Lease {
         } else {
             json!({ "_id": self.key, "owner": self.owner, "fence": self.fence })
         };
-        let set = self.release_set(json!(null), self.fence, committed);
+        let set = self.release_set(json!(null), self.fence, self.heartbeat() + 1, committed);
         let outcome = self.store.update_one(&filter, &set);
         if outcome.is_err() {
             self.release_errored.store(true, Ordering::SeqCst);
@@ -261,11 +263,12 @@ impl Lease {
         &self,
         owner: serde_json::Value,
         fence: u64,
+        heartbeat: u64,
         committed: u64,
     ) -> serde_json::Value {
         let mut set = json!({
             "owner": owner,
-            "heartbeat": self.heartbeat() + 1,
+            "heartbeat": heartbeat,
             "committed": committed,
         });
         if fence != self.fence {
@@ -289,11 +292,16 @@ impl Lease {
     ) -> Result<bool, StoreError> {
         let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
         let fence = self.fence + 1;
+        // Read once: the next holder's lease must start from exactly what we write.
         let heartbeat = self.heartbeat() + 1;
-        let set = self.release_set(json!(next), fence, committed);
+        let set = self.release_set(json!(next), fence, heartbeat, committed);
         let sent_at = self.clock.now();
         match self.store.update_one(&filter, &set) {
             Ok(Some(_)) => {
+                // Stop counting as a holder before the head learns it holds: the
+                // other way round, our unhold would wake the next head, parked on the
+                // new holder, for nothing.
+                self.leave_queue();
                 let handed = Offer::Handed {
                     fence,
                     heartbeat,
@@ -301,13 +309,12 @@ impl Lease {
                     sent_at,
                 };
                 queue.offer(ticket, handed);
-                self.leave_queue();
                 Ok(true)
             }
             Ok(None) => {
-                queue.offer(ticket, Offer::Declined);
                 self.lost.store(true, Ordering::SeqCst);
                 self.leave_queue();
+                queue.offer(ticket, Offer::Declined);
                 Ok(false)
             }
             Err(e) => {

@@ -22,7 +22,7 @@ pub use lease::{Lease, Renewal};
 pub use presence::Presence;
 pub use queue::LocalQueue;
 
-use queue::{Offer, Turn};
+use queue::{Offer, Place, Turn};
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -302,35 +302,28 @@ impl Lock {
         let mut fresh_head = true;
         loop {
             if abort() {
-                return Ok(AcquireOutcome::Aborted {
-                    attempts: w.attempts,
-                    waited: self.clock.now() - start,
-                });
+                return Ok(self.stop_waiting(place, &mut w, start, Stop::Aborted));
             }
             let waited = self.clock.now() - start;
-            if let Some(place) = &place {
+            if let Some(p) = &place {
                 let left = self.config.give_up.saturating_sub(waited);
-                match place.turn(self.real(left)) {
+                match p.turn(self.real(left)) {
                     Turn::Offered(offer) => {
                         if let Some(won) = self.take_offer(&mut w, Some(offer), start) {
                             return Ok(won);
                         }
                     }
                     Turn::NotYet if left.is_zero() => {
-                        return Ok(AcquireOutcome::GaveUp {
-                            attempts: w.attempts,
-                            waited,
-                        });
+                        return Ok(self.stop_waiting(place, &mut w, start, Stop::GaveUp));
                     }
                     Turn::NotYet => {
                         observer.in_line();
                         continue;
                     }
                     Turn::Head => {
-                        if fresh_head && let Some(seen) = place.queue().local_holder_generation() {
+                        if fresh_head && let Some(seen) = p.queue().local_holder_generation() {
                             fresh_head = false;
-                            let pause = self.queue_pause(waited);
-                            let offer = place.park(seen, pause);
+                            let offer = p.park(seen, self.queue_pause(waited), abort);
                             if let Some(won) = self.take_offer(&mut w, offer, start) {
                                 return Ok(won);
                             }
@@ -369,15 +362,12 @@ impl Lock {
             }
             let waited = self.clock.now() - start;
             if waited >= self.config.give_up {
-                return Ok(AcquireOutcome::GaveUp {
-                    attempts: w.attempts,
-                    waited,
-                });
+                return Ok(self.stop_waiting(place, &mut w, start, Stop::GaveUp));
             }
             let left = self.config.give_up - waited;
             if let (Some(place), Some(seen), true) = (&place, generation, local_holder) {
                 // The holder is one of ours: it hands over or wakes us when it lets go.
-                let offer = place.park(seen, self.queue_pause(waited));
+                let offer = place.park(seen, self.queue_pause(waited), abort);
                 if let Some(won) = self.take_offer(&mut w, offer, start) {
                     return Ok(won);
                 }
@@ -426,26 +416,78 @@ impl Lock {
                 heartbeat,
                 committed,
                 sent_at,
-            } => {
-                w.attempts += 1;
-                self.exists.store(true, Ordering::Relaxed);
-                let lease = self
-                    .lease(w.owner, fence, heartbeat, sent_at)
-                    .with_base_committed(committed);
-                let acquisition = Acquisition {
-                    attempts: w.attempts,
-                    waited: self.clock.now() - start,
-                    via: Via::Free,
-                    committed,
-                };
-                Some(AcquireOutcome::Acquired(Arc::new(lease), acquisition))
-            }
+            } => Some(self.handed(w, (fence, heartbeat, committed), sent_at, start)),
             Offer::Unknown { sent_at } => {
-                // If the handoff applied, our next read finds us the owner.
+                // If the handoff applied, our next read finds us the owner. The
+                // document exists (somebody held it), so no insert may overwrite this.
                 w.unacked = Some((sent_at, Via::Free));
+                w.may_insert = false;
+                self.exists.store(true, Ordering::Relaxed);
                 None
             }
             Offer::Declined => None,
+        }
+    }
+
+    /// The acquisition a handoff made: (fence, heartbeat, committed) as the
+    /// holder's compare-and-set sent at `sent_at` wrote them.
+    fn handed(
+        &self,
+        w: &mut Waiter<'_>,
+        (fence, heartbeat, committed): (u64, u64, u64),
+        sent_at: Duration,
+        start: Duration,
+    ) -> AcquireOutcome {
+        w.attempts += 1;
+        self.exists.store(true, Ordering::Relaxed);
+        let lease = self
+            .lease(w.owner, fence, heartbeat, sent_at)
+            .with_base_committed(committed);
+        let acquisition = Acquisition {
+            attempts: w.attempts,
+            waited: self.clock.now() - start,
+            via: Via::Free,
+            committed,
+        };
+        AcquireOutcome::Acquired(Arc::new(lease), acquisition)
+    }
+
+    /// Ends a wait that did not acquire (abort, give-up), leaving the queue first.
+    ///
+    /// A holder may have handed us the lock just before we decided to go: then we
+    /// take it (the caller deals with why it wanted to stop, as after any
+    /// acquisition), rather than leave the lock in our name for a whole lease. If the
+    /// handoff's reply was lost, one read tells whether it applied.
+    fn stop_waiting(
+        &self,
+        place: Option<Place>,
+        w: &mut Waiter<'_>,
+        start: Duration,
+        stop: Stop,
+    ) -> AcquireOutcome {
+        match place.and_then(Place::leave) {
+            Some(Offer::Handed {
+                fence,
+                heartbeat,
+                committed,
+                sent_at,
+            }) => return self.handed(w, (fence, heartbeat, committed), sent_at, start),
+            Some(Offer::Unknown { sent_at }) => {
+                // If this read fails too, the lock may stay in our name until a
+                // waiter times its lease out: safe, only slow.
+                if let Ok(Some(doc)) = self.read()
+                    && doc.owner.as_deref() == Some(w.owner)
+                {
+                    let state = (doc.fence, doc.heartbeat, doc.committed);
+                    return self.handed(w, state, sent_at, start);
+                }
+            }
+            Some(Offer::Declined) | None => {}
+        }
+        let (attempts, waited) = (w.attempts, self.clock.now() - start);
+        match stop {
+            Stop::Aborted => AcquireOutcome::Aborted { attempts, waited },
+            Stop::GaveUp => AcquireOutcome::GaveUp { attempts, waited },
         }
     }
 
@@ -458,8 +500,10 @@ impl Lock {
         if w.may_insert {
             let sent_at = self.clock.now();
             // If the reply is lost, the insert may still have applied: remember it so
-            // the next read can recognise our own owner id.
-            w.unacked = Some((sent_at, Via::Created));
+            // the next read can recognise our own owner id. An earlier unanswered
+            // write is kept instead: its earlier time is the safe start of a lease.
+            let earlier = w.unacked.clone();
+            w.unacked.get_or_insert((sent_at, Via::Created));
             match self.store.insert_one(LockDoc::first(&self.key, owner)) {
                 Ok(()) => {
                     self.exists.store(true, Ordering::Relaxed);
@@ -469,6 +513,9 @@ impl Lock {
                 Err(StoreError::DuplicateKey(_)) => {
                     self.exists.store(true, Ordering::Relaxed);
                     w.may_insert = false;
+                    // This insert certainly did not apply; an earlier unanswered
+                    // write still may have.
+                    w.unacked = earlier;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -535,7 +582,8 @@ impl Lock {
         let heartbeat = doc.heartbeat + 1;
         let set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
         let sent_at = self.clock.now();
-        w.unacked = Some((sent_at, via.clone()));
+        let earlier = w.unacked.clone();
+        w.unacked.get_or_insert((sent_at, via.clone()));
         let filter = match self.broken {
             Some(Broken::BlindAcquire) => json!({ "_id": self.key }),
             _ => doc.cas_filter(),
@@ -547,7 +595,9 @@ impl Lock {
                 Ok(Attempt::Won(lease, via, now.committed))
             }
             None => {
-                w.unacked = None;
+                // This CAS certainly did not apply; an earlier unanswered write (e.g.
+                // a handoff whose reply was lost) still may have.
+                w.unacked = earlier;
                 Ok(Attempt::NotYet(Seen::LostRace))
             }
         }
@@ -573,6 +623,12 @@ impl Lock {
 enum Attempt {
     Won(Lease, Via, u64),
     NotYet(Seen),
+}
+
+/// Why a wait ends without the lock.
+enum Stop {
+    Aborted,
+    GaveUp,
 }
 
 /// The document a lock key has in a store, as JSON (for watch views and tests).

@@ -256,9 +256,15 @@ impl Place {
     }
 
     /// The head, having seen a local holder: parks until that holder hands over or
-    /// releases, the generation moves past `seen`, or `timeout` passes. A claimed head
-    /// always waits for the result of its handoff, whatever the timeout.
-    pub(crate) fn park(&self, seen: u64, timeout: Duration) -> Option<Offer> {
+    /// releases, the generation moves past `seen`, `timeout` passes or `abort` holds
+    /// (checked every [`TICK`]). A claimed head always waits for the result of its
+    /// handoff, whatever the timeout.
+    pub(crate) fn park(
+        &self,
+        seen: u64,
+        timeout: Duration,
+        abort: &dyn Fn() -> bool,
+    ) -> Option<Offer> {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.queue.state();
         let wake = match st.tickets.get_mut(&self.ticket) {
@@ -285,16 +291,36 @@ impl Place {
             let left = deadline.map_or(Duration::MAX, |d| {
                 d.saturating_duration_since(Instant::now())
             });
-            if st.generation != seen || left.is_zero() {
+            if st.generation != seen || left.is_zero() || abort() {
                 return None; // phase is Busy again: no handoff can pick us now
             }
             if let Some(t) = st.tickets.get_mut(&self.ticket) {
                 t.phase = Phase::Parked;
             }
             st = wake
-                .wait_timeout(st, left)
+                .wait_timeout(st, left.min(TICK))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+        }
+    }
+
+    /// Leaves the queue without having acquired (abort, give-up), returning a handoff
+    /// made to this waiter meanwhile: a holder may have claimed it just before it
+    /// decided to go, and then the lock may already be in its name. Waits for a
+    /// claimed handoff's result; once gone, no holder can pick it.
+    pub(crate) fn leave(self) -> Option<Offer> {
+        let mut st = self.queue.state();
+        loop {
+            let t = st.tickets.get_mut(&self.ticket)?;
+            match std::mem::replace(&mut t.phase, Phase::Busy) {
+                Phase::Offered(offer) => return Some(offer), // Drop removes the ticket
+                Phase::Claimed => {
+                    t.phase = Phase::Claimed;
+                    let wake = t.wake.clone();
+                    st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                _ => return None,
+            }
         }
     }
 }
