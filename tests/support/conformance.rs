@@ -506,6 +506,64 @@ pub fn racing_inserts_of_one_id_have_exactly_one_winner(store: &dyn Store) {
     );
 }
 
+/// A document with `n` fields `f0000`.. besides `_id`, each holding `value(i)`.
+fn wide_doc(id: &str, n: usize, value: impl Fn(usize) -> Value) -> Value {
+    let mut doc = serde_json::Map::new();
+    doc.insert("_id".into(), json!(id));
+    for i in 0..n {
+        doc.insert(format!("f{i:04}"), value(i));
+    }
+    Value::Object(doc)
+}
+
+pub fn documents_filters_and_updates_with_thousands_of_fields_work(store: &dyn Store) {
+    // Past any batching a backend does internally (e.g. arguments per server call).
+    let doc = wide_doc("wide", 2500, |i| json!(i));
+    store
+        .insert_many(vec![
+            doc.clone(),
+            wide_doc("other", 1200, |i| json!(-(i as i64))),
+        ])
+        .unwrap();
+    assert_eq!(
+        store.find_one(&json!({"_id": "wide"})).unwrap(),
+        Some(doc.clone())
+    );
+    // A filter of 1,200 fields matches; the same with its last field wrong does not.
+    let filter = wide_doc("wide", 1200, |i| json!(i));
+    let Value::Object(mut without_id) = filter.clone() else {
+        unreachable!()
+    };
+    without_id.remove("_id");
+    assert_eq!(
+        store.find_one(&Value::Object(without_id.clone())).unwrap(),
+        Some(doc)
+    );
+    without_id.insert("f1199".into(), json!("wrong"));
+    assert_eq!(store.find_one(&Value::Object(without_id)).unwrap(), None);
+    // An update of 1,500 fields through a 1,200-field filter.
+    let mut set = wide_doc("x", 1500, |i| json!(format!("v{i}")));
+    if let Value::Object(m) = &mut set {
+        m.remove("_id");
+    }
+    let updated = store
+        .update_one(&filter, &set)
+        .unwrap()
+        .expect("the filter matches");
+    assert_eq!(updated["f0000"], json!("v0"));
+    assert_eq!(updated["f1499"], json!("v1499"));
+    assert_eq!(updated["f1500"], json!(1500));
+    assert_eq!(updated["f2499"], json!(2499));
+    assert_eq!(updated.as_object().map(|m| m.len()), Some(2501));
+    assert_eq!(
+        store.find_one(&json!({"_id": "wide"})).unwrap(),
+        Some(updated)
+    );
+    // The old values no longer match.
+    assert_eq!(store.update_one(&filter, &set).unwrap(), None);
+    assert_eq!(store.count(&json!({})).unwrap(), 2);
+}
+
 /// Runs every conformance body as a test against a fresh store from `$make`.
 #[macro_export]
 macro_rules! all_conformance_tests {
@@ -657,6 +715,11 @@ macro_rules! all_conformance_tests {
             fn for_caller_handles_share_data_and_op_counts() {
                 let store = $make;
                 $crate::support::conformance::for_caller_handles_share_data_and_op_counts(&store);
+            }
+            #[test]
+            fn documents_filters_and_updates_with_thousands_of_fields_work() {
+                let store = $make;
+                $crate::support::conformance::documents_filters_and_updates_with_thousands_of_fields_work(&store);
             }
             #[test]
             fn racing_inserts_of_one_id_have_exactly_one_winner() {
