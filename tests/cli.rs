@@ -224,6 +224,7 @@ fn each_bad_flag_value_is_a_usage_error_on_one_line_naming_the_value() {
         ("--jobs", Some("-3")),
         ("--jobs", Some("abc")),
         ("--clients", Some("0")),
+        ("--wait", Some("fifo")),
         ("--bogus", None),
     ];
     let mut problems = Vec::new();
