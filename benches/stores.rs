@@ -26,15 +26,10 @@
 //! runs (default 3). `JOBLOCK_PG_BIN` names a directory holding `initdb` and
 //! `postgres` (default: /usr/lib/postgresql/15/bin, else the newest installed).
 //!
-//! Each server is killed when the bench ends; a small `sh` watchdog also kills it
-//! (and removes its directory) if the bench process dies without cleaning up.
+//! The servers are the tests' throwaway ones (tests/support/{pg,redis}_server.rs).
+//! Each is killed when the bench ends; a small `sh` watchdog also kills it if the
+//! bench process dies without cleaning up.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -57,9 +52,6 @@ const REDIS_KEY: &str = "bench:native:lock";
 /// Contending threads per cell.
 const CONTENDERS: [usize; 2] = [1, 8];
 
-/// How long a starting server may take to accept a connection.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
 fn measure_secs() -> f64 {
     std::env::var("JOBLOCK_BENCH_SECS")
         .ok()
@@ -69,374 +61,49 @@ fn measure_secs() -> f64 {
 }
 
 // ---------------------------------------------------------------------------------
-// Throwaway servers (the logic of tests/support/{pg,redis}_server.rs, trimmed).
+// Throwaway servers: the tests' own starters (tests/support/{pg,redis}_server.rs),
+// through their fallible constructors so a missing binary skips a store.
 // ---------------------------------------------------------------------------------
 
-/// A server process that dies with the bench: killed on drop, and by a watchdog if
-/// the bench process is gone without dropping it.
-struct Server {
-    url: String,
-    dir: PathBuf,
-    pid_file: PathBuf,
-    /// The signal that stops the server promptly (`-QUIT` is PostgreSQL's immediate
-    /// shutdown; Redis exits on `-TERM`).
-    stop_signal: &'static str,
-    child: Option<Child>,
-    watchdog: Option<Child>,
+#[path = "../tests/support/namespace.rs"]
+mod namespace;
+// The starters serve the tests first: the bench uses only `try_start` and `url`, so
+// the rest (restarts, shared servers, test stores) is dead code here.
+#[allow(dead_code)]
+#[path = "../tests/support/pg_server.rs"]
+mod pg_server;
+#[allow(dead_code)]
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+// Fresh namespaces for the cells, and where the starters look for it
+// (`super::unique_namespace`).
+pub use namespace::unique_namespace;
+
+use pg_server::PgServer;
+use redis_server::RedisServer;
+
+/// A server started for one store; stopped when dropped.
+enum Server {
+    Redis(RedisServer),
+    Postgres(PgServer),
 }
 
 impl Server {
-    /// A fresh directory for one server under /tmp; the watchdog is started at once
-    /// so even a half-made server is cleaned up.
-    fn new(kind: &str, stop_signal: &'static str) -> Result<Server, String> {
-        let dir = PathBuf::from(format!("/tmp/joblock-bench-{kind}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let mut server = Server {
-            url: String::new(),
-            pid_file: dir.join("server.pid"),
-            dir,
-            stop_signal,
-            child: None,
-            watchdog: None,
-        };
-        server.spawn_watchdog()?;
-        Ok(server)
-    }
-
-    /// Waits for the bench process to go, then stops whatever pid `server.pid`
-    /// holds (SIGKILL after 5 s) and removes the directory. Its own process group,
-    /// so a Ctrl-C aimed at `cargo bench` does not end it before it cleaned up.
-    fn spawn_watchdog(&mut self) -> Result<(), String> {
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(
-                r#"bench=$1 dir=$2 sig=$3
-                while kill -0 "$bench" 2>/dev/null; do sleep 0.2; done
-                if pid=$(cat "$dir/server.pid" 2>/dev/null); then
-                  kill "$sig" "$pid" 2>/dev/null
-                  n=0
-                  while [ $n -lt 50 ]; do
-                    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
-                    [ -z "$state" ] || [ "$state" = Z ] && break
-                    sleep 0.1; n=$((n+1))
-                  done
-                  kill -KILL "$pid" 2>/dev/null
-                fi
-                rm -rf "$dir""#,
-            )
-            .arg("bench-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(&self.dir)
-            .arg(self.stop_signal)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start the sh watchdog: {e}"))?;
-        self.watchdog = Some(child);
-        Ok(())
-    }
-
-    /// Records a started server; the watchdog reads its pid from `server.pid`.
-    fn adopt(&mut self, mut child: Child) -> Result<(), String> {
-        if let Err(e) = std::fs::write(&self.pid_file, child.id().to_string()) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("cannot write {}: {e}", self.pid_file.display()));
-        }
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// Waits until `ready` holds; `Err` with the log if the server exits or is slow.
-    fn wait_ready(&mut self, log: &Path, ready: impl Fn() -> bool) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if ready() {
-                return Ok(());
-            }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                self.kill();
-                return Err(format!("exited with {status}; log:\n{}", read_log(log)));
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                return Err(format!(
-                    "not ready within {READY_TIMEOUT:?}; log:\n{}",
-                    read_log(log)
-                ));
-            }
-            thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    /// Stops the server now and reaps it.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // Before signalling: once reaped, the pid may be reused, so the watchdog
-            // must never see it.
-            let _ = std::fs::remove_file(&self.pid_file);
-            let _ = Command::new("kill")
-                .args([self.stop_signal, &child.id().to_string()])
-                .stderr(Stdio::null())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while let Ok(None) = child.try_wait() {
-                if Instant::now() >= deadline {
-                    let _ = child.kill();
-                    break;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.wait();
+    fn url(&self) -> &str {
+        match self {
+            Server::Redis(s) => &s.url,
+            Server::Postgres(s) => &s.url,
         }
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-        if let Some(mut watchdog) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log at {}: {e})", path.display()))
-}
-
-/// A port that was free a moment ago (the kernel picks it; we release it at once).
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
-}
-
-/// Whether a Redis server answers PING on `port`.
-fn redis_pings(port: u16) -> bool {
-    let Ok(mut s) =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
-    else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut reply = [0u8; 7];
-    let ok = s.write_all(b"PING\r\n").is_ok()
-        && s.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n";
-    let _ = s.shutdown(Shutdown::Both);
-    ok
-}
-
-/// Why `redis-server` cannot be run here, if it cannot.
-fn redis_missing() -> Option<String> {
-    match Command::new("redis-server")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Some("redis-server is not on PATH (apt-get install -y redis-server)".to_string())
-        }
-        Err(e) => Some(format!("cannot run redis-server: {e}")),
-    }
-}
-
-/// Starts `redis-server` without persistence on a free loopback port.
 fn start_redis() -> Result<Server, String> {
-    if let Some(why) = redis_missing() {
-        return Err(why);
-    }
-    let mut server = Server::new("redis", "-TERM")?;
-    let log = server.dir.join("redis.log");
-    let mut last_error = String::new();
-    // Another process may take the port between our probe and the bind: retry.
-    for _ in 0..5 {
-        let port = free_port()?;
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&server.dir)
-            .arg("--logfile")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot run redis-server: {e}"))?;
-        server.adopt(child)?;
-        match server.wait_ready(&log, || redis_pings(port)) {
-            Ok(()) => {
-                server.url = format!("redis://127.0.0.1:{port}");
-                return Ok(server);
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    Err(format!("redis-server did not start: {last_error}"))
+    RedisServer::try_start().map(Server::Redis)
 }
 
-/// The directory with `initdb` and `postgres`, or why there is none.
-fn pg_bin() -> Result<PathBuf, String> {
-    let usable = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
-    if let Some(dir) = std::env::var_os("JOBLOCK_PG_BIN") {
-        let dir = PathBuf::from(dir);
-        return if usable(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "JOBLOCK_PG_BIN={} has no postgres and initdb binaries",
-                dir.display()
-            ))
-        };
-    }
-    let default = Path::new("/usr/lib/postgresql/15/bin");
-    if usable(default) {
-        return Ok(default.to_path_buf());
-    }
-    std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version: u32 = e.file_name().to_str()?.parse().ok()?;
-            Some((version, e.path().join("bin")))
-        })
-        .filter(|(_, bin)| usable(bin))
-        .max()
-        .map(|(_, bin)| bin)
-        .ok_or_else(|| {
-            "PostgreSQL server binaries not found in /usr/lib/postgresql/<version>/bin \
-             (apt-get install -y postgresql-15, or set JOBLOCK_PG_BIN)"
-                .to_string()
-        })
-}
-
-/// Output of `id <args>` as a number.
-fn id_number(args: &[&str]) -> Option<u32> {
-    let out = Command::new("id")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-}
-
-/// Initialises a cluster (trust auth, fsync off) under /tmp and starts it on a free
-/// loopback port; as root it runs as the `postgres` user (PostgreSQL refuses root).
 fn start_postgres() -> Result<Server, String> {
-    let bin = pg_bin()?;
-    let run_as = if id_number(&["-u"]) == Some(0) {
-        match (
-            id_number(&["-u", "postgres"]),
-            id_number(&["-g", "postgres"]),
-        ) {
-            (Some(uid), Some(gid)) => Some((uid, gid)),
-            _ => {
-                return Err(
-                    "running as root and there is no `postgres` user to run the server as"
-                        .to_string(),
-                );
-            }
-        }
-    } else {
-        None
-    };
-    let mut server = Server::new("pg", "-QUIT")?;
-    let dir = server.dir.clone();
-    let as_postgres = |program: &str| {
-        let mut cmd = Command::new(bin.join(program));
-        if let Some((uid, gid)) = run_as {
-            cmd.uid(uid).gid(gid);
-        }
-        cmd.current_dir(&dir).stdin(Stdio::null());
-        cmd
-    };
-    if let Some((uid, gid)) = run_as {
-        std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
-            .map_err(|e| format!("cannot chown {} to postgres: {e}", server.dir.display()))?;
-    }
-    let data = server.dir.join("data");
-    let out = as_postgres("initdb")
-        .arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8"])
-        .args(["--locale=C", "--no-sync", "--no-instructions"])
-        .output()
-        .map_err(|e| format!("cannot run initdb: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let log_path = server.dir.join("server.log");
-    let mut last_error = String::new();
-    for _ in 0..5 {
-        let port = free_port()?;
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot duplicate the log handle: {e}"))?;
-        let child = as_postgres("postgres")
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .arg("-k")
-            .arg(&server.dir)
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot run {}/postgres: {e}", bin.display()))?;
-        server.adopt(child)?;
-        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        let ready = || {
-            let Ok(mut config) = url.parse::<postgres::Config>() else {
-                return false;
-            };
-            config.connect_timeout(Duration::from_secs(1));
-            config
-                .connect(postgres::NoTls)
-                .map(|c| {
-                    let _ = c.close();
-                })
-                .is_ok()
-        };
-        match server.wait_ready(&log_path, ready) {
-            Ok(()) => {
-                server.url = url;
-                return Ok(server);
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    Err(format!("postgres did not start: {last_error}"))
+    PgServer::try_start().map(Server::Postgres)
 }
 
 // ---------------------------------------------------------------------------------
@@ -731,16 +398,6 @@ const JOBLOCK_CONFIG: LockConfig = LockConfig {
     give_up: Duration::from_secs(600),
 };
 
-/// A namespace no other cell of this process used, so every cell starts empty.
-fn fresh_namespace() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "bench_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 // ---------------------------------------------------------------------------------
 // A store wrapper that times every call the lock makes (and can hide notifications).
 // ---------------------------------------------------------------------------------
@@ -923,9 +580,14 @@ fn joblock_cell(
     let notify = mode != Mode::Polling;
     let queue = (mode == Mode::Queue).then(LocalQueue::new);
     let clock = Clock::real(1.0);
-    let real: Arc<dyn Store> =
-        open_store(url, &fresh_namespace(), &clock, MemoryConfig::default(), 1)
-            .map_err(|e| format!("open store: {e}"))?;
+    let real: Arc<dyn Store> = open_store(
+        url,
+        &unique_namespace("bench"),
+        &clock,
+        MemoryConfig::default(),
+        1,
+    )
+    .map_err(|e| format!("open store: {e}"))?;
     let stats = Arc::new(Stats::default());
     let store = Timed {
         inner: real,
@@ -1218,7 +880,7 @@ fn bench_store(
             return;
         }
     };
-    let url = url_of(server.url.clone());
+    let url = url_of(server.url().to_string());
     for threads in CONTENDERS {
         eprintln!("{name}: {threads} contender(s): joblock, queue mode");
         let queue = joblock_cell(&url, threads, secs, Mode::Queue).map(|(cell, _)| cell);

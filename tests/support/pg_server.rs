@@ -7,6 +7,10 @@
 //! as the `postgres` user. A tiny `sh` watchdog kills the server and removes its
 //! directory once the test process is gone, because the shared server lives in a
 //! `static` whose `Drop` never runs.
+//!
+//! The stores bench starts its server here too (`benches/stores.rs` includes this
+//! file), through [`PgServer::try_start`] so that a machine without the PostgreSQL
+//! binaries skips the bench instead of panicking.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -45,21 +49,30 @@ pub struct PgServer {
     watchdog: Option<Child>,
 }
 
+/// Why one attempt to spawn the server failed.
+enum SpawnError {
+    /// The server exited at once (e.g. another process took the port): worth a retry.
+    Exited(String),
+    /// Anything else (cannot run it, never ready): no retry helps.
+    Fatal(String),
+}
+
 /// The directory with `initdb` and `postgres`: `$JOBLOCK_PG_BIN`, else Debian's 15,
-/// else the newest `/usr/lib/postgresql/<v>/bin`. Panics with how to install them.
-fn pg_bin() -> PathBuf {
+/// else the newest `/usr/lib/postgresql/<v>/bin`. `Err` with how to install them.
+fn pg_bin() -> Result<PathBuf, String> {
     let usable = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
     if let Some(dir) = std::env::var_os("JOBLOCK_PG_BIN") {
         let dir = PathBuf::from(dir);
-        assert!(
-            usable(&dir),
-            "JOBLOCK_PG_BIN={} has no postgres and initdb binaries",
-            dir.display()
-        );
-        return dir;
+        if !usable(&dir) {
+            return Err(format!(
+                "JOBLOCK_PG_BIN={} has no postgres and initdb binaries",
+                dir.display()
+            ));
+        }
+        return Ok(dir);
     }
     if usable(Path::new(DEFAULT_BIN)) {
-        return PathBuf::from(DEFAULT_BIN);
+        return Ok(PathBuf::from(DEFAULT_BIN));
     }
     let newest = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -72,8 +85,8 @@ fn pg_bin() -> PathBuf {
         .filter(|(_, bin)| usable(bin))
         .max();
     match newest {
-        Some((_, bin)) => bin,
-        None => panic!(
+        Some((_, bin)) => Ok(bin),
+        None => Err(format!(
             "PostgreSQL server binaries not found in {DEFAULT_BIN} (nor any \
              /usr/lib/postgresql/<version>/bin); the PostgreSQL tests start their own \
              throwaway server and need them: apt-get install -y postgresql-15 \
@@ -83,25 +96,25 @@ fn pg_bin() -> PathBuf {
             } else {
                 ""
             }
-        ),
+        )),
     }
 }
 
-/// Runs a command to completion and returns its output; panics if it cannot start.
-fn run(cmd: &mut Command, what: &str) -> Output {
+/// Runs a command to completion and returns its output; `Err` if it cannot start.
+fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
     cmd.stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"))
+        .map_err(|e| format!("cannot run {what}: {e}"))
 }
 
 /// The numeric id `id <flag> postgres` prints.
-fn postgres_id(flag: &str) -> u32 {
-    let out = run(Command::new("id").args([flag, "postgres"]), "id");
+fn postgres_id(flag: &str) -> Result<u32, String> {
+    let out = run(Command::new("id").args([flag, "postgres"]), "id")?;
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
-        .unwrap_or_else(|_| {
-            panic!(
+        .map_err(|_| {
+            format!(
                 "running as root, and PostgreSQL refuses to: the tests run it as the \
                  `postgres` user, which does not exist here ({})",
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -109,17 +122,17 @@ fn postgres_id(flag: &str) -> u32 {
         })
 }
 
-fn running_as_root() -> bool {
-    let out = run(Command::new("id").arg("-u"), "id -u");
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
+fn running_as_root() -> Result<bool, String> {
+    let out = run(Command::new("id").arg("-u"), "id -u")?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 /// A port that was free a moment ago (the kernel picks it; we release it at once).
-fn free_port() -> u16 {
+fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
 }
 
 /// Sends `signal` (e.g. `-INT`) to `pid`; a process already gone is fine.
@@ -144,10 +157,23 @@ fn wait_for_exit(child: &mut Child, timeout: Duration) -> bool {
 
 impl PgServer {
     /// Creates a cluster in a fresh /tmp directory, starts it on a free port and
-    /// waits until it accepts connections.
+    /// waits until it accepts connections; panics with the reason if it cannot.
     pub fn start() -> PgServer {
+        PgServer::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Creates a cluster in a fresh /tmp directory, starts it on a free port and
+    /// waits until it accepts connections; `Err` with the reason (e.g. the binaries
+    /// are not installed) if it cannot.
+    pub fn try_start() -> Result<PgServer, String> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let bin = pg_bin();
+        let bin = pg_bin()?;
+        // Before the directory exists, so a failure here leaves nothing behind.
+        let run_as = if running_as_root()? {
+            Some((postgres_id("-u")?, postgres_id("-g")?))
+        } else {
+            None
+        };
         let dir = PathBuf::from(format!(
             "/tmp/joblock-pg-{}-{}",
             std::process::id(),
@@ -156,8 +182,7 @@ impl PgServer {
         // A directory left by an earlier process that had our pid.
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        let run_as = running_as_root().then(|| (postgres_id("-u"), postgres_id("-g")));
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut server = PgServer {
             port: 0,
             url: String::new(),
@@ -168,13 +193,14 @@ impl PgServer {
             server: None,
             watchdog: None,
         };
-        server.spawn_watchdog();
-        server.initdb();
+        // From here on, dropping `server` on an error cleans up.
+        server.spawn_watchdog()?;
+        server.initdb()?;
         // Another process may grab the port between our probe and the server's
         // bind; a fresh port on retry makes that race harmless.
         let mut last_error = String::new();
         for _ in 0..5 {
-            server.port = free_port();
+            server.port = free_port()?;
             server.url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
             server.unix_url = format!(
                 "postgres://postgres@{}:{}/postgres",
@@ -182,11 +208,14 @@ impl PgServer {
                 server.port
             );
             match server.spawn() {
-                Ok(()) => return server,
-                Err(e) => last_error = e,
+                Ok(()) => return Ok(server),
+                Err(SpawnError::Exited(e)) => last_error = e,
+                Err(SpawnError::Fatal(e)) => return Err(e),
             }
         }
-        panic!("postgres did not start after 5 attempts: {last_error}");
+        Err(format!(
+            "postgres did not start after 5 attempts: {last_error}"
+        ))
     }
 
     /// Stops the server (fast shutdown) and starts it again on the same port and
@@ -207,8 +236,12 @@ impl PgServer {
         if self.server.is_some() {
             return;
         }
-        if let Err(e) = self.spawn() {
-            panic!("postgres did not start again on port {}: {e}", self.port);
+        match self.spawn() {
+            Ok(()) => {}
+            Err(SpawnError::Exited(e)) => {
+                panic!("postgres did not start again on port {}: {e}", self.port)
+            }
+            Err(SpawnError::Fatal(e)) => panic!("{e}"),
         }
     }
 
@@ -242,7 +275,7 @@ impl PgServer {
     /// once the test process is gone, it shuts down whatever server pid is in
     /// `server.pid` (immediate shutdown, SIGKILL after 5 s) and removes the
     /// directory. Started before initdb so even a half-made cluster is cleaned up.
-    fn spawn_watchdog(&mut self) {
+    fn spawn_watchdog(&mut self) -> Result<(), String> {
         let watchdog = Command::new("sh")
             .arg("-c")
             .arg(
@@ -272,24 +305,26 @@ impl PgServer {
             // before it has cleaned up after the test process.
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the sh watchdog for postgres: {e}"));
+            .map_err(|e| format!("cannot start the sh watchdog for postgres: {e}"))?;
         self.watchdog = Some(watchdog);
+        Ok(())
     }
 
-    fn initdb(&self) {
+    fn initdb(&self) -> Result<(), String> {
         if self.run_as.is_some() {
             let out = run(
                 Command::new("chown")
                     .args(["postgres:postgres"])
                     .arg(&self.dir),
                 "chown",
-            );
-            assert!(
-                out.status.success(),
-                "chown postgres {} failed: {}",
-                self.dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            )?;
+            if !out.status.success() {
+                return Err(format!(
+                    "chown postgres {} failed: {}",
+                    self.dir.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
         }
         // UTF8 so jsonb can hold any string; C locale and no fsync for speed.
         let out = run(
@@ -299,30 +334,32 @@ impl PgServer {
                 .args(["-A", "trust", "-U", "postgres", "-E", "UTF8"])
                 .args(["--locale=C", "--no-sync", "--no-instructions"]),
             "initdb",
-        );
-        assert!(
-            out.status.success(),
-            "initdb {} failed ({}):\n{}{}",
-            self.data_dir().display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        )?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb {} failed ({}):\n{}{}",
+                self.data_dir().display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
     }
 
     /// Starts `postgres` on `self.port` and records its pid, then waits until it
     /// accepts a connection. `Err` when the server exited at once (e.g. the port
     /// was taken), with its log.
-    fn spawn(&mut self) -> Result<(), String> {
+    fn spawn(&mut self) -> Result<(), SpawnError> {
         let log_path = self.dir.join("server.log");
         let log = File::options()
             .create(true)
             .append(true)
             .open(&log_path)
-            .unwrap_or_else(|e| panic!("cannot open {}: {e}", log_path.display()));
+            .map_err(|e| SpawnError::Fatal(format!("cannot open {}: {e}", log_path.display())))?;
         let log_err = log
             .try_clone()
-            .unwrap_or_else(|e| panic!("cannot duplicate the log handle: {e}"));
+            .map_err(|e| SpawnError::Fatal(format!("cannot duplicate the log handle: {e}")))?;
         let mut child = self
             .as_postgres("postgres")
             .arg("-D")
@@ -340,12 +377,17 @@ impl PgServer {
             // it before the watchdog can clean up after the test process.
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}/postgres: {e}", self.bin.display()));
+            .map_err(|e| {
+                SpawnError::Fatal(format!("cannot run {}/postgres: {e}", self.bin.display()))
+            })?;
         // The watchdog reads the pid from here once the test process is gone.
         if let Err(e) = std::fs::write(self.pid_file(), child.id().to_string()) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("cannot write {}: {e}", self.pid_file().display());
+            return Err(SpawnError::Fatal(format!(
+                "cannot write {}: {e}",
+                self.pid_file().display()
+            )));
         }
         self.server = Some(child);
 
@@ -354,7 +396,7 @@ impl PgServer {
             let mut config: postgres::Config = self
                 .url
                 .parse()
-                .unwrap_or_else(|e| panic!("bad test URL {}: {e}", self.url));
+                .map_err(|e| SpawnError::Fatal(format!("bad test URL {}: {e}", self.url)))?;
             config.connect_timeout(Duration::from_secs(1));
             if let Ok(client) = config.connect(postgres::NoTls) {
                 let _ = client.close();
@@ -366,19 +408,19 @@ impl PgServer {
                 .and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
                 self.shut_down("-QUIT");
-                return Err(format!(
+                return Err(SpawnError::Exited(format!(
                     "postgres on port {} exited with {status}; log:\n{}",
                     self.port,
                     self.log()
-                ));
+                )));
             }
             if Instant::now() >= deadline {
                 self.shut_down("-QUIT");
-                panic!(
+                return Err(SpawnError::Fatal(format!(
                     "postgres on port {} did not accept a connection within {READY_TIMEOUT:?}; log:\n{}",
                     self.port,
                     self.log()
-                );
+                )));
             }
             thread::sleep(Duration::from_millis(25));
         }

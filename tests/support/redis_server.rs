@@ -1,5 +1,7 @@
 //! Throwaway Redis servers for tests: one shared per test binary, or private ones for
-//! tests that stop and restart their server.
+//! tests that stop and restart their server. The stores bench starts its server here
+//! too (`benches/stores.rs` includes this file), through [`RedisServer::try_start`]
+//! so that a machine without redis-server skips the bench instead of panicking.
 //!
 //! Each server runs without persistence on a free loopback port and a Unix socket in
 //! its own temporary directory. A tiny `sh` watchdog kills it once the test process
@@ -32,13 +34,22 @@ pub struct RedisServer {
     watchdog: Option<Child>,
 }
 
+/// Why one attempt to spawn the server failed.
+enum SpawnError {
+    /// The server exited at once (e.g. another process took the port): worth a retry.
+    Exited(String),
+    /// Anything else (no binary, no watchdog, never ready): no retry helps.
+    Fatal(String),
+}
+
 /// A port that was free a moment ago (the kernel picks it; we release it at once).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
-    listener
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("bind 127.0.0.1:0 to find a free port: {e:?}"))?;
+    let addr = listener
         .local_addr()
-        .expect("local address of a bound listener")
-        .port()
+        .map_err(|e| format!("local address of a bound listener: {e:?}"))?;
+    Ok(addr.port())
 }
 
 /// Whether a Redis server answers PING on `port`.
@@ -62,12 +73,19 @@ fn read_log(path: &Path) -> String {
 }
 
 impl RedisServer {
-    /// Starts a server on a free port and waits until it answers PING.
+    /// Starts a server on a free port and waits until it answers PING; panics with
+    /// the reason if it cannot.
     pub fn start() -> RedisServer {
+        RedisServer::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts a server on a free port and waits until it answers PING; `Err` with
+    /// the reason (e.g. redis-server is not installed) if it cannot.
+    pub fn try_start() -> Result<RedisServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("joblock-redis-")
             .tempdir()
-            .expect("create a temporary directory for redis-server");
+            .map_err(|e| format!("create a temporary directory for redis-server: {e:?}"))?;
         let sock = dir.path().join("redis.sock");
         let mut server = RedisServer {
             port: 0,
@@ -81,21 +99,28 @@ impl RedisServer {
         // fresh port on retry makes that race harmless.
         let mut last_error = String::new();
         for _ in 0..5 {
-            server.port = free_port();
+            server.port = free_port()?;
             server.url = format!("redis://127.0.0.1:{}", server.port);
             match server.spawn() {
-                Ok(()) => return server,
-                Err(e) => last_error = e,
+                Ok(()) => return Ok(server),
+                Err(SpawnError::Exited(e)) => last_error = e,
+                Err(SpawnError::Fatal(e)) => return Err(e),
             }
         }
-        panic!("redis-server did not start after 5 attempts: {last_error}");
+        Err(format!(
+            "redis-server did not start after 5 attempts: {last_error}"
+        ))
     }
 
     /// Stops the server and starts a fresh one on the same port (no persistence: data is gone).
     pub fn restart(&mut self) {
         self.stop();
-        if let Err(e) = self.spawn() {
-            panic!("redis-server did not restart on port {}: {e}", self.port);
+        match self.spawn() {
+            Ok(()) => {}
+            Err(SpawnError::Exited(e)) => {
+                panic!("redis-server did not restart on port {}: {e}", self.port)
+            }
+            Err(SpawnError::Fatal(e)) => panic!("{e}"),
         }
     }
 
@@ -117,7 +142,7 @@ impl RedisServer {
     }
 
     /// Spawns redis-server on `self.port` and its watchdog, then waits for PING.
-    fn spawn(&mut self) -> Result<(), String> {
+    fn spawn(&mut self) -> Result<(), SpawnError> {
         let log = self.log_path();
         let _ = std::fs::remove_file(&log);
         let sock = self.dir.path().join("redis.sock");
@@ -137,11 +162,14 @@ impl RedisServer {
             .spawn();
         let mut child = match spawned {
             Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "redis-server is not installed (not on PATH); the Redis tests need it: \
-                 apt-get install -y redis-server"
-            ),
-            Err(e) => panic!("cannot run redis-server: {e}"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SpawnError::Fatal(
+                    "redis-server is not installed (not on PATH); the Redis tests need it: \
+                     apt-get install -y redis-server"
+                        .to_string(),
+                ));
+            }
+            Err(e) => return Err(SpawnError::Fatal(format!("cannot run redis-server: {e}"))),
         };
         let watchdog = Command::new("sh")
             .arg("-c")
@@ -160,7 +188,9 @@ impl RedisServer {
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("cannot start the sh watchdog for redis-server: {e}");
+                return Err(SpawnError::Fatal(format!(
+                    "cannot start the sh watchdog for redis-server: {e}"
+                )));
             }
         }
         self.server = Some(child);
@@ -176,19 +206,19 @@ impl RedisServer {
                 .and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
                 self.stop();
-                return Err(format!(
+                return Err(SpawnError::Exited(format!(
                     "redis-server on port {} exited with {status}; log:\n{}",
                     self.port,
                     read_log(&log)
-                ));
+                )));
             }
             if Instant::now() >= deadline {
                 self.stop();
-                panic!(
+                return Err(SpawnError::Fatal(format!(
                     "redis-server on port {} did not answer PING within {READY_TIMEOUT:?}; log:\n{}",
                     self.port,
                     read_log(&log)
-                );
+                )));
             }
             thread::sleep(Duration::from_millis(10));
         }
