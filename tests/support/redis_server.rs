@@ -5,7 +5,8 @@
 //!
 //! Each server runs without persistence on a free loopback port and a Unix socket in
 //! its own temporary directory. A tiny `sh` watchdog kills it once the test process
-//! is gone, because the shared server lives in a `static` whose `Drop` never runs.
+//! is gone, and removes its directory, because the shared server lives in a `static`
+//! whose `Drop` never runs.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -171,14 +172,20 @@ impl RedisServer {
             }
             Err(e) => return Err(SpawnError::Fatal(format!("cannot run redis-server: {e}"))),
         };
+        // Once the test process is gone (a shared server's `static` is never dropped,
+        // so its TempDir never cleans up), the watchdog also removes the directory.
+        // Not when only the server died: a restart reuses the directory.
         let watchdog = Command::new("sh")
             .arg("-c")
-            .arg(format!(
-                "while kill -0 {test} 2>/dev/null && kill -0 {redis} 2>/dev/null; do sleep 0.2; done; \
-                 kill -9 {redis} 2>/dev/null",
-                test = std::process::id(),
-                redis = child.id()
-            ))
+            .arg(
+                r#"while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.2; done
+                kill -9 "$2" 2>/dev/null
+                kill -0 "$1" 2>/dev/null || rm -rf "$3""#,
+            )
+            .arg("redis-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(child.id().to_string())
+            .arg(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
