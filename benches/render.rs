@@ -77,6 +77,7 @@ fn events(n: u32, clients: u32) -> (Vec<Stamped>, f64) {
             seed: 1,
             clock: "virtual".into(),
             lease: 3.0,
+            wait: "race".into(),
             client_names: names.clone(),
             outputs: names.iter().map(|c| format!("output.{c}.txt")).collect(),
         },

@@ -28,10 +28,11 @@ pub fn describe(event: &Event) -> String {
             seed,
             clock,
             lease,
+            wait,
             outputs,
             ..
         } => format!(
-            "run started: {jobs} jobs, {clients} client(s), store {store}, {clock} clock at speed {speed}, lease {lease}s, seed {seed}, output {}",
+            "run started: {jobs} jobs, {clients} client(s), store {store}, {clock} clock at speed {speed}, lease {lease}s, {wait} mode, seed {seed}, output {}",
             outputs.join(", ")
         ),
         Event::Queued {

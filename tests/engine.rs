@@ -191,6 +191,12 @@ fn queue_mode_on_the_virtual_clock_is_race_mode() {
             };
             let (summary, events) = run(s);
             assert_strictly_valid(&out, &summary, &format!("{wait:?}"));
+            // The run says what actually ran.
+            let said = events.iter().find_map(|s| match &s.event {
+                Event::RunStarted { wait, .. } => Some(wait.clone()),
+                _ => None,
+            });
+            assert_eq!(said.as_deref(), Some("race"), "{wait:?}");
             crashes_and_holders(&events)
         })
         .collect();
@@ -220,9 +226,19 @@ fn queue_mode_on_the_real_clock_survives_kill_crash_and_stall_and_spares_the_sto
             output: out.clone(),
             ..scenario(dir.path(), seed)
         };
-        let (summary, _) = run(s);
+        let (summary, events) = run(s);
         let what = format!("{wait:?}, seed {seed}");
         assert_strictly_valid(&out, &summary, &what);
+        let said = events.iter().find_map(|s| match &s.event {
+            Event::RunStarted { wait, .. } => Some(wait.clone()),
+            _ => None,
+        });
+        let expected = if wait == WaitMode::Queue {
+            "queue"
+        } else {
+            "race"
+        };
+        assert_eq!(said.as_deref(), Some(expected), "{what}");
         assert_eq!(summary.jobs, 12, "{what}");
         summary.store_ops.get(OpKind::FindOne)
     };

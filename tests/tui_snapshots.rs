@@ -383,6 +383,28 @@ fn start() {
 }
 
 #[test]
+fn the_header_names_queue_mode_and_only_queue_mode() {
+    let header = |wait: &str| {
+        let mut d = Dash {
+            app: App::new(Theme::mono()),
+            seq: 0,
+            clients: 1,
+            held: None,
+        };
+        let mut started = run_started(3, 1);
+        if let Event::RunStarted { wait: w, .. } = &mut started {
+            *w = wait.to_string();
+        }
+        d.feed(0.0, started);
+        screen_lines(&draw(&d.app, 120, 40, 0.1))[0].clone()
+    };
+    let queue = header("queue");
+    assert!(queue.contains("memory · queue mode · "), "{queue}");
+    let race = header("race");
+    assert!(!race.contains("mode"), "{race}");
+}
+
+#[test]
 fn mid_run_120x40() {
     let d = mid_run();
     let terminal = draw(&d.app, 120, 40, MID_NOW);

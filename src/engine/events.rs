@@ -91,6 +91,10 @@ pub enum Event {
         clock: String,
         /// Lease length in scenario seconds.
         lease: f64,
+        /// How the jobs wait: `race` or `queue` (queue mode only runs on a real
+        /// clock). Recordings made before it existed read as `race`.
+        #[serde(default = "race_mode")]
+        wait: String,
         /// Client names, in client order.
         client_names: Vec<String>,
         /// Output file per client, in client order.
@@ -419,5 +423,24 @@ impl Emitter {
             .unwrap_or_else(|p| p.into_inner())
             .log
             .clone()
+    }
+}
+
+/// The wait mode of a recording made before events named it.
+fn race_mode() -> String {
+    "race".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_from_before_wait_modes_reads_as_race_mode() {
+        let line = r#"{"type":"run_started","jobs":2,"clients":1,"store":"memory","speed":1.0,"seed":3,"clock":"virtual","lease":3.0,"client_names":["client-1"],"outputs":["output.txt"]}"#;
+        match serde_json::from_str::<Event>(line) {
+            Ok(Event::RunStarted { wait, .. }) => assert_eq!(wait, "race"),
+            other => panic!("not a run_started: {other:?}"),
+        }
     }
 }

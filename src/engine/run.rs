@@ -208,6 +208,12 @@ fn coordinate(
             "real".into()
         },
         lease: sc.lease,
+        // What actually runs: the locks ignore their queues on a virtual clock.
+        wait: if sc.wait == WaitMode::Queue && !shared.clock.is_virtual() {
+            "queue".into()
+        } else {
+            "race".into()
+        },
         client_names: shared.clients.clone(),
         outputs: sc
             .outputs()

@@ -25,6 +25,7 @@ pub fn run_started(jobs: u32, clients: u32) -> Event {
         seed: 42,
         clock: "virtual".into(),
         lease: LEASE,
+        wait: "race".into(),
         client_names,
         outputs,
     }

@@ -50,6 +50,8 @@ pub struct RunInfo {
     pub clock: String,
     /// Lease, seconds.
     pub lease: f64,
+    /// How the jobs wait: `race` or `queue`.
+    pub wait: String,
 }
 
 /// Everything the dashboard shows, folded from events.
@@ -192,6 +194,7 @@ impl DashState {
                 seed,
                 clock,
                 lease,
+                wait,
                 client_names,
                 outputs,
                 ..
@@ -202,6 +205,7 @@ impl DashState {
                     seed: *seed,
                     clock: clock.clone(),
                     lease: *lease,
+                    wait: wait.clone(),
                 };
                 self.speed = *speed;
                 self.clients = client_names

@@ -39,10 +39,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
         Piece {
             rank: 5,
             spans: vec![Span::raw(format!(
-                "{} jobs · {} client{} · {store} · ",
+                "{} jobs · {} client{} · {store} · {}",
                 st.jobs.len(),
                 st.clients.len(),
                 if st.clients.len() == 1 { "" } else { "s" },
+                // Race mode is the classic exercise; only the other one is named.
+                if st.info.wait == "queue" {
+                    "queue mode · "
+                } else {
+                    ""
+                },
             ))],
         },
         Piece {
