@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::LockDoc;
-use super::queue::{LocalQueue, Offer};
+use super::queue::{Handoff, LocalQueue, Offer};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
@@ -171,7 +171,7 @@ impl Lease {
         // Count up before sending: if the reply is lost after the update applied, the
         // next renewal still writes a new value, so waiters keep seeing it move.
         let next = self.heartbeat.fetch_add(1, Ordering::SeqCst) + 1;
-        let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
+        let filter = self.ours();
         match self
             .store
             .update_one(&filter, &json!({ "heartbeat": next }))?
@@ -200,8 +200,18 @@ impl Lease {
     /// the `released_fence` the release records still tells, unless another holder
     /// has released since. Call it before the lease runs out.
     pub fn release(&self, committed: u64) -> Result<bool, StoreError> {
-        if self.is_lost() && !self.unchecked_release {
+        let released = self.release_in_store(committed);
+        // Released or lost, this lease holds nothing any more; after an error it may
+        // still hold, and the caller retries.
+        if released.is_ok() {
             self.leave_queue();
+        }
+        released
+    }
+
+    /// [`Lease::release`] without the queue bookkeeping.
+    fn release_in_store(&self, committed: u64) -> Result<bool, StoreError> {
+        if self.is_lost() && !self.unchecked_release {
             return Ok(false);
         }
         let retrying = self.release_errored.load(Ordering::SeqCst);
@@ -218,7 +228,7 @@ impl Lease {
         let filter = if self.unchecked_release {
             json!({ "_id": self.key })
         } else {
-            json!({ "_id": self.key, "owner": self.owner, "fence": self.fence })
+            self.ours()
         };
         let set = self.release_set(json!(null), self.fence, self.heartbeat() + 1, committed);
         let outcome = self.store.update_one(&filter, &set);
@@ -230,27 +240,25 @@ impl Lease {
                 if let (Some(slot), Ok(doc)) = (&self.receipt, LockDoc::from_value(&doc)) {
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc);
                 }
-                self.leave_queue();
                 Ok(true)
             }
             // An earlier attempt errored and now nothing matches: the document changed.
             // While our lease is valid nobody can have taken over, and our heartbeat
             // is stopped, so the change can only be our own release (or handoff)
             // applying.
-            None if retrying && self.is_valid() => {
-                self.leave_queue();
-                Ok(true)
-            }
-            None if retrying && self.my_release_applied(committed)? => {
-                self.leave_queue();
-                Ok(true)
-            }
+            None if retrying && self.is_valid() => Ok(true),
+            None if retrying && self.my_release_applied(committed)? => Ok(true),
             None => {
                 self.lost.store(true, Ordering::SeqCst);
-                self.leave_queue();
                 Ok(false)
             }
         }
+    }
+
+    /// The filter that matches the lock document only while it is ours: our owner
+    /// id and fence (renewal, release and handoff are all checked this way).
+    fn ours(&self) -> serde_json::Value {
+        json!({ "_id": self.key, "owner": self.owner, "fence": self.fence })
     }
 
     /// The fields a release sets: `owner` (null, or the next holder on a handoff),
@@ -290,7 +298,7 @@ impl Lease {
         next: &str,
         committed: u64,
     ) -> Result<bool, StoreError> {
-        let filter = json!({ "_id": self.key, "owner": self.owner, "fence": self.fence });
+        let filter = self.ours();
         let fence = self.fence + 1;
         // Read once: the next holder's lease must start from exactly what we write.
         let heartbeat = self.heartbeat() + 1;
@@ -302,18 +310,18 @@ impl Lease {
                 // other way round, our unhold would wake the next head, parked on the
                 // new holder, for nothing.
                 self.leave_queue();
-                let handed = Offer::Handed {
+                let handed = Handoff {
                     fence,
                     heartbeat,
                     committed,
                     sent_at,
                 };
-                queue.offer(ticket, handed);
+                queue.offer(ticket, Offer::Handed(handed));
                 Ok(true)
             }
             Ok(None) => {
                 self.lost.store(true, Ordering::SeqCst);
-                self.leave_queue();
+                self.leave_queue(); // as above: before the head acts on the offer
                 queue.offer(ticket, Offer::Declined);
                 Ok(false)
             }

@@ -22,7 +22,7 @@ pub use lease::{Lease, Renewal};
 pub use presence::Presence;
 pub use queue::LocalQueue;
 
-use queue::{Offer, Place, Turn};
+use queue::{Handoff, Offer, Place, Turn};
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -411,12 +411,7 @@ impl Lock {
         start: Duration,
     ) -> Option<AcquireOutcome> {
         match offer? {
-            Offer::Handed {
-                fence,
-                heartbeat,
-                committed,
-                sent_at,
-            } => Some(self.handed(w, (fence, heartbeat, committed), sent_at, start)),
+            Offer::Handed(handoff) => Some(self.handed(w, handoff, start)),
             Offer::Unknown { sent_at } => {
                 // If the handoff applied, our next read finds us the owner. The
                 // document exists (somebody held it), so no insert may overwrite this.
@@ -429,25 +424,18 @@ impl Lock {
         }
     }
 
-    /// The acquisition a handoff made: (fence, heartbeat, committed) as the
-    /// holder's compare-and-set sent at `sent_at` wrote them.
-    fn handed(
-        &self,
-        w: &mut Waiter<'_>,
-        (fence, heartbeat, committed): (u64, u64, u64),
-        sent_at: Duration,
-        start: Duration,
-    ) -> AcquireOutcome {
+    /// The acquisition a handoff made.
+    fn handed(&self, w: &mut Waiter<'_>, h: Handoff, start: Duration) -> AcquireOutcome {
         w.attempts += 1;
         self.exists.store(true, Ordering::Relaxed);
         let lease = self
-            .lease(w.owner, fence, heartbeat, sent_at)
-            .with_base_committed(committed);
+            .lease(w.owner, h.fence, h.heartbeat, h.sent_at)
+            .with_base_committed(h.committed);
         let acquisition = Acquisition {
             attempts: w.attempts,
             waited: self.clock.now() - start,
             via: Via::Free,
-            committed,
+            committed: h.committed,
         };
         AcquireOutcome::Acquired(Arc::new(lease), acquisition)
     }
@@ -466,20 +454,20 @@ impl Lock {
         stop: Stop,
     ) -> AcquireOutcome {
         match place.and_then(Place::leave) {
-            Some(Offer::Handed {
-                fence,
-                heartbeat,
-                committed,
-                sent_at,
-            }) => return self.handed(w, (fence, heartbeat, committed), sent_at, start),
+            Some(Offer::Handed(handoff)) => return self.handed(w, handoff, start),
             Some(Offer::Unknown { sent_at }) => {
                 // If this read fails too, the lock may stay in our name until a
                 // waiter times its lease out: safe, only slow.
                 if let Ok(Some(doc)) = self.read()
                     && doc.owner.as_deref() == Some(w.owner)
                 {
-                    let state = (doc.fence, doc.heartbeat, doc.committed);
-                    return self.handed(w, state, sent_at, start);
+                    let handoff = Handoff {
+                        fence: doc.fence,
+                        heartbeat: doc.heartbeat,
+                        committed: doc.committed,
+                        sent_at,
+                    };
+                    return self.handed(w, handoff, start);
                 }
             }
             Some(Offer::Declined) | None => {}

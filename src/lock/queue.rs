@@ -68,19 +68,23 @@ enum Phase {
 /// What a releasing holder's handoff to the head came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offer {
-    /// The head now holds the lock with this fence and heartbeat; the handoff was
-    /// sent at `sent_at` (scenario time), which is when the head's lease starts.
-    Handed {
-        fence: u64,
-        heartbeat: u64,
-        committed: u64,
-        sent_at: Duration,
-    },
+    /// The head now holds the lock.
+    Handed(Handoff),
     /// The holder had lost the lock: the head carries on waiting as before.
     Declined,
     /// The handoff's reply was lost: it may have applied. The head re-reads and, if it
     /// finds itself the owner, holds the lock from `sent_at`.
     Unknown { sent_at: Duration },
+}
+
+/// The lock document a handoff left, and when it was sent (scenario time): the
+/// new holder's lease starts then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Handoff {
+    pub fence: u64,
+    pub heartbeat: u64,
+    pub committed: u64,
+    pub sent_at: Duration,
 }
 
 /// How long a waiter that is not the head sleeps between checks of its abort predicate
@@ -221,6 +225,42 @@ impl Place {
         &self.queue
     }
 
+    /// Waits out a claim on this waiter (a holder is sending it a handoff) and takes
+    /// a handoff made to it. Unless the ticket is gone, its phase is `Busy` after.
+    fn settle<'a>(&self, mut st: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, Settled) {
+        loop {
+            let Some(t) = st.tickets.get_mut(&self.ticket) else {
+                return (st, Settled::Gone);
+            };
+            match std::mem::replace(&mut t.phase, Phase::Busy) {
+                Phase::Offered(offer) => return (st, Settled::Offered(offer)),
+                Phase::Claimed => {
+                    t.phase = Phase::Claimed;
+                    let wake = t.wake.clone();
+                    st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                Phase::Queued | Phase::Busy | Phase::Parked => return (st, Settled::Free),
+            }
+        }
+    }
+
+    /// Sets this waiter's phase and sleeps on its wake-up signal for at most `left`.
+    fn sleep<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        phase: Phase,
+        left: Duration,
+    ) -> MutexGuard<'a, State> {
+        let Some(t) = st.tickets.get_mut(&self.ticket) else {
+            return st;
+        };
+        t.phase = phase;
+        let wake = t.wake.clone();
+        wake.wait_timeout(st, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+    }
+
     /// Waits for this waiter's turn: returns at once with a handoff made to it, or as
     /// the head (now working, so no longer handed to), or after `timeout` (capped at
     /// [`TICK`] so abort and give-up are checked) still behind others. A claimed
@@ -229,29 +269,25 @@ impl Place {
         let deadline = Instant::now().checked_add(timeout.min(TICK));
         let mut st = self.queue.state();
         loop {
-            let is_head = st.tickets.keys().next() == Some(&self.ticket);
-            let Some(t) = st.tickets.get_mut(&self.ticket) else {
+            let settled;
+            (st, settled) = self.settle(st);
+            match settled {
+                Settled::Offered(offer) => return Turn::Offered(offer),
+                Settled::Gone => return Turn::Head,
+                Settled::Free => {}
+            }
+            if st.tickets.keys().next() == Some(&self.ticket) {
                 return Turn::Head;
-            };
-            let wake = t.wake.clone();
-            match std::mem::replace(&mut t.phase, Phase::Busy) {
-                Phase::Offered(offer) => return Turn::Offered(offer),
-                Phase::Claimed => {
-                    t.phase = Phase::Claimed;
-                    st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
-                    continue;
-                }
-                _ if is_head => return Turn::Head,
-                _ => t.phase = Phase::Queued,
             }
             let left = deadline.map_or(TICK, |d| d.saturating_duration_since(Instant::now()));
             if left.is_zero() {
+                // Back in line, where only becoming the head makes it claimable.
+                if let Some(t) = st.tickets.get_mut(&self.ticket) {
+                    t.phase = Phase::Queued;
+                }
                 return Turn::NotYet;
             }
-            st = wake
-                .wait_timeout(st, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            st = self.sleep(st, Phase::Queued, left);
         }
     }
 
@@ -267,26 +303,13 @@ impl Place {
     ) -> Option<Offer> {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.queue.state();
-        let wake = match st.tickets.get_mut(&self.ticket) {
-            Some(t) => {
-                t.phase = Phase::Parked;
-                t.wake.clone()
-            }
-            None => return None,
-        };
         loop {
-            let phase = match st.tickets.get_mut(&self.ticket) {
-                Some(t) => &mut t.phase,
-                None => return None,
-            };
-            match std::mem::replace(phase, Phase::Busy) {
-                Phase::Offered(offer) => return Some(offer),
-                Phase::Claimed => {
-                    *phase = Phase::Claimed;
-                    st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
-                    continue;
-                }
-                Phase::Queued | Phase::Busy | Phase::Parked => {}
+            let settled;
+            (st, settled) = self.settle(st);
+            match settled {
+                Settled::Offered(offer) => return Some(offer),
+                Settled::Gone => return None,
+                Settled::Free => {}
             }
             let left = deadline.map_or(Duration::MAX, |d| {
                 d.saturating_duration_since(Instant::now())
@@ -294,13 +317,7 @@ impl Place {
             if st.generation != seen || left.is_zero() || abort() {
                 return None; // phase is Busy again: no handoff can pick us now
             }
-            if let Some(t) = st.tickets.get_mut(&self.ticket) {
-                t.phase = Phase::Parked;
-            }
-            st = wake
-                .wait_timeout(st, left.min(TICK))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            st = self.sleep(st, Phase::Parked, left.min(TICK));
         }
     }
 
@@ -309,20 +326,24 @@ impl Place {
     /// decided to go, and then the lock may already be in its name. Waits for a
     /// claimed handoff's result; once gone, no holder can pick it.
     pub(crate) fn leave(self) -> Option<Offer> {
-        let mut st = self.queue.state();
-        loop {
-            let t = st.tickets.get_mut(&self.ticket)?;
-            match std::mem::replace(&mut t.phase, Phase::Busy) {
-                Phase::Offered(offer) => return Some(offer), // Drop removes the ticket
-                Phase::Claimed => {
-                    t.phase = Phase::Claimed;
-                    let wake = t.wake.clone();
-                    st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
-                }
-                _ => return None,
-            }
+        let (st, settled) = self.settle(self.queue.state());
+        // Unlock before `Drop` removes the ticket (it locks the queue again).
+        drop(st);
+        match settled {
+            Settled::Offered(offer) => Some(offer),
+            Settled::Gone | Settled::Free => None,
         }
     }
+}
+
+/// A waiter's ticket once any claim on it is settled.
+enum Settled {
+    /// The ticket is no longer in the queue.
+    Gone,
+    /// A handoff was made to it.
+    Offered(Offer),
+    /// Nobody is handing it anything.
+    Free,
 }
 
 impl Drop for Place {
