@@ -17,24 +17,16 @@ use std::time::Duration;
 
 use joblock::clock::Clock;
 use joblock::lock::{
-    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, LockConfig, LockDoc, LockError,
-    Quiet, Renewal, Seen, Via, lock_key, raw_document,
+    AcquireObserver, AcquireOutcome, Lease, Lock, LockConfig, LockDoc, Quiet, Renewal, Seen, Via,
+    raw_document,
 };
 use joblock::output::{FencedOutput, OutputError};
 use joblock::store::{MemoryConfig, MemoryStore, OpKind, Store};
 use serde_json::json;
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod support;
 
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn key() -> String {
-    lock_key("worker", "client-1")
-}
+use support::locks::{acquire, acquired, key, ms, secs};
 
 /// The timing most virtual-clock tests use: a 3 s lease polled every 100 ms.
 fn config() -> LockConfig {
@@ -48,24 +40,6 @@ fn config() -> LockConfig {
 /// A lock on the shared test key, with its own caller handle onto `store`.
 fn lock_on(store: &MemoryStore, clock: &Clock, seed: u64, config: LockConfig) -> Lock {
     Lock::new(store.for_caller(seed), clock.clone(), key(), config)
-}
-
-/// The outcome of `acquire`, which must be an acquisition.
-fn acquired(outcome: Result<AcquireOutcome, LockError>) -> (Arc<Lease>, Acquisition) {
-    match outcome.expect("acquire failed") {
-        AcquireOutcome::Acquired(lease, acq) => (lease, acq),
-        AcquireOutcome::GaveUp { attempts, waited } => {
-            panic!("gave up after {attempts} attempts and {waited:?}")
-        }
-        AcquireOutcome::Aborted { attempts, waited } => {
-            panic!("aborted after {attempts} attempts and {waited:?}")
-        }
-    }
-}
-
-/// Acquires as `owner`, waiting as long as the lock's config allows.
-fn acquire(lock: &Lock, owner: &str) -> (Arc<Lease>, Acquisition) {
-    acquired(lock.acquire(owner, &mut Quiet, &|| false))
 }
 
 /// The lock document, which must exist: the protocol never deletes it.

@@ -39,22 +39,14 @@ use std::time::{Duration, Instant};
 use joblock::clock::Clock;
 use joblock::lock::{
     AcquireObserver, AcquireOutcome, Acquisition, Lease, LocalQueue, Lock, LockConfig, LockDoc,
-    LockError, Quiet, Renewal, Seen, Via, lock_key, raw_document,
+    Quiet, Renewal, Seen, Via, raw_document,
 };
 use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, OpCounts, OpKind, Store};
 use serde_json::json;
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod support;
 
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn key() -> String {
-    lock_key("worker", "client-1")
-}
+use support::locks::{acquire, acquired, key, ms, secs};
 
 /// A real clock and a memory store without latency on it.
 fn setup() -> (Clock, MemoryStore) {
@@ -95,24 +87,6 @@ fn queued(
     queue: &Arc<LocalQueue>,
 ) -> Lock {
     Lock::new(store.for_caller(seed), clock.clone(), key(), config).with_queue(Some(queue.clone()))
-}
-
-/// The outcome of `acquire`, which must be an acquisition.
-fn acquired(outcome: Result<AcquireOutcome, LockError>) -> (Arc<Lease>, Acquisition) {
-    match outcome.expect("acquire failed") {
-        AcquireOutcome::Acquired(lease, acq) => (lease, acq),
-        AcquireOutcome::GaveUp { attempts, waited } => {
-            panic!("gave up after {attempts} attempts and {waited:?}")
-        }
-        AcquireOutcome::Aborted { attempts, waited } => {
-            panic!("aborted after {attempts} attempts and {waited:?}")
-        }
-    }
-}
-
-/// Acquires as `owner`, waiting as long as the lock's config allows.
-fn acquire(lock: &Lock, owner: &str) -> (Arc<Lease>, Acquisition) {
-    acquired(lock.acquire(owner, &mut Quiet, &|| false))
 }
 
 /// Starts acquiring as `owner` on a thread of its own.

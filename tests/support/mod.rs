@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod conformance;
+pub mod locks;
 mod namespace;
 pub mod pg_server;
 pub mod redis_server;
