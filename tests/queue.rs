@@ -163,7 +163,16 @@ impl CriticalSection {
 
 /// Acquires `rounds` times as `owner`, runs the critical section, releases; returns
 /// the fences it got.
-fn contend(lock: &Lock, owner: &str, rounds: u32, section: &CriticalSection) -> Vec<u64> {
+///
+/// With `retry_release`, a release that fails (a faulty store) is retried until it
+/// reports; without, a failed release fails the test.
+fn contend(
+    lock: &Lock,
+    owner: &str,
+    rounds: u32,
+    section: &CriticalSection,
+    retry_release: bool,
+) -> Vec<u64> {
     let mut fences = Vec::new();
     for _ in 0..rounds {
         let (lease, acq) = acquire(lock, owner);
@@ -173,9 +182,49 @@ fn contend(lock: &Lock, owner: &str, rounds: u32, section: &CriticalSection) -> 
         );
         section.enter(thread::yield_now);
         fences.push(lease.fence());
-        assert!(lease.release(0).unwrap(), "{owner} lost its lock");
+        let released = loop {
+            match lease.release(0) {
+                Ok(released) => break released,
+                Err(_) if retry_release => continue,
+                Err(e) => panic!("{owner}'s release failed: {e}"),
+            }
+        };
+        assert!(released, "{owner} lost its lock");
     }
     fences
+}
+
+/// Runs `contend` for every lock on a thread of its own (`job-<index>`), all starting
+/// together, and checks that no two holders overlapped and that the acquisitions got
+/// exactly the fences 1..=n between them.
+fn contend_all(locks: Vec<Lock>, rounds: u32, retry_release: bool) {
+    let section = Arc::new(CriticalSection::default());
+    let start = Arc::new(Barrier::new(locks.len()));
+    let handles: Vec<JoinHandle<Vec<u64>>> = locks
+        .into_iter()
+        .enumerate()
+        .map(|(t, lock)| {
+            let (section, start) = (section.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                contend(&lock, &format!("job-{t}"), rounds, &section, retry_release)
+            })
+        })
+        .collect();
+    let total = handles.len() as u64 * u64::from(rounds);
+    let mut fences: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| join(h, "a contender finished"))
+        .collect();
+
+    assert_eq!(
+        section.overlaps.load(Ordering::SeqCst),
+        0,
+        "holders overlapped"
+    );
+    assert_eq!(u64::from(section.entries.load(Ordering::SeqCst)), total);
+    fences.sort_unstable();
+    assert_eq!(fences, (1..=total).collect::<Vec<u64>>());
 }
 
 // ----------------------------------------------------------------------------------
@@ -281,38 +330,16 @@ fn waiters_are_served_in_arrival_order() {
 /// 1..=180 (the first one inserts the document with fence 1).
 #[test]
 fn many_queued_threads_never_overlap_and_get_consecutive_fences() {
-    const THREADS: usize = 6;
+    const THREADS: u64 = 6;
     const ROUNDS: u32 = 30;
     let (clock, store) = setup();
     let queue = LocalQueue::new();
-    let section = Arc::new(CriticalSection::default());
-    let start = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<JoinHandle<Vec<u64>>> = (0..THREADS)
-        .map(|t| {
-            let lock = queued(&store, &clock, t as u64, long(), &queue);
-            let (section, start) = (section.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                contend(&lock, &format!("job-{t}"), ROUNDS, &section)
-            })
-        })
+    let locks = (0..THREADS)
+        .map(|t| queued(&store, &clock, t, long(), &queue))
         .collect();
-    let mut fences: Vec<u64> = handles
-        .into_iter()
-        .flat_map(|h| join(h, "a contender finished"))
-        .collect();
-
-    assert_eq!(
-        section.overlaps.load(Ordering::SeqCst),
-        0,
-        "holders overlapped"
-    );
-    let total = THREADS as u64 * u64::from(ROUNDS);
-    assert_eq!(u64::from(section.entries.load(Ordering::SeqCst)), total);
-    fences.sort_unstable();
-    assert_eq!(fences, (1..=total).collect::<Vec<u64>>());
+    contend_all(locks, ROUNDS, false);
     let d = doc(&store);
-    assert_eq!((d.owner, d.fence), (None, total));
+    assert_eq!((d.owner, d.fence), (None, THREADS * u64::from(ROUNDS)));
     assert_eq!(queue.waiting(), 0);
 }
 
@@ -324,38 +351,13 @@ fn queues_of_two_processes_and_race_mode_waiters_still_exclude_each_other() {
     const ROUNDS: u32 = 20;
     let (clock, store) = setup();
     let queues = [LocalQueue::new(), LocalQueue::new()];
-    let section = Arc::new(CriticalSection::default());
     let locks: Vec<Lock> = (0..8u64)
         .map(|t| match t {
             0..=5 => queued(&store, &clock, t, long(), &queues[(t % 2) as usize]),
             _ => Lock::new(store.for_caller(t), clock.clone(), key(), long()),
         })
         .collect();
-    let start = Arc::new(Barrier::new(locks.len()));
-    let handles: Vec<JoinHandle<Vec<u64>>> = locks
-        .into_iter()
-        .enumerate()
-        .map(|(t, lock)| {
-            let (section, start) = (section.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                contend(&lock, &format!("job-{t}"), ROUNDS, &section)
-            })
-        })
-        .collect();
-    let mut fences: Vec<u64> = handles
-        .into_iter()
-        .flat_map(|h| join(h, "a contender finished"))
-        .collect();
-
-    assert_eq!(
-        section.overlaps.load(Ordering::SeqCst),
-        0,
-        "holders overlapped"
-    );
-    let total = 8 * u64::from(ROUNDS);
-    fences.sort_unstable();
-    assert_eq!(fences, (1..=total).collect::<Vec<u64>>());
+    contend_all(locks, ROUNDS, false);
     assert_eq!(doc(&store).owner, None);
     assert!(queues.iter().all(|q| q.waiting() == 0));
 }
@@ -376,53 +378,16 @@ fn queued_waiters_stay_exclusive_through_store_faults() {
     store.faults().set_lose_probability(0.05);
     store.faults().set_fail_probability(0.05);
     let queues = [LocalQueue::new(), LocalQueue::new()];
-    let section = Arc::new(CriticalSection::default());
-    let start = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<JoinHandle<Vec<u64>>> = (0..THREADS)
+    let locks = (0..THREADS)
         .map(|t| {
             let seed = t as u64;
-            let lock = match t {
+            match t {
                 0..=4 => queued(store.as_ref(), &clock, seed, long(), &queues[t % 2]),
                 _ => Lock::new(store.for_caller(seed), clock.clone(), key(), long()),
-            };
-            let (section, start) = (section.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                let owner = format!("job-{t}");
-                let mut fences = Vec::new();
-                for _ in 0..ROUNDS {
-                    let (lease, acq) = acquire(&lock, &owner);
-                    assert!(!matches!(acq.via, Via::Takeover { .. }), "{acq:?}");
-                    section.enter(thread::yield_now);
-                    fences.push(lease.fence());
-                    // A lost or failed reply: retry until the release reports.
-                    loop {
-                        match lease.release(0) {
-                            Ok(released) => {
-                                assert!(released, "{owner} lost its lock");
-                                break;
-                            }
-                            Err(_) => continue,
-                        }
-                    }
-                }
-                fences
-            })
+            }
         })
         .collect();
-    let mut fences: Vec<u64> = handles
-        .into_iter()
-        .flat_map(|h| join(h, "a contender finished"))
-        .collect();
-
-    assert_eq!(
-        section.overlaps.load(Ordering::SeqCst),
-        0,
-        "holders overlapped"
-    );
-    let total = THREADS as u64 * u64::from(ROUNDS);
-    fences.sort_unstable();
-    assert_eq!(fences, (1..=total).collect::<Vec<u64>>());
+    contend_all(locks, ROUNDS, true);
     assert!(store.faults().injected() > 0, "no fault was injected");
     assert!(queues.iter().all(|q| q.waiting() == 0));
 }
@@ -435,18 +400,15 @@ fn queued_waiters_stay_exclusive_through_store_faults() {
 /// whole chain costs the store the five handoffs and the last plain release, and not
 /// a single read. A hundred chains, so that the race below shows on most runs.
 ///
-/// Today a new head is now and then woken for nothing and reads once: in
-/// `Lease::hand_over`, `queue.offer` (generation g -> g+1) comes before
-/// `leave_queue` (g+1 -> g+2). Interleaving, with `w0` handing over to `w1` while
-/// `w2` is next: offer to w1 (g+1); w1 takes it, returns, drops its place; w2 becomes
-/// the head, sees w1 holding (`local_holder_generation` = g+1) and parks on g+1; w0's
-/// `leave_queue` bumps to g+2, so w2's park returns at once and w2 makes an attempt
-/// (an `insert_one` and a `find_one`) although its holder w1 is local and still
-/// holds. (It then parks again and is handed over to, so nothing worse happens.)
-/// Unholding before offering (or both under one lock) closes it: then a waiter can
-/// only become head after both bumps.
+/// The race it guards against: when `Lease::hand_over` offered (generation g -> g+1)
+/// before it stopped counting as a holder (g+1 -> g+2), with `w0` handing over to `w1`
+/// while `w2` was next: w1 took the offer, returned and dropped its place; w2 became
+/// the head, saw w1 holding (`local_holder_generation` = g+1) and parked on g+1; w0's
+/// unhold bumped to g+2, so w2's park returned at once and w2 made an attempt (an
+/// `insert_one` and a `find_one`) although its holder w1 was local and still held.
+/// The holder now unholds before it offers, so a waiter can only become head after
+/// both bumps.
 #[test]
-
 fn a_chain_of_handoffs_reads_nothing() {
     const WAITERS: usize = 5;
     const CHAINS: usize = 100;
@@ -720,7 +682,6 @@ fn waiters_behind_the_head_give_up_and_abort_quietly() {
 /// A parked head sees its abort predicate as a race-mode waiter does after a
 /// `Clock::poke`, not only when its third-of-a-lease pause runs out (100 s here).
 #[test]
-
 fn a_parked_head_is_aborted_promptly() {
     let (clock, store) = setup();
     let queue = LocalQueue::new();
@@ -802,16 +763,13 @@ fn a_head_not_yet_working_is_handed_the_lock() {
 /// local holder released just as it became the head: either it takes the lock it was
 /// handed (and its caller releases it), or the lock must not stay in its name.
 ///
-/// Today: b joins an otherwise empty queue (phase `Queued`, the head) and is
-/// preempted before its first abort check; a releases, `claim_head` claims the queued
-/// head and the handoff applies (owner b, fence 2); b's abort check is true, it
-/// returns `Aborted` and drops its place, the offer with it. The document names b as
-/// owner, nobody holds a lease for it, and every other waiter must now wait a whole
-/// lease to take it over. The same gap exists after `Place::turn` returns `NotYet`
-/// (phase back to `Queued`) if the waiter ahead leaves before the abort check or the
-/// give-up return, which a Stop order to every job makes likely.
+/// The interleaving: b joins an otherwise empty queue (phase `Queued`, the head) and
+/// is preempted before its first abort check; a releases, `claim_head` claims the
+/// queued head and the handoff applies (owner b, fence 2); b's abort check is true.
+/// Before the fix b returned `Aborted` and dropped its place, the offer with it: the
+/// document named b as owner, nobody held a lease for it, and every other waiter had
+/// to wait a whole lease to take it over. Leaving the queue now collects the offer.
 #[test]
-
 fn an_aborted_head_is_not_left_owning_the_lock() {
     let (clock, store) = setup();
     let queue = LocalQueue::new();
@@ -840,22 +798,49 @@ fn an_aborted_head_is_not_left_owning_the_lock() {
 // Store trouble and lost locks
 // ----------------------------------------------------------------------------------
 
-/// The reply to a handoff is lost (it applied): the holder's release reports the
-/// error, the head re-reads and recognises itself as the owner with the next fence,
-/// and the holder's retried release recognises its own applied release.
-#[test]
-fn a_lost_reply_to_a_handoff_still_gives_the_head_the_lock() {
+/// What a handoff whose reply was lost (it applied) left behind.
+struct LostHandoff {
+    store: Arc<FaultyStore>,
+    queue: Arc<LocalQueue>,
+    holder: Arc<Lease>,
+    head: (Arc<Lease>, Acquisition),
+}
+
+/// a holds, b parks as the head, and a's release (a handoff committing `committed`)
+/// applies but its reply is lost: a's release reports the error, b gets the lock.
+fn lose_a_handoff(committed: u64) -> LostHandoff {
     let (clock, memory) = setup();
     let memory: Arc<dyn Store> = Arc::new(memory);
     let store = Arc::new(FaultyStore::new(memory, 7).with_clock(clock.clone()));
     let queue = LocalQueue::new();
-    let (a_lease, _) = acquire(&queued(store.as_ref(), &clock, 1, long(), &queue), "a");
+    let (holder, _) = acquire(&queued(store.as_ref(), &clock, 1, long(), &queue), "a");
     let waiter = spawn_acquire(queued(store.as_ref(), &clock, 2, long(), &queue), "b");
     eventually("b is parked as the head", || queue.head_parked());
-
     store.faults().lose_next_replies(1);
-    assert!(a_lease.release(27).is_err(), "the handoff's reply was lost");
-    let (b_lease, b_acq) = join(waiter, "b acquired");
+    assert!(
+        holder.release(committed).is_err(),
+        "the handoff's reply was lost"
+    );
+    let head = join(waiter, "b acquired");
+    LostHandoff {
+        store,
+        queue,
+        holder,
+        head,
+    }
+}
+
+/// The reply to a handoff is lost (it applied): the head re-reads and recognises
+/// itself as the owner with the next fence, and the holder's retried release
+/// recognises its own applied release.
+#[test]
+fn a_lost_reply_to_a_handoff_still_gives_the_head_the_lock() {
+    let LostHandoff {
+        store,
+        queue,
+        holder: a_lease,
+        head: (b_lease, b_acq),
+    } = lose_a_handoff(27);
     assert_eq!(store.faults().injected(), 1);
     assert_eq!(b_lease.fence(), a_lease.fence() + 1);
     assert_eq!(b_acq.committed, 27);
@@ -873,23 +858,13 @@ fn a_lost_reply_to_a_handoff_still_gives_the_head_the_lock() {
     assert_eq!(queue.waiting(), 0);
 }
 
-/// After a lost handoff reply, the head must report the handoff (`Via::Free`) and
-/// not the atomic create: its first own store operation is the insert (its lock has
-/// never seen the document), which overwrites the handoff's unacknowledged write.
+/// After a lost handoff reply, the head reports the handoff (`Via::Free`), not the
+/// atomic create: its lock has never seen the document, and its insert attempt used
+/// to overwrite the handoff's unacknowledged write.
 #[test]
-
 fn a_lost_reply_to_a_handoff_is_reported_as_a_handoff() {
-    let (clock, memory) = setup();
-    let memory: Arc<dyn Store> = Arc::new(memory);
-    let store = Arc::new(FaultyStore::new(memory, 7).with_clock(clock.clone()));
-    let queue = LocalQueue::new();
-    let (a_lease, _) = acquire(&queued(store.as_ref(), &clock, 1, long(), &queue), "a");
-    let waiter = spawn_acquire(queued(store.as_ref(), &clock, 2, long(), &queue), "b");
-    eventually("b is parked as the head", || queue.head_parked());
-    store.faults().lose_next_replies(1);
-    assert!(a_lease.release(0).is_err());
-    let (_b_lease, b_acq) = join(waiter, "b acquired");
-    assert_eq!(b_acq.via, Via::Free);
+    let lost = lose_a_handoff(0);
+    assert_eq!(lost.head.1.via, Via::Free);
 }
 
 /// A holder that lost its lock to another process hands nothing over: its release
