@@ -8,12 +8,21 @@ use joblock::clock::Clock;
 use joblock::lock::{AcquireOutcome, Lock, LockConfig, Quiet, Via};
 use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, Store};
 
+mod support;
+
+use support::locks::acquire;
+
 fn config() -> LockConfig {
     LockConfig {
         lease: Duration::from_secs(3),
         retry: Duration::from_millis(100),
         give_up: Duration::from_secs(60),
     }
+}
+
+/// A lock on the test key through `store`.
+fn lock_on(store: Arc<dyn Store>, clock: &Clock) -> Lock {
+    Lock::new(store, clock.clone(), "lock:worker:c".into(), config())
 }
 
 fn setup() -> (Clock, Arc<FaultyStore>) {
@@ -27,12 +36,7 @@ fn setup() -> (Clock, Arc<FaultyStore>) {
 fn a_lost_reply_to_the_first_insert_still_gives_the_lock_to_its_writer() {
     let (clock, store) = setup();
     store.faults().lose_next_replies(1);
-    let lock = Lock::new(
-        store.clone(),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
+    let lock = lock_on(store.clone(), &clock);
     let c = clock.clone();
     let got = clock
         .spawn("waiter".into(), move || {
@@ -56,26 +60,12 @@ fn a_lost_reply_to_the_first_insert_still_gives_the_lock_to_its_writer() {
 #[test]
 fn a_lost_reply_to_a_compare_and_set_still_gives_the_lock_to_its_writer() {
     let (clock, store) = setup();
-    let first = Lock::new(
-        store.clone(),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
-    let second = Lock::new(
-        store.for_caller(9),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
+    let first = lock_on(store.clone(), &clock);
+    let second = lock_on(store.for_caller(9), &clock);
     let s2 = store.clone();
     let got = clock
         .spawn("jobs".into(), move || {
-            let AcquireOutcome::Acquired(a, acq) =
-                first.acquire("a", &mut Quiet, &|| false).unwrap()
-            else {
-                panic!("a did not acquire");
-            };
+            let (a, acq) = acquire(&first, "a");
             assert!(a.release(acq.committed + 27).unwrap());
             s2.faults().lose_next_replies(1);
             second.acquire("b", &mut Quiet, &|| false).unwrap()
@@ -100,12 +90,7 @@ fn a_lost_reply_to_a_compare_and_set_still_gives_the_lock_to_its_writer() {
 fn store_errors_back_off_instead_of_hammering_the_store() {
     let (clock, store) = setup();
     store.faults().fail_next(6);
-    let lock = Lock::new(
-        store.clone(),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
+    let lock = lock_on(store.clone(), &clock);
     let c = clock.clone();
     let at = clock
         .spawn("waiter".into(), move || {
@@ -124,20 +109,11 @@ fn store_errors_back_off_instead_of_hammering_the_store() {
 #[test]
 fn a_lost_reply_to_a_release_is_recognised_as_released() {
     let (clock, store) = setup();
-    let lock = Lock::new(
-        store.clone(),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
+    let lock = lock_on(store.clone(), &clock);
     let s = store.clone();
     let (first, second) = clock
         .spawn("job".into(), move || {
-            let AcquireOutcome::Acquired(lease, acq) =
-                lock.acquire("a", &mut Quiet, &|| false).unwrap()
-            else {
-                panic!("a did not acquire");
-            };
+            let (lease, acq) = acquire(&lock, "a");
             s.faults().lose_next_replies(1);
             let first = lease.release(acq.committed + 27);
             let second = lease.release(acq.committed + 27);
@@ -157,32 +133,14 @@ fn a_lost_reply_to_a_release_is_recognised_as_released() {
 #[test]
 fn a_release_after_a_takeover_is_still_refused_even_after_a_lost_reply() {
     let (clock, store) = setup();
-    let a_lock = Lock::new(
-        store.clone(),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
-    let b_lock = Lock::new(
-        store.for_caller(5),
-        clock.clone(),
-        "lock:worker:c".into(),
-        config(),
-    );
+    let a_lock = lock_on(store.clone(), &clock);
+    let b_lock = lock_on(store.for_caller(5), &clock);
     let s = store.clone();
     let refused = clock
         .spawn("jobs".into(), move || {
-            let AcquireOutcome::Acquired(a, _) =
-                a_lock.acquire("a", &mut Quiet, &|| false).unwrap()
-            else {
-                panic!("a did not acquire");
-            };
+            let (a, _) = acquire(&a_lock, "a");
             // a goes silent; b takes over after the lease.
-            let AcquireOutcome::Acquired(_b, _) =
-                b_lock.acquire("b", &mut Quiet, &|| false).unwrap()
-            else {
-                panic!("b did not take over");
-            };
+            let (_b, _) = acquire(&b_lock, "b");
             s.faults().fail_next(1);
             let _ = a.release(27);
             a.release(27)
