@@ -67,6 +67,8 @@ fn measure_secs() -> f64 {
 
 #[path = "../tests/support/namespace.rs"]
 mod namespace;
+#[path = "../tests/support/spawn.rs"]
+mod spawn;
 // The starters serve the tests first: the bench uses only `try_start` and `url`, so
 // the rest (restarts, shared servers, test stores) is dead code here.
 #[allow(dead_code)]

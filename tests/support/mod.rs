@@ -7,6 +7,7 @@ pub mod locks;
 mod namespace;
 pub mod pg_server;
 pub mod redis_server;
+mod spawn;
 
 pub use namespace::unique_namespace;
 pub mod events;

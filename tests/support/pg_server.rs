@@ -49,14 +49,6 @@ pub struct PgServer {
     watchdog: Option<Child>,
 }
 
-/// Why one attempt to spawn the server failed.
-enum SpawnError {
-    /// The server exited at once (e.g. another process took the port): worth a retry.
-    Exited(String),
-    /// Anything else (cannot run it, never ready): no retry helps.
-    Fatal(String),
-}
-
 /// The directory with `initdb` and `postgres`: `$JOBLOCK_PG_BIN`, else Debian's 15,
 /// else the newest `/usr/lib/postgresql/<v>/bin`. `Err` with how to install them.
 fn pg_bin() -> Result<PathBuf, String> {
@@ -127,14 +119,6 @@ fn running_as_root() -> Result<bool, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
-/// A port that was free a moment ago (the kernel picks it; we release it at once).
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
-}
-
 /// Sends `signal` (e.g. `-INT`) to `pid`; a process already gone is fine.
 fn signal(pid: u32, signal: &str) {
     let _ = Command::new("kill")
@@ -196,26 +180,16 @@ impl PgServer {
         // From here on, dropping `server` on an error cleans up.
         server.spawn_watchdog()?;
         server.initdb()?;
-        // Another process may grab the port between our probe and the server's
-        // bind; a fresh port on retry makes that race harmless.
-        let mut last_error = String::new();
-        for _ in 0..5 {
-            server.port = free_port()?;
-            server.url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+        on_a_free_port("postgres", |port| {
+            server.port = port;
+            server.url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
             server.unix_url = format!(
-                "postgres://postgres@{}:{}/postgres",
+                "postgres://postgres@{}:{port}/postgres",
                 server.dir.display().to_string().replace('/', "%2F"),
-                server.port
             );
-            match server.spawn() {
-                Ok(()) => return Ok(server),
-                Err(SpawnError::Exited(e)) => last_error = e,
-                Err(SpawnError::Fatal(e)) => return Err(e),
-            }
-        }
-        Err(format!(
-            "postgres did not start after 5 attempts: {last_error}"
-        ))
+            server.spawn()
+        })?;
+        Ok(server)
     }
 
     /// Stops the server (fast shutdown) and starts it again on the same port and
@@ -459,6 +433,7 @@ pub fn shared() -> &'static PgServer {
     SERVER.get_or_init(PgServer::start)
 }
 
+use super::spawn::{SpawnError, on_a_free_port};
 pub use super::unique_namespace;
 
 /// A store on the shared server under a fresh namespace, so it starts empty.

@@ -9,7 +9,7 @@
 //! whose `Drop` never runs.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -33,24 +33,6 @@ pub struct RedisServer {
     dir: TempDir,
     server: Option<Child>,
     watchdog: Option<Child>,
-}
-
-/// Why one attempt to spawn the server failed.
-enum SpawnError {
-    /// The server exited at once (e.g. another process took the port): worth a retry.
-    Exited(String),
-    /// Anything else (no binary, no watchdog, never ready): no retry helps.
-    Fatal(String),
-}
-
-/// A port that was free a moment ago (the kernel picks it; we release it at once).
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("bind 127.0.0.1:0 to find a free port: {e:?}"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("local address of a bound listener: {e:?}"))?;
-    Ok(addr.port())
 }
 
 /// Whether a Redis server answers PING on `port`.
@@ -96,21 +78,12 @@ impl RedisServer {
             server: None,
             watchdog: None,
         };
-        // Another process may grab the port between our probe and redis's bind; a
-        // fresh port on retry makes that race harmless.
-        let mut last_error = String::new();
-        for _ in 0..5 {
-            server.port = free_port()?;
-            server.url = format!("redis://127.0.0.1:{}", server.port);
-            match server.spawn() {
-                Ok(()) => return Ok(server),
-                Err(SpawnError::Exited(e)) => last_error = e,
-                Err(SpawnError::Fatal(e)) => return Err(e),
-            }
-        }
-        Err(format!(
-            "redis-server did not start after 5 attempts: {last_error}"
-        ))
+        on_a_free_port("redis-server", |port| {
+            server.port = port;
+            server.url = format!("redis://127.0.0.1:{port}");
+            server.spawn()
+        })?;
+        Ok(server)
     }
 
     /// Stops the server and starts a fresh one on the same port (no persistence: data is gone).
@@ -244,6 +217,7 @@ pub fn shared() -> &'static RedisServer {
     SERVER.get_or_init(RedisServer::start)
 }
 
+use super::spawn::{SpawnError, on_a_free_port};
 pub use super::unique_namespace;
 
 /// A store on the shared server under a fresh namespace, so it starts empty.
