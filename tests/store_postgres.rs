@@ -15,8 +15,7 @@ mod support;
 
 use joblock::clock::Clock;
 use joblock::lock::{AcquireObserver, AcquireOutcome, Lock, LockConfig, Quiet, Seen, Via};
-use joblock::store::url::{StoreUrl, open_store};
-use joblock::store::{MemoryConfig, PostgresStore, Store, StoreError};
+use joblock::store::{PostgresStore, Store, StoreError};
 use serde_json::{Value, json};
 
 all_conformance_tests!(postgres_conformance, support::pg_server::fresh_store());
@@ -80,20 +79,7 @@ mod postgres {
 
     #[test]
     fn is_named_postgres_and_opens_from_a_store_url() {
-        let server = shared();
-        let url = StoreUrl::parse(&server.url).unwrap();
-        let store = open_store(
-            &url,
-            &unique_namespace("url"),
-            &Clock::virtual_time(),
-            MemoryConfig::default(),
-            1,
-        )
-        .unwrap();
-        assert_eq!(store.name(), "postgres");
-        store.insert_one(json!({"_id": "a"})).unwrap();
-        assert_eq!(store.count(&json!({})).unwrap(), 1);
-        assert_eq!(store.for_caller(7).name(), "postgres");
+        support::engines::opens_from_a_store_url(&shared().url, "postgres");
     }
 
     #[test]
@@ -102,11 +88,7 @@ mod postgres {
         let ns = unique_namespace("unix");
         let unix = PostgresStore::connect(&server.unix_url, &ns).unwrap();
         let tcp = PostgresStore::connect(&server.url, &ns).unwrap();
-        unix.insert_one(json!({"_id": "u", "via": "unix"})).unwrap();
-        assert_eq!(
-            tcp.find_one(&json!({"_id": "u"})).unwrap(),
-            Some(json!({"_id": "u", "via": "unix"}))
-        );
+        support::engines::unix_and_tcp_see_one_store(&unix, &tcp);
     }
 
     #[test]

@@ -15,8 +15,7 @@ mod support;
 
 use joblock::clock::Clock;
 use joblock::lock::{AcquireObserver, AcquireOutcome, Lock, LockConfig, Seen, Via, lock_key};
-use joblock::store::url::{StoreUrl, open_store};
-use joblock::store::{MemoryConfig, RedisStore, Store, StoreError};
+use joblock::store::{RedisStore, Store, StoreError};
 use serde_json::{Value, json};
 
 all_conformance_tests!(redis_conformance, support::redis_server::fresh_store());
@@ -35,20 +34,7 @@ mod redis {
 
     #[test]
     fn is_named_redis_and_opens_from_a_store_url() {
-        let server = shared();
-        let url = StoreUrl::parse(&server.url).unwrap();
-        let store = open_store(
-            &url,
-            &unique_namespace("url"),
-            &Clock::virtual_time(),
-            MemoryConfig::default(),
-            1,
-        )
-        .unwrap();
-        assert_eq!(store.name(), "redis");
-        store.insert_one(json!({"_id": "a"})).unwrap();
-        assert_eq!(store.count(&json!({})).unwrap(), 1);
-        assert_eq!(store.for_caller(7).name(), "redis");
+        support::engines::opens_from_a_store_url(&shared().url, "redis");
     }
 
     #[test]
@@ -57,11 +43,7 @@ mod redis {
         let ns = unique_namespace("unix");
         let unix = RedisStore::connect(&server.unix_url, &ns).unwrap();
         let tcp = RedisStore::connect(&server.url, &ns).unwrap();
-        unix.insert_one(json!({"_id": "u", "via": "unix"})).unwrap();
-        assert_eq!(
-            tcp.find_one(&json!({"_id": "u"})).unwrap(),
-            Some(json!({"_id": "u", "via": "unix"}))
-        );
+        support::engines::unix_and_tcp_see_one_store(&unix, &tcp);
     }
 
     #[test]

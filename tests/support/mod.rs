@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod conformance;
+pub mod engines;
 pub mod locks;
 mod namespace;
 pub mod pg_server;
