@@ -313,6 +313,14 @@ mod tests {
         }
     }
 
+    fn fenced(job: JobId) -> Event {
+        Event::Fenced {
+            job,
+            client: "c".into(),
+            reason: "r".into(),
+        }
+    }
+
     #[test]
     fn a_clean_handoff_is_sound() {
         let ev = vec![
@@ -362,15 +370,7 @@ mod tests {
             at(4, 1.0, chunk(1, 1, 2)),
             at(5, 5.0, acquired(2, 2, How::Takeover, Some(1), 3)),
             at(6, 6.0, chunk(2, 2, 4)),
-            at(
-                7,
-                8.0,
-                Event::Fenced {
-                    job: 1,
-                    client: "c".into(),
-                    reason: "r".into(),
-                },
-            ),
+            at(7, 8.0, fenced(1)),
             at(8, 9.0, released(2, 2)),
             at(9, 9.0, finished(2)),
         ];
@@ -399,15 +399,7 @@ mod tests {
             at(5, 4.5, expired(1)),
             at(6, 5.0, acquired(2, 3, How::Takeover, Some(2), 3)),
             at(7, 6.0, chunk(2, 3, 4)),
-            at(
-                8,
-                8.0,
-                Event::Fenced {
-                    job: 1,
-                    client: "c".into(),
-                    reason: "r".into(),
-                },
-            ),
+            at(8, 8.0, fenced(1)),
             at(9, 9.0, released(2, 3)),
             at(10, 9.0, finished(2)),
         ];
