@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::StoreError;
+use super::canonical::canonical_text;
 
 /// Longest rendering of a caller's value inside an error message.
 const DESCRIBE_MAX: usize = 80;
@@ -24,6 +25,37 @@ pub(crate) fn describe(value: &Value) -> String {
         end -= 1;
     }
     format!("{}...", &text[..end])
+}
+
+/// Checks that `doc` is a JSON object with an `_id` and returns the key every backend
+/// stores it under (the canonical text of the `_id`) and its fields. `what` names the
+/// document in the error ("document", "document 2 of the batch").
+pub(crate) fn keyed_document(
+    doc: Value,
+    what: &str,
+) -> Result<(String, Map<String, Value>), StoreError> {
+    match doc {
+        Value::Object(fields) => match fields.get("_id") {
+            Some(id) => Ok((canonical_text(id), fields)),
+            None => Err(StoreError::Invalid(format!("{what} has no _id"))),
+        },
+        other => Err(StoreError::Invalid(format!(
+            "{what} must be a JSON object, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// Checks every document of an `insert_many` batch with `check` before anything is
+/// written (so a bad one inserts nothing), naming a bad one by its position.
+pub(crate) fn check_batch<T>(
+    docs: Vec<Value>,
+    check: impl Fn(Value, &str) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    docs.into_iter()
+        .enumerate()
+        .map(|(i, doc)| check(doc, &format!("document {i} of the batch")))
+        .collect()
 }
 
 /// Checks that `filter` is a JSON object and returns its fields.

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value};
 
 use super::canonical::canonical_text;
-use super::filter::{describe, matches, validate_filter, validate_set};
+use super::filter::{check_batch, keyed_document, matches, validate_filter, validate_set};
 use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 use crate::clock::Clock;
 
@@ -201,20 +201,6 @@ fn id_key(id: &Value) -> String {
     canonical_text(id)
 }
 
-/// Checks a document's shape and returns its key and fields.
-fn split_doc(doc: Value, what: &str) -> Result<(String, Map<String, Value>), StoreError> {
-    match doc {
-        Value::Object(fields) => match fields.get("_id") {
-            Some(id) => Ok((id_key(id), fields)),
-            None => Err(StoreError::Invalid(format!("{what} has no _id"))),
-        },
-        other => Err(StoreError::Invalid(format!(
-            "{what} must be a JSON object, got {}",
-            describe(&other)
-        ))),
-    }
-}
-
 /// Index of the first match in insertion order.
 ///
 /// With `_id` in the filter at most one document can match, so it is looked up
@@ -318,7 +304,7 @@ impl Store for MemoryStore {
 
     fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
         self.shared.ops.record(OpKind::InsertOne);
-        let (key, fields) = split_doc(doc, "document")?;
+        let (key, fields) = keyed_document(doc, "document")?;
         self.delay_and_faults(OpKind::InsertOne)?;
         let mut docs = self.docs();
         if docs.contains_key(&key) {
@@ -331,11 +317,7 @@ impl Store for MemoryStore {
     fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
         self.shared.ops.record(OpKind::InsertMany);
         // Shape errors are found before touching the data, so they insert nothing.
-        let batch = docs
-            .into_iter()
-            .enumerate()
-            .map(|(i, doc)| split_doc(doc, &format!("document {i} of the batch")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let batch = check_batch(docs, keyed_document)?;
         self.delay_and_faults(OpKind::InsertMany)?;
         let mut docs = self.docs();
         // New documents are appended, so rolling back is truncating to the old length;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::failure::Failure;
 use crate::store::StoreError;
 use crate::store::canonical::canonical_text;
-use crate::store::filter::describe;
+use crate::store::filter::{describe, keyed_document};
 
 /// The key for an `_id`: its canonical JSON text, as every backend keys documents.
 pub(super) fn id_key(id: &Value) -> String {
@@ -15,16 +15,8 @@ pub(super) fn id_key(id: &Value) -> String {
 
 /// Checks a document's shape (same messages as memory) and returns its key and JSON text.
 pub(super) fn split_doc(doc: Value, what: &str) -> Result<(String, String), StoreError> {
-    match doc {
-        Value::Object(fields) => match fields.get("_id") {
-            Some(id) => Ok((id_key(id), Value::Object(fields).to_string())),
-            None => Err(StoreError::Invalid(format!("{what} has no _id"))),
-        },
-        other => Err(StoreError::Invalid(format!(
-            "{what} must be a JSON object, got {}",
-            describe(&other)
-        ))),
-    }
+    let (key, fields) = keyed_document(doc, what)?;
+    Ok((key, Value::Object(fields).to_string()))
 }
 
 /// Parses a `doc::text` column back into a document.

@@ -12,7 +12,7 @@ use super::failure::duplicate_or;
 use super::listen::{Heard, listen_for, sleep_until};
 use super::sql::{Params, condition, in_order, json_text};
 use super::{PostgresStore, lock};
-use crate::store::filter::{validate_filter, validate_set};
+use crate::store::filter::{check_batch, validate_filter, validate_set};
 use crate::store::{OpCounts, OpKind, Store, StoreError};
 
 impl Store for PostgresStore {
@@ -41,11 +41,7 @@ impl Store for PostgresStore {
     fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
         self.shared.ops.record(OpKind::InsertMany);
         // Shape errors are found before touching the database, so they insert nothing.
-        let batch = docs
-            .into_iter()
-            .enumerate()
-            .map(|(i, doc)| split_doc(doc, &format!("document {i} of the batch")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let batch = check_batch(docs, split_doc)?;
         if batch.is_empty() {
             return Ok(());
         }

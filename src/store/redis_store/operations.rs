@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::RedisStore;
 use super::queries::{Action, flatten_doc};
 use crate::store::canonical::canonical_text;
-use crate::store::filter::{validate_filter, validate_set};
+use crate::store::filter::{check_batch, validate_filter, validate_set};
 use crate::store::{OpCounts, OpKind, Store, StoreError};
 
 impl Store for RedisStore {
@@ -20,18 +20,14 @@ impl Store for RedisStore {
 
     fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
         self.shared.ops.record(OpKind::InsertOne);
-        let flat = flatten_doc(&doc, "document")?;
+        let flat = flatten_doc(doc, "document")?;
         self.insert(&[flat])
     }
 
     fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
         self.shared.ops.record(OpKind::InsertMany);
         // Shape errors are found before touching the server, so they insert nothing.
-        let batch = docs
-            .iter()
-            .enumerate()
-            .map(|(i, doc)| flatten_doc(doc, &format!("document {i} of the batch")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let batch = check_batch(docs, flatten_doc)?;
         if batch.is_empty() {
             return Ok(());
         }

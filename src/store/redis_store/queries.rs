@@ -8,7 +8,7 @@ use super::request::{Request, write_canonical};
 use super::scripts::{BY_ID, INSERT, SCAN};
 use crate::store::StoreError;
 use crate::store::canonical::canonical_text;
-use crate::store::filter::describe;
+use crate::store::filter::keyed_document;
 
 /// What a query does to its matches.
 #[derive(Clone, Copy)]
@@ -36,23 +36,15 @@ pub(super) struct Flat {
 }
 
 /// Checks a document's shape (same messages as the memory store) and flattens it.
-pub(super) fn flatten_doc(doc: &Value, what: &str) -> Result<Flat, StoreError> {
-    match doc {
-        Value::Object(fields) => match fields.get("_id") {
-            Some(id) => Ok(Flat {
-                id: canonical_text(id),
-                fields: fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), canonical_text(v)))
-                    .collect(),
-            }),
-            None => Err(StoreError::Invalid(format!("{what} has no _id"))),
-        },
-        other => Err(StoreError::Invalid(format!(
-            "{what} must be a JSON object, got {}",
-            describe(other)
-        ))),
-    }
+pub(super) fn flatten_doc(doc: Value, what: &str) -> Result<Flat, StoreError> {
+    let (id, fields) = keyed_document(doc, what)?;
+    Ok(Flat {
+        id,
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.clone(), canonical_text(v)))
+            .collect(),
+    })
 }
 
 impl RedisStore {
@@ -193,7 +185,7 @@ mod tests {
     #[test]
     fn insert_many_shape_errors_name_the_document() {
         assert_eq!(
-            flatten_doc(&json!({"a": 1}), "document 2 of the batch").err(),
+            flatten_doc(json!({"a": 1}), "document 2 of the batch").err(),
             Some(StoreError::Invalid(
                 "document 2 of the batch has no _id".to_string()
             ))
