@@ -323,7 +323,7 @@ impl Lock {
                     Turn::Head => {
                         if fresh_head && let Some(seen) = p.queue().local_holder_generation() {
                             fresh_head = false;
-                            let offer = p.park(seen, self.queue_pause(waited), abort);
+                            let offer = p.park(seen, self.notice_pause(waited), abort);
                             if let Some(won) = self.take_offer(&mut w, offer, start) {
                                 return Ok(won);
                             }
@@ -364,10 +364,9 @@ impl Lock {
             if waited >= self.config.give_up {
                 return Ok(self.stop_waiting(place, &mut w, start, Stop::GaveUp));
             }
-            let left = self.config.give_up - waited;
             if let (Some(place), Some(seen), true) = (&place, generation, local_holder) {
                 // The holder is one of ours: it hands over or wakes us when it lets go.
-                let offer = place.park(seen, self.queue_pause(waited), abort);
+                let offer = place.park(seen, self.notice_pause(waited), abort);
                 if let Some(won) = self.take_offer(&mut w, offer, start) {
                     return Ok(won);
                 }
@@ -375,14 +374,14 @@ impl Lock {
             }
             if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {
                 // Wait well: sleep until the lock document changes (a release, a
-                // heartbeat) rather than polling. A third of a lease is still often
-                // enough to time a silent holder's lease; the retry interval is the
-                // floor, so a store that notifies is never polled harder.
-                let pause = self.config.retry.max(self.config.lease / 3).min(left);
-                self.store.wait_for_change(&self.key, self.real(pause));
+                // heartbeat) rather than polling.
+                self.store
+                    .wait_for_change(&self.key, self.notice_pause(waited));
                 continue;
             }
-            let pause = self.backoff(w.errors_in_row).min(left);
+            let pause = self
+                .backoff(w.errors_in_row)
+                .min(self.config.give_up - waited);
             if self.clock.sleep_or(pause, abort) == Wake::Interrupted {
                 continue; // the abort check at the top reports it
             }
@@ -394,10 +393,12 @@ impl Lock {
         backoff(self.config.retry, errors)
     }
 
-    /// How long (real time) a head parks for a local holder before re-reading the
-    /// store: a third of a lease (at least `retry`), as when waiting on notifications,
-    /// so a local holder that died or stalled is still timed and taken over.
-    fn queue_pause(&self, waited: Duration) -> Duration {
+    /// How long (real time) a waiter that waits for a notice (a change notification
+    /// from the store, or a local holder letting go) sleeps before re-reading anyway:
+    /// a third of a lease, often enough to time a silent holder's lease (one that
+    /// died or stalled is still taken over), and at least `retry`, so a waiter that
+    /// is notified is never polled harder than one that is not.
+    fn notice_pause(&self, waited: Duration) -> Duration {
         let left = self.config.give_up.saturating_sub(waited);
         self.real(self.config.retry.max(self.config.lease / 3).min(left))
     }
