@@ -160,6 +160,14 @@ fn the_same_seed_reproduces_crashes_and_the_order_of_holders() {
     assert_eq!(order("a.txt"), order("b.txt"));
 }
 
+/// The wait mode a run's `run_started` event names.
+fn wait_mode(events: &[Stamped]) -> Option<String> {
+    events.iter().find_map(|s| match &s.event {
+        Event::RunStarted { wait, .. } => Some(wait.clone()),
+        _ => None,
+    })
+}
+
 /// The crashes and the order of holders of a run.
 fn crashes_and_holders(events: &[Stamped]) -> (Vec<u32>, Vec<u32>) {
     let jobs = |f: fn(&Event) -> Option<u32>| events.iter().filter_map(|s| f(&s.event)).collect();
@@ -192,11 +200,7 @@ fn queue_mode_on_the_virtual_clock_is_race_mode() {
             let (summary, events) = run(s);
             assert_strictly_valid(&out, &summary, &format!("{wait:?}"));
             // The run says what actually ran.
-            let said = events.iter().find_map(|s| match &s.event {
-                Event::RunStarted { wait, .. } => Some(wait.clone()),
-                _ => None,
-            });
-            assert_eq!(said.as_deref(), Some("race"), "{wait:?}");
+            assert_eq!(wait_mode(&events).as_deref(), Some("race"), "{wait:?}");
             crashes_and_holders(&events)
         })
         .collect();
@@ -229,16 +233,12 @@ fn queue_mode_on_the_real_clock_survives_kill_crash_and_stall_and_spares_the_sto
         let (summary, events) = run(s);
         let what = format!("{wait:?}, seed {seed}");
         assert_strictly_valid(&out, &summary, &what);
-        let said = events.iter().find_map(|s| match &s.event {
-            Event::RunStarted { wait, .. } => Some(wait.clone()),
-            _ => None,
-        });
         let expected = if wait == WaitMode::Queue {
             "queue"
         } else {
             "race"
         };
-        assert_eq!(said.as_deref(), Some(expected), "{what}");
+        assert_eq!(wait_mode(&events).as_deref(), Some(expected), "{what}");
         assert_eq!(summary.jobs, 12, "{what}");
         summary.store_ops.get(OpKind::FindOne)
     };
