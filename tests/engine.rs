@@ -141,21 +141,7 @@ fn the_same_seed_reproduces_crashes_and_the_order_of_holders() {
             ..scenario(dir.path(), 77)
         };
         let (_, events) = run(s);
-        let crashed: Vec<u32> = events
-            .iter()
-            .filter_map(|s| match &s.event {
-                Event::Crashed { job, .. } => Some(*job),
-                _ => None,
-            })
-            .collect();
-        let holders: Vec<u32> = events
-            .iter()
-            .filter_map(|s| match &s.event {
-                Event::Acquired { job, .. } => Some(*job),
-                _ => None,
-            })
-            .collect();
-        (crashed, holders)
+        crashes_and_holders(&events)
     };
     assert_eq!(order("a.txt"), order("b.txt"));
 }
