@@ -164,6 +164,23 @@ pub fn describe(event: &Event) -> String {
             who(*job)
         ),
         Event::Finished { job, .. } => format!("{} FINISHED", who(*job)),
+        Event::ReleaseUnconfirmed { job, client, fence } => format!(
+            "{} sent its release of {client} (fence {fence}) but never heard back; it holds nothing from then on",
+            who(*job)
+        ),
+        Event::OutputFailed { job, client, error } => {
+            format!(
+                "{} could not write the output of {client}: {error}",
+                who(*job)
+            )
+        }
+        Event::Halted {
+            job,
+            client,
+            reason,
+        } => {
+            format!("RUN HALTED by {} on {client}: {reason}", who(*job))
+        }
         Event::Crashed { job, reason, .. } => format!("{} CRASHED: {reason}", who(*job)),
         Event::Killed { job, held, .. } => format!(
             "{} KILLED{}",

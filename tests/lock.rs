@@ -20,7 +20,7 @@ use joblock::lock::{
     AcquireObserver, AcquireOutcome, Lease, Lock, LockConfig, LockDoc, Quiet, Renewal, Seen, Via,
     raw_document,
 };
-use joblock::output::{FencedOutput, OutputError};
+use joblock::output::{Claim, FencedOutput, OutputError};
 use joblock::store::{MemoryConfig, MemoryStore, OpKind, Store};
 use serde_json::json;
 
@@ -546,6 +546,16 @@ fn a_live_holder_with_heartbeats_is_never_taken_over() {
 // Self-fencing and fenced output
 // ----------------------------------------------------------------------------------
 
+/// Who a lease is to the output.
+fn claim(lease: &Lease) -> Claim {
+    Claim {
+        lock: lease.incarnation().to_string(),
+        key: lease.key().to_string(),
+        fence: lease.fence(),
+        owner: lease.owner().to_string(),
+    }
+}
+
 #[test]
 fn a_stalled_holder_loses_the_lock_and_its_write_is_rejected() {
     const RECORD: &[u8] = b"Maestro is the best......\n\n";
@@ -565,13 +575,13 @@ fn a_stalled_holder_loses_the_lock_and_its_write_is_rejected() {
         .spawn("stalled".into(), move || {
             let (lease, acq) = acquire(&lock, "stalled");
             assert_eq!(acq.via, Via::Created);
-            out.fence_in(lease.fence(), acq.committed).unwrap();
-            out.append(lease.fence(), &RECORD[..5]).unwrap();
+            out.fence_in(&claim(&lease), acq.committed).unwrap();
+            out.append(&claim(&lease), &RECORD[..5]).unwrap();
             // The stall: no renewals for two leases.
             c.sleep(2 * cfg.lease);
             let renewal = lease.renew().unwrap();
             let valid = lease.is_valid();
-            let late = out.append(lease.fence(), &RECORD[5..10]);
+            let late = out.append(&claim(&lease), &RECORD[5..10]);
             let released = lease.release(5).unwrap();
             (lease.fence(), renewal, valid, late, released)
         })
@@ -586,10 +596,10 @@ fn a_stalled_holder_loses_the_lock_and_its_write_is_rejected() {
         .spawn("waiter".into(), move || {
             c.sleep(ms(1));
             let (lease, acq) = acquire(&lock, "waiter");
-            let fin = out.fence_in(lease.fence(), acq.committed).unwrap();
+            let fin = out.fence_in(&claim(&lease), acq.committed).unwrap();
             // Write the whole record in pieces across the stalled holder's wake-up.
             for chunk in RECORD.chunks(5) {
-                out.append(lease.fence(), chunk).unwrap();
+                out.append(&claim(&lease), chunk).unwrap();
                 c.sleep(secs(1));
                 assert!(matches!(lease.renew().unwrap(), Renewal::Renewed(_)));
             }
@@ -684,6 +694,7 @@ fn give_up_leaves_nothing_behind_in_the_store() {
             "fence": 1,
             "heartbeat": lease.heartbeat(),
             "committed": 0,
+            "incarnation": lease.incarnation(),
         })
     );
     assert_eq!(lease.heartbeat(), RENEWALS);

@@ -320,6 +320,37 @@ pub enum Event {
         /// New speed.
         speed: f64,
     },
+    /// A job sent a release but never heard whether it applied (every attempt's
+    /// reply was lost until its lease ran out). From its first sending on, the job
+    /// acts on nothing: the invariant checker ends its hold there.
+    ReleaseUnconfirmed {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The fence it released.
+        fence: u64,
+    },
+    /// A job could not write its output (a full disk, an I/O error): it crashes, and
+    /// the run reports it and fails however the rest goes.
+    OutputFailed {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The error.
+        error: String,
+    },
+    /// The run stops because going on could cost records: the store forgot or went
+    /// back, or the lock and the output do not belong together. Says how to resume.
+    Halted {
+        /// The job that found it (0 for the engine).
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A run invariant was broken (also listed in the summary).
     InvariantBroken {
         /// What broke.
@@ -348,6 +379,9 @@ impl Event {
             | HeartbeatFailed { job, .. }
             | Stalled { job, .. }
             | Released { job, .. }
+            | ReleaseUnconfirmed { job, .. }
+            | Halted { job, .. }
+            | OutputFailed { job, .. }
             | Finished { job, .. }
             | Crashed { job, .. }
             | Killed { job, .. }

@@ -108,7 +108,11 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
                 let c = clients.entry(client.clone()).or_default();
                 c.writes.push((*wseq, *job, *fence, true));
             }
+            // A release whose answer never came still ends the hold: from its first
+            // sending on the job acts on nothing (a release that did not apply leaves
+            // the lock to expire, and then a taker comes with an expiry).
             e @ (Event::Released { job, client, .. }
+            | Event::ReleaseUnconfirmed { job, client, .. }
             | Event::Finished { job, client }
             | Event::Crashed { job, client, .. }
             | Event::Killed { job, client, .. }

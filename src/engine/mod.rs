@@ -29,7 +29,7 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
 use crate::clock::Clock;
-use crate::lock::{LockDoc, lock_key};
+use crate::lock::{LockDoc, OutputBinding, lock_key};
 use crate::output::{FencedOutput, OutputError};
 use crate::store::{MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store};
 use serde_json::json;
@@ -130,20 +130,20 @@ pub fn start(scenario: Scenario) -> Result<RunHandle, EngineError> {
             )?
         }
     };
-    if !scenario.is_worker() {
-        prepare_keys(&scenario, store.as_ref())?;
-    }
     start_with(scenario, clock, store)
 }
 
-/// A standalone run truncates its outputs, so the committed length its lock
-/// documents remember (from an earlier run in the same namespace) is reset to 0.
-/// That is a compare-and-set on a free lock: the fence keeps growing. A lock held by
-/// somebody else means another process is using this namespace: refuse to start.
-fn prepare_keys(scenario: &Scenario, store: &dyn Store) -> Result<(), EngineError> {
-    for client in scenario.client_names() {
-        let key = lock_key("worker", &client);
+/// A standalone run truncates its outputs and starts them anew, so before anything
+/// is truncated, every lock document it will use (from an earlier run in the same
+/// namespace) must be free and bound to the same output path, or to none. A lock
+/// held by somebody else, or committing to another file, means another run or fleet
+/// uses this namespace: refuse to start.
+fn check_keys(scenario: &Scenario, store: &dyn Store) -> Result<Vec<Option<LockDoc>>, EngineError> {
+    let mut docs = Vec::new();
+    for (client, path) in scenario.client_names().iter().zip(scenario.outputs()) {
+        let key = lock_key("worker", client);
         let Some(doc) = store.find_one(&json!({ "_id": key }))? else {
+            docs.push(None);
             continue;
         };
         let doc = LockDoc::from_value(&doc).map_err(|e| EngineError::Busy(e.to_string()))?;
@@ -153,14 +153,40 @@ fn prepare_keys(scenario: &Scenario, store: &dyn Store) -> Result<(), EngineErro
                 scenario.namespace
             )));
         }
-        if doc.committed != 0
-            && store
-                .update_one(&doc.cas_filter(), &json!({ "committed": 0 }))?
-                .is_none()
+        let ours = run::absolute(&path);
+        if let Some(bound) = &doc.output
+            && bound.path != ours
         {
             return Err(EngineError::Busy(format!(
-                "{key} in namespace {:?} changed while starting: another run is using it",
-                scenario.namespace
+                "{key} in namespace {:?} commits to the output {}, not {ours}: another run or fleet uses this key; pick another --namespace (nothing was truncated)",
+                scenario.namespace, bound.path
+            )));
+        }
+        docs.push(Some(doc));
+    }
+    Ok(docs)
+}
+
+/// Binds each checked lock document to its new, empty output: committed 0 and the
+/// output's id, in one compare-and-set on a free lock (the fence keeps growing).
+fn bind_keys(
+    scenario: &Scenario,
+    store: &dyn Store,
+    docs: &[Option<LockDoc>],
+    outputs: &[Arc<FencedOutput>],
+) -> Result<(), EngineError> {
+    for (doc, output) in docs.iter().zip(outputs) {
+        let Some(doc) = doc else { continue };
+        let mut set = json!({ "committed": 0, "heartbeat": doc.heartbeat + 1 });
+        OutputBinding {
+            id: output.id().to_string(),
+            path: run::absolute(output.path()),
+        }
+        .write_into(&mut set);
+        if store.update_one(&doc.cas_filter(), &set)?.is_none() {
+            return Err(EngineError::Busy(format!(
+                "{} in namespace {:?} changed while starting: another run is using it",
+                doc.key, scenario.namespace
             )));
         }
     }
@@ -174,7 +200,13 @@ pub fn start_with(
     store: Arc<dyn Store>,
 ) -> Result<RunHandle, EngineError> {
     scenario.validate()?;
+    let docs = if scenario.is_worker() {
+        Vec::new()
+    } else {
+        check_keys(&scenario, store.as_ref())?
+    };
     let outputs = open_outputs(&scenario)?;
+    bind_keys(&scenario, store.as_ref(), &docs, &outputs)?;
     let (event_tx, event_rx) = crossbeam_channel::unbounded();
     let (command_tx, command_rx) = crossbeam_channel::unbounded();
     let coordinator = run::launch(
@@ -209,6 +241,12 @@ fn open_outputs(scenario: &Scenario) -> Result<Vec<Arc<FencedOutput>>, EngineErr
     }
     let mut created = Vec::new();
     for path in &paths {
+        // A FIFO would block the open below and a device takes no records.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(EngineError::Fenced(OutputError::NotRegular {
+                path: path.clone(),
+            }));
+        }
         let existed = path.exists();
         let probe = OpenOptions::new().create(true).append(true).open(path);
         match probe {

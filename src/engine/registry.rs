@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::commands::Mailbox;
+use super::commands::{Mailbox, Order};
 use super::events::JobId;
 
 /// One job as the registry sees it.
@@ -28,6 +28,8 @@ struct Inner {
     jobs: Vec<Entry>,
     by_hash: HashMap<String, JobId>,
     holders: Vec<Option<JobId>>,
+    /// Why the run was halted, if it was (the first reason).
+    halted: Option<String>,
 }
 
 /// Shared job bookkeeping for one run.
@@ -56,6 +58,9 @@ impl Registry {
         let mut inner = self.inner();
         let id = inner.jobs.len() as JobId + 1;
         inner.by_hash.insert(hash.clone(), id);
+        if inner.halted.is_some() {
+            mailbox.post(Order::Stop);
+        }
         inner.jobs.push(Entry {
             client,
             hash,
@@ -121,6 +126,25 @@ impl Registry {
         let inner = self.inner();
         let e = inner.jobs.get((job as usize).checked_sub(1)?)?;
         e.alive.then(|| e.mailbox.clone())
+    }
+
+    /// Halts the run: every live job gets a stop order, and so does every job added
+    /// later. Returns whether this was the first halt (only that one is reported).
+    pub fn halt(&self, reason: &str) -> bool {
+        let mut inner = self.inner();
+        let first = inner.halted.is_none();
+        if first {
+            inner.halted = Some(reason.to_string());
+        }
+        for e in inner.jobs.iter().filter(|e| e.alive) {
+            e.mailbox.post(Order::Stop);
+        }
+        first
+    }
+
+    /// Why the run was halted, if it was.
+    pub fn halted(&self) -> Option<String> {
+        self.inner().halted.clone()
     }
 
     /// Mailboxes of every live job.

@@ -19,7 +19,7 @@ use super::scenario::{Scenario, WaitMode, secs};
 use super::seeds::{self, Stream};
 use super::summary::{Summary, check_output};
 use crate::clock::Clock;
-use crate::lock::{LocalQueue, Lock, LockConfig, lock_key};
+use crate::lock::{LocalQueue, Lock, LockConfig, LockDoc, OutputBinding, lock_key};
 use crate::output::FencedOutput;
 use crate::store::{FaultyStore, Store, WrapperFaults};
 use crate::worker::{self, Context, End, Job};
@@ -113,9 +113,15 @@ impl Shared {
         } else {
             self.scenario.text.clone().into_bytes()
         };
+        let output = &self.outputs[client];
+        let binding = OutputBinding {
+            id: output.id().to_string(),
+            path: absolute(output.path()),
+        };
         Context {
             clock: self.clock.clone(),
             lock: Lock::new(store, self.clock.clone(), key, config)
+                .with_output(Some(binding))
                 .with_broken(
                     // The recovery stays sound: it stands for the next, correct, run.
                     if id == 0 { None } else { self.scenario.broken },
@@ -265,16 +271,24 @@ fn coordinate(
 const RECOVERY_TRIES: usize = 5;
 
 /// After every job ended, a lock still held can only belong to a dead (killed)
-/// holder. Like the next scheduled run would, take it over once its lease expires,
-/// repair the torn tail and release, so the output ends strictly valid.
+/// holder, and an output longer than its lock's committed length has a torn tail
+/// that nobody came to repair (its last holder took over from a dead one and then
+/// failed before fencing in, say). Like the next scheduled run would, take the lock
+/// (over, once its lease expires), repair the torn tail and release, so the output
+/// ends strictly valid. A halted run is left as it stands: its store cannot be trusted.
 fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
+    if shared.registry.halted().is_some() {
+        return;
+    }
     for (index, client) in shared.clients.iter().enumerate() {
         let key = lock_key("worker", client);
-        let held = matches!(
-            shared.raw_store.find_one(&json!({ "_id": key })),
-            Ok(Some(doc)) if !doc.get("owner").is_none_or(|o| o.is_null())
-        );
-        if !held {
+        let doc = match shared.raw_store.find_one(&json!({ "_id": key })) {
+            Ok(Some(v)) => LockDoc::from_value(&v).ok(),
+            _ => None,
+        };
+        let needed =
+            doc.is_some_and(|d| d.owner.is_some() || shared.outputs[index].len() > d.committed);
+        if !needed {
             continue;
         }
         let lease = secs(shared.scenario.lease);
@@ -351,8 +365,17 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
             .emit(Event::InvariantBroken { what: what.clone() });
     }
     summary.violations = violations;
+    summary.trouble = summary.trouble_of(&events, shared.registry.halted());
     shared.emit.emit(Event::RunFinished {
         summary: Box::new(summary.clone()),
     });
     summary
+}
+
+/// A path as the lock document records it: absolute where it can be made so.
+pub(super) fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }

@@ -70,6 +70,11 @@ pub struct Summary {
     /// faults by kind.
     #[serde(default)]
     pub faults: BTreeMap<String, u64>,
+    /// What went wrong outside the lock's control, one line each: the run halted
+    /// (the store forgot, the output belongs to another lock), a job could not write,
+    /// jobs ended fenced with no fault injected. Any makes the run fail.
+    #[serde(default)]
+    pub trouble: Vec<String>,
 }
 
 impl Summary {
@@ -95,6 +100,24 @@ impl Summary {
             }
         }
         m
+    }
+
+    /// The trouble lines the events show (see [`Summary::trouble`]); `halted` is the
+    /// run's halt reason, if any.
+    pub fn trouble_of(&self, events: &[Stamped], halted: Option<String>) -> Vec<String> {
+        let mut lines: Vec<String> = halted.into_iter().map(|r| format!("halted: {r}")).collect();
+        for st in events {
+            if let Event::OutputFailed { job, error, .. } = &st.event {
+                lines.push(format!("job {job} could not write: {error}"));
+            }
+        }
+        if self.fenced > 0 && self.faults.is_empty() {
+            lines.push(format!(
+                "{} job(s) lost the lock with no fault injected: the store was slow or unreachable, or the lease is too short for this machine (see the fenced reasons above)",
+                self.fenced
+            ));
+        }
+        lines
     }
 
     /// Finished jobs per client, from the events.

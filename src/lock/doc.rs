@@ -22,12 +22,44 @@ pub struct LockDoc {
     pub heartbeat: u64,
     /// Length of the output that finished holders have committed.
     pub committed: u64,
+    /// A random id written when the document was created. A store that forgot its
+    /// documents makes a new one with another id, and the output notices.
+    pub incarnation: Option<String>,
+    /// The output this lock commits to (`committed` counts bytes of that file).
+    pub output: Option<OutputBinding>,
+}
+
+/// The output a lock document commits to: its id (from the output's own record) and,
+/// for messages, its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputBinding {
+    /// The output's id.
+    pub id: String,
+    /// Where it was when bound.
+    pub path: String,
+}
+
+/// A fresh random incarnation id for a new lock document.
+pub fn new_incarnation() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 impl LockDoc {
     /// The document the very first acquisition inserts.
-    pub fn first(key: &str, owner: &str) -> Value {
-        json!({ "_id": key, "owner": owner, "fence": 1, "heartbeat": 0, "committed": 0 })
+    pub fn first(
+        key: &str,
+        owner: &str,
+        incarnation: &str,
+        output: Option<&OutputBinding>,
+    ) -> Value {
+        let mut doc = json!({
+            "_id": key, "owner": owner, "fence": 1, "heartbeat": 0, "committed": 0,
+            "incarnation": incarnation,
+        });
+        if let Some(b) = output {
+            b.write_into(&mut doc);
+        }
+        doc
     }
 
     /// Reads a stored document, naming the field that is missing or malformed.
@@ -48,13 +80,35 @@ impl LockDoc {
                 .and_then(Value::as_u64)
                 .ok_or_else(|| bad(field))
         };
+        let text = |field: &str| match v.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(field)),
+        };
+        let output = match (text("output")?, text("output_path")?) {
+            (Some(id), path) => Some(OutputBinding {
+                id,
+                path: path.unwrap_or_default(),
+            }),
+            (None, _) => None,
+        };
         Ok(LockDoc {
             key,
             owner,
             fence: num("fence")?,
             heartbeat: num("heartbeat")?,
             committed: num("committed")?,
+            incarnation: text("incarnation")?,
+            output,
         })
+    }
+
+    /// The incarnation id, or the one every reader agrees on for a document made by
+    /// a version that wrote none (the next acquisition gives it a real one).
+    pub fn incarnation_or_legacy(&self) -> String {
+        self.incarnation
+            .clone()
+            .unwrap_or_else(|| "legacy".to_string())
     }
 
     /// The exact-match filter that pins this document's current state.
@@ -71,16 +125,30 @@ impl LockDoc {
     }
 }
 
+impl OutputBinding {
+    /// Adds this binding's fields to a document or an update.
+    pub fn write_into(&self, doc: &mut Value) {
+        doc["output"] = json!(self.id);
+        doc["output_path"] = json!(self.path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_document_round_trips() {
-        let v = LockDoc::first("lock:worker:c", "me");
+        let binding = OutputBinding {
+            id: "out-1".into(),
+            path: "/tmp/o.txt".into(),
+        };
+        let v = LockDoc::first("lock:worker:c", "me", "inc", Some(&binding));
         let d = LockDoc::from_value(&v).unwrap();
         assert_eq!(d.owner.as_deref(), Some("me"));
         assert_eq!((d.fence, d.heartbeat, d.committed), (1, 0, 0));
+        assert_eq!(d.incarnation.as_deref(), Some("inc"));
+        assert_eq!(d.output, Some(binding));
     }
 
     #[test]

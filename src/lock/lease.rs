@@ -29,6 +29,8 @@ pub struct Lease {
     key: String,
     owner: String,
     fence: u64,
+    /// The lock document's incarnation id (see [`super::LockDoc::incarnation`]).
+    incarnation: String,
     lease: Duration,
     heartbeat: AtomicU64,
     lost: AtomicBool,
@@ -60,6 +62,7 @@ impl Lease {
         key: String,
         owner: String,
         fence: u64,
+        incarnation: String,
         heartbeat: u64,
         lease: Duration,
         sent_at: Duration,
@@ -70,6 +73,7 @@ impl Lease {
             key,
             owner,
             fence,
+            incarnation,
             lease,
             heartbeat: AtomicU64::new(heartbeat),
             lost: AtomicBool::new(false),
@@ -135,6 +139,11 @@ impl Lease {
         self.fence
     }
 
+    /// The lock document's incarnation id: which document this fence belongs to.
+    pub fn incarnation(&self) -> &str {
+        &self.incarnation
+    }
+
     /// The lease length.
     pub fn lease(&self) -> Duration {
         self.lease
@@ -143,6 +152,12 @@ impl Lease {
     /// The last heartbeat value written.
     pub fn heartbeat(&self) -> u64 {
         self.heartbeat.load(Ordering::SeqCst)
+    }
+
+    /// Whether a release attempt failed on a store error (its reply may have been
+    /// lost after it applied, so a later "nothing matched" is no proof of a takeover).
+    pub fn release_errored(&self) -> bool {
+        self.release_errored.load(Ordering::SeqCst)
     }
 
     /// Whether a renewal or release found the lock taken over.
@@ -311,6 +326,7 @@ impl Lease {
                 // new holder, for nothing.
                 self.leave_queue();
                 let handed = Handoff {
+                    incarnation: self.incarnation.clone(),
                     fence,
                     heartbeat,
                     committed,
@@ -339,8 +355,14 @@ impl Lease {
     fn my_release_applied(&self, committed: u64) -> Result<bool, StoreError> {
         let doc = self.store.find_one(&json!({ "_id": self.key }))?;
         Ok(doc.is_some_and(|d| {
-            d.get("released_fence").and_then(|v| v.as_u64()) == Some(self.fence)
-                && d.get("committed").and_then(|v| v.as_u64()) == Some(committed)
+            let fence = d.get("fence").and_then(|v| v.as_u64());
+            // Free at our fence: only our own release sets the owner to null while
+            // the fence is ours (a takeover raises the fence).
+            let free_at_ours =
+                fence == Some(self.fence) && d.get("owner").is_some_and(|o| o.is_null());
+            free_at_ours
+                || (d.get("released_fence").and_then(|v| v.as_u64()) == Some(self.fence)
+                    && d.get("committed").and_then(|v| v.as_u64()) == Some(committed))
         }))
     }
 }

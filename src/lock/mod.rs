@@ -17,7 +17,7 @@ mod lease;
 mod presence;
 mod queue;
 
-pub use doc::{LockDoc, lock_key};
+pub use doc::{LockDoc, OutputBinding, lock_key, new_incarnation};
 pub use lease::{Lease, Renewal};
 pub use presence::Presence;
 pub use queue::LocalQueue;
@@ -41,6 +41,23 @@ pub enum LockError {
     /// The lock document exists but does not look like one.
     #[error("malformed lock document: {0}")]
     Malformed(String),
+    /// The lock document commits to another output file: acquiring it and
+    /// "repairing" this one to its committed length would destroy records.
+    #[error(
+        "{key} commits to the output {bound_path} (id {bound_id}), not to {ours_path} (id {ours_id}): another run or fleet uses this key; give this one its own --namespace (or the same --output)"
+    )]
+    OtherOutput {
+        /// The lock key.
+        key: String,
+        /// The output the document is bound to.
+        bound_path: String,
+        /// Its id.
+        bound_id: String,
+        /// The caller's output.
+        ours_path: String,
+        /// Its id.
+        ours_id: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -178,6 +195,9 @@ pub struct Lock {
     broken: Option<Broken>,
     /// Queue mode: the waiters of this process on this key, shared by their locks.
     queue: Option<Arc<LocalQueue>>,
+    /// The output this lock commits to, if the caller keeps one: the document is
+    /// bound to it, and a document bound to another output is never taken.
+    output: Option<OutputBinding>,
 }
 
 /// The longest pause between attempts after store errors (unless `retry` is longer).
@@ -224,6 +244,28 @@ impl Lock {
             last_released: Arc::new(Mutex::new(None)),
             broken: None,
             queue: None,
+            output: None,
+        }
+    }
+
+    /// This lock bound to an output: acquisitions bind an unbound document to it and
+    /// refuse a document bound to another output ([`LockError::OtherOutput`]).
+    pub fn with_output(mut self, output: Option<OutputBinding>) -> Lock {
+        self.output = output;
+        self
+    }
+
+    /// Refuses a document that commits to another output than ours.
+    fn check_output(&self, doc: &LockDoc) -> Result<(), LockError> {
+        match (&doc.output, &self.output) {
+            (Some(bound), Some(ours)) if bound.id != ours.id => Err(LockError::OtherOutput {
+                key: self.key.clone(),
+                bound_path: bound.path.clone(),
+                bound_id: bound.id.clone(),
+                ours_path: ours.path.clone(),
+                ours_id: ours.id.clone(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -430,7 +472,7 @@ impl Lock {
         w.attempts += 1;
         self.exists.store(true, Ordering::Relaxed);
         let lease = self
-            .lease(w.owner, h.fence, h.heartbeat, h.sent_at)
+            .lease(w.owner, h.fence, h.incarnation, h.heartbeat, h.sent_at)
             .with_base_committed(h.committed);
         let acquisition = Acquisition {
             attempts: w.attempts,
@@ -463,6 +505,7 @@ impl Lock {
                     && doc.owner.as_deref() == Some(w.owner)
                 {
                     let handoff = Handoff {
+                        incarnation: doc.incarnation_or_legacy(),
                         fence: doc.fence,
                         heartbeat: doc.heartbeat,
                         committed: doc.committed,
@@ -493,10 +536,12 @@ impl Lock {
             // write is kept instead: its earlier time is the safe start of a lease.
             let earlier = w.unacked.clone();
             w.unacked.get_or_insert((sent_at, Via::Created));
-            match self.store.insert_one(LockDoc::first(&self.key, owner)) {
+            let incarnation = new_incarnation();
+            let first = LockDoc::first(&self.key, owner, &incarnation, self.output.as_ref());
+            match self.store.insert_one(first) {
                 Ok(()) => {
                     self.exists.store(true, Ordering::Relaxed);
-                    let lease = self.lease(owner, 1, 0, sent_at);
+                    let lease = self.lease(owner, 1, incarnation, 0, sent_at);
                     return Ok(Attempt::Won(lease, Via::Created, 0));
                 }
                 Err(StoreError::DuplicateKey(_)) => {
@@ -529,9 +574,11 @@ impl Lock {
             // Our last write applied but its reply was lost: the lock is ours. Its
             // lease counts from when that write was sent.
             let (sent_at, via) = w.unacked.take().unwrap_or((self.clock.now(), Via::Free));
-            let lease = self.lease(owner, doc.fence, doc.heartbeat, sent_at);
+            let incarnation = doc.incarnation_or_legacy();
+            let lease = self.lease(owner, doc.fence, incarnation, doc.heartbeat, sent_at);
             return Ok(Attempt::Won(lease, via, doc.committed));
         }
+        self.check_output(&doc)?;
         match &doc.owner {
             None => self.cas(w, &doc, Via::Free),
             Some(holder) => {
@@ -569,7 +616,22 @@ impl Lock {
     fn cas(&self, w: &mut Waiter<'_>, doc: &LockDoc, via: Via) -> Result<Attempt, LockError> {
         let fence = doc.fence + 1;
         let heartbeat = doc.heartbeat + 1;
-        let set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
+        let mut set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
+        // A document from a version that wrote no incarnation gets one now; an
+        // unbound one is bound to our output. Both in the same compare-and-set.
+        let incarnation = match &doc.incarnation {
+            Some(i) => i.clone(),
+            None => {
+                let i = new_incarnation();
+                set["incarnation"] = json!(i);
+                i
+            }
+        };
+        if doc.output.is_none()
+            && let Some(b) = &self.output
+        {
+            b.write_into(&mut set);
+        }
         let sent_at = self.clock.now();
         let earlier = w.unacked.clone();
         w.unacked.get_or_insert((sent_at, via.clone()));
@@ -580,7 +642,7 @@ impl Lock {
         match self.store.update_one(&filter, &set)? {
             Some(updated) => {
                 let now = LockDoc::from_value(&updated)?;
-                let lease = self.lease(w.owner, fence, heartbeat, sent_at);
+                let lease = self.lease(w.owner, fence, incarnation, heartbeat, sent_at);
                 Ok(Attempt::Won(lease, via, now.committed))
             }
             None => {
@@ -592,13 +654,21 @@ impl Lock {
         }
     }
 
-    fn lease(&self, owner: &str, fence: u64, heartbeat: u64, sent_at: Duration) -> Lease {
+    fn lease(
+        &self,
+        owner: &str,
+        fence: u64,
+        incarnation: String,
+        heartbeat: u64,
+        sent_at: Duration,
+    ) -> Lease {
         Lease::new(
             self.store.clone(),
             self.clock.clone(),
             self.key.clone(),
             owner.to_string(),
             fence,
+            incarnation,
             heartbeat,
             self.config.lease,
             sent_at,

@@ -66,7 +66,7 @@ enum Phase {
 }
 
 /// What a releasing holder's handoff to the head came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Offer {
     /// The head now holds the lock.
     Handed(Handoff),
@@ -79,8 +79,9 @@ pub(crate) enum Offer {
 
 /// The lock document a handoff left, and when it was sent (scenario time): the
 /// new holder's lease starts then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Handoff {
+    pub incarnation: String,
     pub fence: u64,
     pub heartbeat: u64,
     pub committed: u64,

@@ -6,6 +6,7 @@
 //! (partial write repaired, lock released at once), killed (nothing: the lease frees
 //! the lock), fenced (lost the lock: stop writing at once), gave up.
 
+mod ending;
 mod heartbeat;
 
 use std::sync::Arc;
@@ -15,9 +16,7 @@ use crate::clock::{Clock, Wake};
 use crate::engine::commands::{Mailbox, Order};
 use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
 use crate::engine::registry::Registry;
-use crate::lock::{
-    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Presence, Seen, Via, backoff,
-};
+use crate::lock::{AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Presence, Seen, Via};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
@@ -206,18 +205,13 @@ impl Worker<'_> {
     fn hold(&self, lease: Arc<Lease>, acq: Acquisition) -> End {
         let fence = lease.fence();
         // A fault can strike between winning the lock in the store and touching the
-        // output: a kill leaves the lock to expire, a crash releases it untouched.
+        // output: a kill leaves the lock to expire. A crash or stop is taken after the
+        // fence-in below, so that its repair cuts whatever a dead holder left torn.
+        let mut crash_order = None;
         match self.cx.mailbox.take() {
             Some(Order::Kill) => return self.killed(true),
-            Some(Order::Crash) | Some(Order::Stop) => {
-                let mut held = Held {
-                    lease,
-                    committed: acq.committed,
-                    heartbeat: None,
-                };
-                self.release_untouched(&mut held);
-                return self.crashed("crashed right after acquiring".into());
-            }
+            Some(Order::Crash) => crash_order = Some("crashed right after acquiring"),
+            Some(Order::Stop) => crash_order = Some("run stopped right after acquiring"),
             // A stall here would just delay the fence-in; apply it as a pause.
             Some(Order::Stall(d)) => {
                 let interrupt = || self.cx.mailbox.has_order();
@@ -225,9 +219,15 @@ impl Worker<'_> {
             }
             None => {}
         }
-        let fenced_in = match self.cx.output.fence_in(fence, acq.committed) {
+        let mut held = Held {
+            lease: lease.clone(),
+            committed: acq.committed,
+            heartbeat: None,
+        };
+        let claim = self.claim(&lease);
+        let fenced_in = match self.cx.output.fence_in(&claim, acq.committed) {
             Ok(f) => f,
-            Err(OutputError::Fenced { highest, .. }) => {
+            Err(OutputError::Fenced { highest, .. }) if !self.store_went_back(&lease, highest) => {
                 // We froze between winning the lock and fencing in, and a later
                 // holder already fenced in: the lock is no longer ours.
                 self.emit(Event::WriteRejected {
@@ -238,14 +238,7 @@ impl Worker<'_> {
                 });
                 return self.fenced("a later holder fenced in first".into());
             }
-            Err(e) => {
-                let mut held = Held {
-                    lease,
-                    committed: acq.committed,
-                    heartbeat: None,
-                };
-                return self.crash_path(&mut held, format!("output error: {e}"));
-            }
+            Err(e) => return self.refused(&mut held, e),
         };
         self.cx
             .registry
@@ -276,6 +269,9 @@ impl Worker<'_> {
             };
             self.emit_repair(fence, fenced_in, reason);
         }
+        if let Some(reason) = crash_order {
+            return self.crash_path(&mut held, reason.into());
+        }
         let heartbeat = Heartbeat::start(
             &self.cx.clock,
             lease.clone(),
@@ -283,11 +279,6 @@ impl Worker<'_> {
             self.job.id,
             self.client(),
         );
-        let mut held = Held {
-            lease,
-            committed: acq.committed,
-            heartbeat: None,
-        };
         match heartbeat {
             Ok(hb) => held.heartbeat = Some(hb),
             Err(e) => return self.crash_path(&mut held, format!("cannot start heartbeat: {e}")),
@@ -300,6 +291,7 @@ impl Worker<'_> {
 
     fn write_record(&self, held: &mut Held) -> End {
         let fence = held.lease.fence();
+        let claim = self.claim(&held.lease);
         let of = self.cx.text.chunks(self.cx.chunk).count() as u32;
         for (i, bytes) in self.cx.text.chunks(self.cx.chunk).enumerate() {
             let stall = match self.take_order(held) {
@@ -316,7 +308,7 @@ impl Worker<'_> {
             }
             // A stalled job resumes right here, at the write it was about to make,
             // without re-checking its lease: only the output's fence can stop it.
-            match self.cx.output.append(fence, bytes) {
+            match self.cx.output.append(&claim, bytes) {
                 Ok(acc) => self.emit(Event::ChunkWritten {
                     job: self.job.id,
                     client: self.client(),
@@ -339,7 +331,7 @@ impl Worker<'_> {
                         "write rejected: fence {fence} is below the output's {highest}"
                     ));
                 }
-                Err(e) => return self.crash_path(held, format!("write failed: {e}")),
+                Err(e) => return self.refused(held, e),
             }
             let interrupt = || self.cx.mailbox.has_order();
             let _ = self.cx.clock.sleep_or(self.cx.chunk_pause, &interrupt);
@@ -394,115 +386,6 @@ impl Worker<'_> {
             "lock taken over (renewal matched nothing)".into()
         } else {
             "lease not renewed within its length".into()
-        }
-    }
-
-    fn finish(&self, held: &mut Held) -> End {
-        held.stop_heartbeat();
-        let fence = held.lease.fence();
-        let committed = held.committed + self.cx.text.len() as u64;
-        if !held.lease.is_valid() {
-            return self.fenced_path(held, self.lost_reason(held));
-        }
-        // Once a release has been sent, its reply may be lost after it applied; then
-        // our record is committed and must never be cut. So from here on there is no
-        // repair: keep asking until the store answers (the lease recognises its own
-        // applied release), backing off like a waiter, up to the give-up time.
-        let config = self.cx.lock.config();
-        let started = self.cx.clock.now();
-        let mut errors = 0;
-        loop {
-            match held.lease.release(committed) {
-                Ok(true) => {
-                    // If an earlier attempt's reply was lost, that is when it applied.
-                    self.released(started, fence, committed);
-                    self.emit(Event::Finished {
-                        job: self.job.id,
-                        client: self.client(),
-                    });
-                    return End::Finished;
-                }
-                // Taken over: the next holder's fence-in cuts our uncommitted record.
-                Ok(false) => return self.fenced("lock taken over before release".into()),
-                Err(e) => {
-                    if self.cx.clock.now() - started >= config.give_up {
-                        return self.fenced(format!("could not confirm the release: {e}"));
-                    }
-                    // Retry soon: the answer is only certain while our lease lasts.
-                    self.cx.clock.sleep(backoff(config.retry, errors));
-                    errors += 1;
-                }
-            }
-        }
-    }
-
-    fn released(&self, sent_at: Duration, fence: u64, committed: u64) {
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
-        self.cx.emit.emit_at(
-            sent_at,
-            Event::Released {
-                job: self.job.id,
-                client: self.client(),
-                fence,
-                committed,
-            },
-        );
-    }
-
-    fn emit_repair(&self, fence: u64, f: crate::output::FenceIn, reason: &str) {
-        self.emit(Event::Repair {
-            job: self.job.id,
-            client: self.client(),
-            fence,
-            from_len: f.from_len,
-            to_len: f.to_len,
-            bytes: f.truncated(),
-            reason: reason.into(),
-            wseq: f.seq,
-        });
-    }
-
-    /// Undoes our partial record (the fence check makes this safe even if we lost
-    /// the lock) and releases if the lock is still ours.
-    fn repair_and_release(&self, held: &mut Held, reason: &str) {
-        held.stop_heartbeat();
-        let fence = held.lease.fence();
-        match self.cx.output.fence_in(fence, held.committed) {
-            Ok(f) => {
-                if f.truncated() > 0 {
-                    self.emit_repair(fence, f, reason);
-                }
-            }
-            // A later holder fenced in: the lock is not ours to release.
-            Err(_) => return,
-        }
-        // Release even if our lease looks stale: the release is a compare-and-set on
-        // our owner and fence, so it frees the lock only if nobody took it over, and
-        // saves the others a lease of waiting. Store errors are retried while the
-        // lease lasts; after that a waiter takes over anyway.
-        let config = self.cx.lock.config();
-        // If an attempt's reply is lost, the release applied when it was first sent.
-        let first_sent = self.cx.clock.now();
-        loop {
-            match held.lease.release(held.committed) {
-                Ok(true) => {
-                    self.released(first_sent, fence, held.committed);
-                    break;
-                }
-                Ok(false) => break,
-                Err(_) if held.lease.is_valid() => self.cx.clock.sleep(config.retry),
-                Err(_) => break,
-            }
-        }
-    }
-
-    /// Releases a lock this job won but never wrote under (nothing to repair).
-    fn release_untouched(&self, held: &mut Held) {
-        let sent_at = self.cx.clock.now();
-        if let Ok(true) = held.lease.release(held.committed) {
-            self.released(sent_at, held.lease.fence(), held.committed);
         }
     }
 

@@ -364,6 +364,24 @@ impl DashState {
                     j.note(t, "released the lock");
                 }
             }
+            Event::ReleaseUnconfirmed { job, client, .. } => {
+                // It holds nothing from here on, whatever the store did.
+                if let Some(c) = self.client_mut(client) {
+                    c.released(t, *job);
+                }
+                if let Some(j) = self.job_mut(*job) {
+                    j.note(t, "released the lock (never confirmed)");
+                }
+                return Level::Notice;
+            }
+            Event::OutputFailed { error, .. } => {
+                self.warn(t, format!("output failed: {error}"));
+                return Level::Warning;
+            }
+            Event::Halted { reason, .. } => {
+                self.warn(t, format!("run halted: {reason}"));
+                return Level::Warning;
+            }
             Event::Finished { job, client } => {
                 self.ended(t, *job, client, JobState::Finished, "finished".into());
             }

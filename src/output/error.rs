@@ -1,0 +1,99 @@
+//! Why the output refused or failed an operation.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why the output refused or failed an operation.
+#[derive(Debug, Error)]
+pub enum OutputError {
+    /// The caller's fence is lower than one already accepted: it lost the lock.
+    #[error("fence {fence} rejected: the output already accepted fence {highest}")]
+    Fenced {
+        /// The caller's fence.
+        fence: u64,
+        /// The highest fence accepted so far.
+        highest: u64,
+    },
+    /// The caller's fence equals the highest accepted, but another holder fenced in
+    /// with it: two holders were given one fence (a store that went back in time).
+    #[error("fence {fence} rejected: another holder ({holder}) already fenced in with it")]
+    FenceTaken {
+        /// The fence.
+        fence: u64,
+        /// The holder that has it.
+        holder: String,
+    },
+    /// The file is shorter than the committed length: someone else changed it.
+    #[error("{path}: file is {actual} bytes, shorter than the {committed} committed bytes")]
+    ShorterThanCommitted {
+        /// The output file.
+        path: PathBuf,
+        /// Its length now.
+        actual: u64,
+        /// The length the lock document says is committed.
+        committed: u64,
+    },
+    /// The lock says less is committed than the store once confirmed: cutting to it
+    /// would destroy committed records.
+    #[error(
+        "{path}: {key} says {committed} bytes are committed, but the store confirmed {watermark} (up to fence {highest}); the store lost acknowledged writes. Nothing was cut. Resume with `joblock reseed` (see README, \"When the store forgets\")"
+    )]
+    BelowWatermark {
+        /// The output file.
+        path: PathBuf,
+        /// The lock key.
+        key: String,
+        /// What the lock document says.
+        committed: u64,
+        /// What the output knows was committed.
+        watermark: u64,
+        /// The highest fence accepted.
+        highest: u64,
+    },
+    /// The lock document is not the one this output belongs to.
+    #[error(
+        "{path}: belongs to {ours_key} (lock document {ours}), not to this {theirs_key} (lock document {theirs}): either the store forgot its documents (resume with `joblock reseed`, see README, \"When the store forgets\") or another namespace or store writes to this file (give it its own --output). Nothing was cut"
+    )]
+    OtherLock {
+        /// The output file.
+        path: PathBuf,
+        /// The key the output belongs to.
+        ours_key: String,
+        /// That lock document's incarnation.
+        ours: String,
+        /// The caller's key.
+        theirs_key: String,
+        /// The caller's lock incarnation.
+        theirs: String,
+    },
+    /// The sidecar was removed or replaced while this output was open.
+    #[error(
+        "{path}: its fence file {fence_path} was replaced while in use (output {ours}, now {now}); stop every writer and start over"
+    )]
+    Replaced {
+        /// The output file.
+        path: PathBuf,
+        /// The sidecar.
+        fence_path: PathBuf,
+        /// The id this handle opened.
+        ours: String,
+        /// The id there now (empty: removed).
+        now: String,
+    },
+    /// The path is not a regular file (a device, a FIFO, a directory).
+    #[error("{path}: not a regular file")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file could not be created, written or truncated.
+    #[error("{path}: {error}")]
+    Io {
+        /// The output file.
+        path: PathBuf,
+        /// The underlying error.
+        error: io::Error,
+    },
+}

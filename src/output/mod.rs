@@ -1,0 +1,475 @@
+//! The fenced, repairable output file: the last line of defence.
+//!
+//! The lock alone cannot keep the output correct: a holder can freeze (a GC pause, a
+//! stopped VM) between checking that it still holds the lock and writing, wake up
+//! after its lease was taken over, and write anyway. So the output itself checks the
+//! fencing token: it remembers the highest fence it has accepted, and the holder that
+//! fenced in with it, and rejects any operation that carries a lower fence, or the
+//! same fence from somebody else (DESIGN §3.7).
+//!
+//! Torn records are repaired by truncation (DESIGN §3.8): every new holder first
+//! "fences in" with the committed length it read from the lock document, which
+//! raises the accepted fence and cuts off whatever a dead or failed holder left
+//! half-written. Every accepted operation gets a sequence number in the writer's own
+//! order, so the run's invariant checker can reason about write order without
+//! trusting timestamps taken on different threads.
+//!
+//! **The output never loses a committed record**, even when the store does. It keeps
+//! its own record ([`sidecar::Record`]): the lock document it belongs to (by that
+//! document's incarnation id) and a watermark, a length the store confirmed as
+//! committed. A fence-in that would cut below the watermark, or that comes from a
+//! different lock document (the store forgot its documents and made a new one, or
+//! another namespace shares this file), is refused with an error that says so,
+//! instead of "repairing" committed records away.
+//!
+//! **Across processes** (workers on one machine, or machines sharing a filesystem),
+//! that record lives in a sidecar file `PATH.fence`, and every operation runs under
+//! an exclusive OS lock on that file: check, write or truncate the output, update the
+//! record, unlock. The guarantee is only as good as the filesystem's `flock`: local
+//! filesystems honour it; NFS and other network filesystems may not.
+
+mod error;
+pub mod sidecar;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+pub use error::OutputError;
+pub use sidecar::{Pending, Record};
+
+/// Who acts on the output: a lock holder, named by its lock document, fence and owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The lock document's incarnation id (random, made when it was created).
+    pub lock: String,
+    /// The lock key.
+    pub key: String,
+    /// The fencing token of the holder's acquisition.
+    pub fence: u64,
+    /// The holder's owner id.
+    pub owner: String,
+}
+
+/// An accepted append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// Position of this operation in the writer's order.
+    pub seq: u64,
+    /// Where the bytes start.
+    pub offset: u64,
+    /// How many bytes were written.
+    pub len: u64,
+}
+
+/// An accepted fence-in (or repair): the fence was raised and the tail cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FenceIn {
+    /// Position of this operation in the writer's order.
+    pub seq: u64,
+    /// File length before the operation.
+    pub from_len: u64,
+    /// File length after it (the committed length).
+    pub to_len: u64,
+}
+
+impl FenceIn {
+    /// Bytes removed by the repair (0 when nothing was torn).
+    pub fn truncated(&self) -> u64 {
+        self.from_len - self.to_len
+    }
+}
+
+/// One output file guarded by a fencing token and its own committed watermark.
+#[derive(Debug)]
+pub struct FencedOutput {
+    path: PathBuf,
+    fence_path: PathBuf,
+    /// The id of the sidecar this handle opened: if it changes, the file was replaced.
+    id: String,
+    /// Serialises this process's threads; the file lock serialises processes.
+    local: Mutex<()>,
+}
+
+/// An operation in progress: the sidecar is locked until this drops.
+struct Locked<'a> {
+    out: &'a FencedOutput,
+    sidecar_file: File,
+    record: Record,
+    _local: MutexGuard<'a, ()>,
+}
+
+impl Locked<'_> {
+    fn io_err(&self, error: io::Error) -> OutputError {
+        self.out.io_err(error)
+    }
+
+    fn output_len(&self) -> Result<u64, OutputError> {
+        match std::fs::metadata(&self.out.path) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    /// The caller may act with this fence: not lower than the highest accepted, and
+    /// if equal, the same holder.
+    fn check(&self, claim: &Claim) -> Result<(), OutputError> {
+        let r = &self.record;
+        if claim.fence < r.highest {
+            return Err(OutputError::Fenced {
+                fence: claim.fence,
+                highest: r.highest,
+            });
+        }
+        if claim.fence == r.highest
+            && let Some(holder) = &r.holder
+            && *holder != claim.owner
+        {
+            return Err(OutputError::FenceTaken {
+                fence: claim.fence,
+                holder: holder.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The caller's lock document is the one this output belongs to (or the output
+    /// belongs to none yet).
+    fn check_lock(&self, claim: &Claim) -> Result<(), OutputError> {
+        match &self.record.lock {
+            Some(ours) if *ours != claim.lock => Err(OutputError::OtherLock {
+                path: self.out.path.clone(),
+                ours_key: self.record.key.clone().unwrap_or_default(),
+                ours: ours.clone(),
+                theirs_key: claim.key.clone(),
+                theirs: claim.lock.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Saves the record with one more operation counted; returns its sequence number.
+    fn save(&mut self) -> Result<u64, OutputError> {
+        self.record.seq += 1;
+        sidecar::write(&mut self.sidecar_file, &self.record).map_err(|e| self.out.io_err(e))?;
+        Ok(self.record.seq)
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let _ = self.sidecar_file.unlock();
+    }
+}
+
+/// Refuses a path that exists and is not a regular file: opening a FIFO for writing
+/// blocks until a reader comes, and a device is no place for records.
+fn check_regular(path: &Path) -> Result<(), OutputError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(OutputError::NotRegular {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl FencedOutput {
+    /// Creates (or truncates) the file at `path` and starts a new record: a new run,
+    /// a new output id, nothing committed.
+    pub fn create(path: &Path) -> Result<FencedOutput, OutputError> {
+        Self::open(path, true)
+    }
+
+    /// Opens an output shared with other processes: nothing is truncated and the
+    /// record kept so far (fence, watermark, lock) stays.
+    pub fn open_shared(path: &Path) -> Result<FencedOutput, OutputError> {
+        Self::open(path, false)
+    }
+
+    fn open(path: &Path, fresh: bool) -> Result<FencedOutput, OutputError> {
+        let io_err = |error| OutputError::Io {
+            path: path.to_path_buf(),
+            error,
+        };
+        let fence_path = Self::fence_path_of(path);
+        check_regular(path)?;
+        check_regular(&fence_path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io_err)?;
+        let mut out = FencedOutput {
+            path: path.to_path_buf(),
+            fence_path,
+            id: String::new(),
+            local: Mutex::new(()),
+        };
+        let mut op = out.lock_unchecked()?;
+        if fresh || op.record.output.is_empty() {
+            if fresh {
+                file.set_len(0).map_err(io_err)?;
+                op.record = Record::default();
+            }
+            // An output without an id is new, or written by an older version: it
+            // gets one now, keeping whatever fence it had.
+            op.record.v = sidecar::VERSION;
+            op.record.output = sidecar::new_id();
+            sidecar::write(&mut op.sidecar_file, &op.record).map_err(|e| op.io_err(e))?;
+        }
+        let id = op.record.output.clone();
+        drop(op);
+        out.id = id;
+        Ok(out)
+    }
+
+    /// The sidecar path of an output path: `PATH.fence`.
+    pub fn fence_path_of(path: &Path) -> PathBuf {
+        let mut fence_path = path.as_os_str().to_owned();
+        fence_path.push(".fence");
+        PathBuf::from(fence_path)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sidecar file holding the output's record.
+    pub fn fence_path(&self) -> &Path {
+        &self.fence_path
+    }
+
+    /// This output's id (a lock document names the output it commits to by it).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn io_err(&self, error: io::Error) -> OutputError {
+        OutputError::Io {
+            path: self.path.clone(),
+            error,
+        }
+    }
+
+    /// Locks the sidecar (threads, then processes), reads it and checks that it is
+    /// still the one this handle opened.
+    fn lock(&self) -> Result<Locked<'_>, OutputError> {
+        let op = self.lock_unchecked()?;
+        if op.record.output != self.id {
+            return Err(OutputError::Replaced {
+                path: self.path.clone(),
+                fence_path: self.fence_path.clone(),
+                ours: self.id.clone(),
+                now: op.record.output.clone(),
+            });
+        }
+        Ok(op)
+    }
+
+    fn lock_unchecked(&self) -> Result<Locked<'_>, OutputError> {
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let fence_err = |error| OutputError::Io {
+            path: self.fence_path.clone(),
+            error,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&self.fence_path)
+            .map_err(fence_err)?;
+        file.lock().map_err(fence_err)?;
+        let record = match sidecar::read(&mut file) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = file.unlock();
+                return Err(fence_err(e));
+            }
+        };
+        Ok(Locked {
+            out: self,
+            sidecar_file: file,
+            record,
+            _local: local,
+        })
+    }
+
+    /// Raises the accepted fence to the claim's and truncates to `committed`.
+    ///
+    /// A new holder calls this before its first write; a failing holder calls it to
+    /// undo its own partial record before releasing (the same operation: "put the file
+    /// back to what the lock document says is committed"). `committed` is what the
+    /// store says, so it also confirms an announced commit and raises the watermark;
+    /// it is refused if it is below the watermark, or if the claim's lock document is
+    /// not the one this output belongs to.
+    pub fn fence_in(&self, claim: &Claim, committed: u64) -> Result<FenceIn, OutputError> {
+        let mut op = self.lock()?;
+        op.check_lock(claim)?;
+        op.check(claim)?;
+        let r = &mut op.record;
+        if let Some(p) = &r.pending {
+            if committed >= p.len {
+                // The announced release applied: the store says so.
+                r.watermark = r.watermark.max(p.len);
+                r.pending = None;
+            } else if claim.fence > p.fence {
+                // A later holder of the same lock document read less: committed only
+                // grows in a document, so that release never applied.
+                r.pending = None;
+            }
+        }
+        if committed < r.watermark {
+            return Err(OutputError::BelowWatermark {
+                path: self.path.clone(),
+                key: claim.key.clone(),
+                committed,
+                watermark: r.watermark,
+                highest: r.highest,
+            });
+        }
+        let from_len = op.output_len()?;
+        if from_len < committed {
+            return Err(OutputError::ShorterThanCommitted {
+                path: self.path.clone(),
+                actual: from_len,
+                committed,
+            });
+        }
+        if from_len > committed {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .map_err(|e| op.io_err(e))?;
+            file.set_len(committed).map_err(|e| op.io_err(e))?;
+        }
+        let r = &mut op.record;
+        r.highest = claim.fence;
+        r.holder = Some(claim.owner.clone());
+        r.lock = Some(claim.lock.clone());
+        r.key = Some(claim.key.clone());
+        r.watermark = r.watermark.max(committed);
+        let seq = op.save()?;
+        Ok(FenceIn {
+            seq,
+            from_len,
+            to_len: committed,
+        })
+    }
+
+    /// Appends `bytes` if the claim's fence is the highest accepted (or higher) and,
+    /// if equal, the claim is the holder that fenced in with it.
+    pub fn append(&self, claim: &Claim, bytes: &[u8]) -> Result<Accepted, OutputError> {
+        let mut op = self.lock()?;
+        op.check_lock(claim)?;
+        op.check(claim)?;
+        let offset = op.output_len()?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| op.io_err(e))?;
+        if let Err(e) = file.write_all(bytes) {
+            // A short write may have landed partly: put the file back.
+            let _ = file.set_len(offset);
+            return Err(op.io_err(e));
+        }
+        op.record.highest = op.record.highest.max(claim.fence);
+        let seq = op.save()?;
+        Ok(Accepted {
+            seq,
+            offset,
+            len: bytes.len() as u64,
+        })
+    }
+
+    /// Announces that the claim is about to release with `len` bytes committed.
+    ///
+    /// Called just before the release is sent: if the store forgets its documents
+    /// before [`FencedOutput::committed`] records the answer, `joblock reseed` keeps
+    /// the announced record rather than cut it (keeping a whole record is recoverable;
+    /// losing a committed one is not).
+    pub fn will_commit(&self, claim: &Claim, len: u64) -> Result<(), OutputError> {
+        let mut op = self.lock()?;
+        op.check_lock(claim)?;
+        op.check(claim)?;
+        op.record.pending = Some(Pending {
+            fence: claim.fence,
+            owner: claim.owner.clone(),
+            len,
+        });
+        op.save().map(drop)
+    }
+
+    /// Records that the store confirmed `len` bytes as committed by the claim's
+    /// release: from now on nothing below `len` is cut.
+    ///
+    /// A confirmed release is true whatever fences came since, so a lower fence is
+    /// fine here; only a length the file does not have is refused.
+    pub fn committed(&self, claim: &Claim, len: u64) -> Result<(), OutputError> {
+        let mut op = self.lock()?;
+        op.check_lock(claim)?;
+        let actual = op.output_len()?;
+        if actual < len {
+            return Err(OutputError::ShorterThanCommitted {
+                path: self.path.clone(),
+                actual,
+                committed: len,
+            });
+        }
+        let r = &mut op.record;
+        if r.pending.as_ref().is_some_and(|p| p.fence == claim.fence) {
+            r.pending = None;
+        }
+        r.watermark = r.watermark.max(len);
+        op.save().map(drop)
+    }
+
+    /// The output's record as it stands (fence, watermark, lock, pending commit).
+    pub fn record(&self) -> Result<Record, OutputError> {
+        self.lock().map(|op| op.record.clone())
+    }
+
+    /// Reads the record of the output at `path` without creating or changing anything.
+    pub fn read_record(path: &Path) -> Result<Option<Record>, OutputError> {
+        let fence_path = Self::fence_path_of(path);
+        check_regular(&fence_path)?;
+        let mut file = match File::open(&fence_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(OutputError::Io {
+                    path: fence_path,
+                    error,
+                });
+            }
+        };
+        let err = |error| OutputError::Io {
+            path: fence_path.clone(),
+            error,
+        };
+        file.lock_shared().map_err(err)?;
+        let record = sidecar::read(&mut file).map_err(err);
+        let _ = file.unlock();
+        record.map(Some)
+    }
+
+    /// The highest fence accepted so far (0 before any).
+    pub fn highest_fence(&self) -> u64 {
+        self.lock().map(|op| op.record.highest).unwrap_or(0)
+    }
+
+    /// The file's current length.
+    pub fn len(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
