@@ -336,9 +336,10 @@ fn scheduled(s: &str) -> Result<(f64, Command), String> {
         "lose-prob" => Command::Fault(StoreFault::LoseProbability(probability(need("P")?)?)),
         "outage" => Command::Fault(StoreFault::Outage(num("SECS")?.max(0.0))),
         "clear" => Command::Fault(StoreFault::Clear),
+        "reset" => Command::Fault(StoreFault::Reset),
         other => {
             return Err(format!(
-                "{other:?} is not an action: use crash, kill, stall[=SECS], stop, add, pause, resume, speed=X, latency=SECS, spike=MAX,SECS, jitter=P, fail=N, fail-prob=P, lose=N, lose-prob=P, outage=SECS, clear"
+                "{other:?} is not an action: use crash, kill, stall[=SECS], stop, add, pause, resume, speed=X, latency=SECS, spike=MAX,SECS, jitter=P, fail=N, fail-prob=P, lose=N, lose-prob=P, outage=SECS, reset, clear"
             ));
         }
     };

@@ -64,8 +64,30 @@ impl Report {
 /// Invariant categories checked per run by the engine.
 const INVARIANT_CHECKS: u64 = 5;
 
-/// The scenario of one run, drawn from its seed.
+/// The scenario of one run, drawn from its seed: the base draw below plus, drawn
+/// from a stream of their own (so that every earlier seed still replays its base
+/// schedule), the faults that end a run's progress: a store reset (documents lost:
+/// the run must halt and lose nothing) and a stop order, each in about one run in
+/// eight, at any moment, including right after a takeover.
 pub fn scenario_for(seed: u64, output: &Path, broken: Option<Broken>) -> Scenario {
+    let mut s = base_scenario_for(seed, output, broken);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_7e5e_7a11_0001);
+    let horizon = f64::from(s.jobs.div_ceil(s.clients)) * 12.0 + 10.0;
+    if rng.random_bool(0.125) {
+        s.schedule.push((
+            rng.random_range(0.0..horizon),
+            Command::Fault(StoreFault::Reset),
+        ));
+    }
+    if rng.random_bool(0.125) {
+        s.schedule
+            .push((rng.random_range(0.0..horizon), Command::Stop));
+    }
+    s
+}
+
+/// The scenario as campaigns before store resets drew it (regression seeds replay this).
+pub fn base_scenario_for(seed: u64, output: &Path, broken: Option<Broken>) -> Scenario {
     let mut rng = StdRng::seed_from_u64(seed);
     let clients: u32 = rng.random_range(1..=3);
     let jobs: u32 = rng.random_range(clients..=clients * 6);

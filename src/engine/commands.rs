@@ -69,6 +69,9 @@ pub enum StoreFault {
     LoseProbability(f64),
     /// Every operation fails for this many seconds.
     Outage(f64),
+    /// The store forgets every document (a Redis restart without persistence, a
+    /// truncated table): the output must notice and the run halt, losing nothing.
+    Reset,
     /// Every store fault off.
     Clear,
 }
@@ -86,6 +89,7 @@ impl fmt::Display for StoreFault {
             StoreFault::LoseNext(n) => write!(f, "lose the replies of the next {n} operations"),
             StoreFault::LoseProbability(p) => write!(f, "lose replies with p={p}"),
             StoreFault::Outage(s) => write!(f, "store outage for {s}s"),
+            StoreFault::Reset => write!(f, "store reset: every document forgotten"),
             StoreFault::Clear => write!(f, "clear store faults"),
         }
     }

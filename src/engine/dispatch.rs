@@ -133,6 +133,14 @@ fn inject(shared: &Arc<Shared>, fault: &StoreFault) -> Result<Option<JobId>, Str
         StoreFault::LoseProbability(x) => f.set_lose_probability(p(*x)?),
         StoreFault::Outage(s) => f.outage_until(Some(now + dur(*s)?)),
         StoreFault::Clear => f.clear(),
+        StoreFault::Reset => {
+            // Straight to the store: a reset is what the store does, not a fault of
+            // the path to it.
+            shared
+                .raw_store
+                .delete_many(&serde_json::json!({}))
+                .map_err(|e| format!("the store could not be reset: {e}"))?;
+        }
     }
     shared.emit.emit(Event::FaultInjected {
         what: fault.to_string(),

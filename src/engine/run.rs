@@ -17,7 +17,7 @@ use super::invariants;
 use super::registry::Registry;
 use super::scenario::{Scenario, WaitMode, secs};
 use super::seeds::{self, Stream};
-use super::summary::{Summary, check_output};
+use super::summary::{Summary, check_committed, check_output};
 use crate::clock::Clock;
 use crate::lock::{LocalQueue, Lock, LockConfig, LockDoc, OutputBinding, lock_key};
 use crate::output::FencedOutput;
@@ -277,17 +277,22 @@ const RECOVERY_TRIES: usize = 5;
 /// (over, once its lease expires), repair the torn tail and release, so the output
 /// ends strictly valid. A halted run is left as it stands: its store cannot be trusted.
 fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
-    if shared.registry.halted().is_some() {
-        return;
-    }
     for (index, client) in shared.clients.iter().enumerate() {
+        if shared.registry.halted().is_some() {
+            return;
+        }
         let key = lock_key("worker", client);
         let doc = match shared.raw_store.find_one(&json!({ "_id": key })) {
             Ok(Some(v)) => LockDoc::from_value(&v).ok(),
             _ => None,
         };
-        let needed =
-            doc.is_some_and(|d| d.owner.is_some() || shared.outputs[index].len() > d.committed);
+        let output = &shared.outputs[index];
+        let needed = match doc {
+            Some(d) => d.owner.is_some() || output.len() > d.committed,
+            // The store forgot a lock the output knows: the next run would find out,
+            // so the recovery does (and halts the run).
+            None => output.record().is_ok_and(|r| r.lock.is_some()),
+        };
         if !needed {
             continue;
         }
@@ -311,14 +316,14 @@ fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
             let mut end = End::GaveUp;
             for _ in 0..RECOVERY_TRIES {
                 end = worker::run(&job, &cx);
-                if end == End::Finished {
+                if end == End::Finished || cx.registry.halted().is_some() {
                     break;
                 }
             }
             end
         });
         let end = end.map(|h| h.join());
-        if !matches!(end, Ok(Ok(End::Finished))) {
+        if !matches!(end, Ok(Ok(End::Finished))) && shared.registry.halted().is_none() {
             violations.push(format!(
                 "{client}: the lock left by a dead holder could not be recovered"
             ));
@@ -330,7 +335,13 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
     // A worker's store and output are shared: other workers may hold the lock or be
     // mid-write right now, so only its own events are checked.
     let standalone = !shared.scenario.is_worker();
-    for client in shared.clients.iter().filter(|_| standalone) {
+    let halted = shared.registry.halted();
+    // A halted run is left as it stands (no recovery): a lock may still be held.
+    for client in shared
+        .clients
+        .iter()
+        .filter(|_| standalone && halted.is_none())
+    {
         let key = lock_key("worker", client);
         if let Ok(Some(doc)) = shared.raw_store.find_one(&json!({ "_id": key }))
             && !doc.get("owner").is_none_or(|o| o.is_null())
@@ -356,7 +367,10 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
         .filter(|_| standalone)
         .map(|(client, out)| {
             let expected = finished.get(client).copied().unwrap_or(0);
-            check_output(client, out.path(), expected)
+            match (&halted, out.record()) {
+                (Some(_), Ok(r)) => check_committed(client, out.path(), r.watermark, expected),
+                _ => check_output(client, out.path(), expected),
+            }
         })
         .collect();
     for what in &violations {
@@ -365,7 +379,7 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
             .emit(Event::InvariantBroken { what: what.clone() });
     }
     summary.violations = violations;
-    summary.trouble = summary.trouble_of(&events, shared.registry.halted());
+    summary.trouble = summary.trouble_of(&events, halted);
     shared.emit.emit(Event::RunFinished {
         summary: Box::new(summary.clone()),
     });

@@ -83,10 +83,20 @@ impl Summary {
         self.violations.is_empty() && self.outputs.iter().all(|o| o.passed)
     }
 
-    /// Job faults (crash, kill, stall commands) that hit a job, by kind.
+    /// Job faults (crash, kill, stall commands) that hit a job, by kind, and the
+    /// faults the store wrapper does not count: resets and run stops.
     pub fn job_faults(events: &[Stamped]) -> BTreeMap<String, u64> {
         let mut m = BTreeMap::new();
         for s in events {
+            match &s.event {
+                Event::FaultInjected { what } if what.starts_with("store reset") => {
+                    *m.entry("store reset".to_string()).or_insert(0) += 1;
+                }
+                Event::CommandApplied { command, job: None } if command == "stop" => {
+                    *m.entry("run stop".to_string()).or_insert(0) += 1;
+                }
+                _ => {}
+            }
             if let Event::CommandApplied {
                 command,
                 job: Some(_),
@@ -192,6 +202,42 @@ impl Summary {
             s.max_wait = waits.iter().cloned().fold(0.0, f64::max);
         }
         s
+    }
+}
+
+/// Verifies the committed part (the first `watermark` bytes) of a halted run's
+/// output against its finished count: a halt leaves the file as it stood, so a torn
+/// tail beyond the committed records may remain for the next holder to cut.
+pub fn check_committed(client: &str, path: &Path, watermark: u64, expected: usize) -> OutputCheck {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return OutputCheck {
+                client: client.to_string(),
+                path: path.display().to_string(),
+                records: 0,
+                expected,
+                passed: false,
+                verdict: format!("FAIL: cannot read {}: {e}", path.display()),
+            };
+        }
+    };
+    let cut = usize::try_from(watermark)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let v = verify::check(&bytes[..cut], Some(expected));
+    let tail = bytes.len() - cut;
+    let passed = v.passed() && cut as u64 == watermark;
+    OutputCheck {
+        client: client.to_string(),
+        path: path.display().to_string(),
+        records: v.records,
+        expected,
+        passed,
+        verdict: format!(
+            "{} (run halted: the {watermark} committed bytes checked, {tail} bytes after them left for the next holder)",
+            v.line(path)
+        ),
     }
 }
 
