@@ -33,6 +33,33 @@ pub enum Sub {
     Watch(WatchArgs),
     /// Attack the lock: N randomized scenarios with random fault schedules, each checked.
     Torture(TortureArgs),
+    /// After a store forgot its documents: write a lock back from its output's own
+    /// record (fence, committed watermark), so that halted workers can go on.
+    Reseed(ReseedArgs),
+}
+
+/// `joblock reseed --store URL [--namespace NAME] [--client C] [--output PATH] [--force]`
+#[derive(Debug, Args)]
+pub struct ReseedArgs {
+    /// The store whose lock document is to be written back.
+    #[arg(long, value_name = "URL", value_parser = store_url)]
+    pub store: StoreUrl,
+    /// The namespace the workers use.
+    #[arg(long, value_name = "NAME", default_value = "joblock", value_parser = namespace)]
+    pub namespace: String,
+    /// The client whose lock it is (the workers' --client).
+    #[arg(long, value_name = "C", default_value = "client-1")]
+    pub client: String,
+    /// The output that lock commits to (its PATH.fence holds the record).
+    #[arg(long, value_name = "PATH", default_value = "output.txt")]
+    pub output: PathBuf,
+    /// Reseed even if somebody holds the lock (only once it is surely dead).
+    #[arg(long)]
+    pub force: bool,
+    /// Also keep a record whose release was announced but never confirmed (one
+    /// record more than the jobs reported, rather than one fewer than the store saw).
+    #[arg(long)]
+    pub keep_unconfirmed: bool,
 }
 
 /// A deliberately broken lock, to show that the campaign catches one.

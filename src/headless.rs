@@ -135,6 +135,9 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "invariant BROKEN: {v}")?;
         }
     }
+    for t in &s.trouble {
+        writeln!(out, "trouble   {t}")?;
+    }
     for o in &s.outputs {
         writeln!(out, "verdict   {}", o.verdict)?;
     }

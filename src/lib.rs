@@ -12,6 +12,7 @@ pub mod engine;
 pub mod headless;
 pub mod lock;
 pub mod output;
+pub mod reseed;
 pub mod store;
 pub mod torture;
 pub mod tui;

@@ -14,7 +14,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{BrokenArg, Cli, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs};
+use cli::{
+    BrokenArg, Cli, ReseedArgs, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs,
+};
 use joblock::engine::{self, seeds};
 use joblock::{headless, torture, verify, watch};
 
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Some(Sub::Worker(args)) => run_worker(&args),
         Some(Sub::Watch(args)) => run_watch(&args),
         Some(Sub::Torture(args)) => run_torture(&args),
+        Some(Sub::Reseed(args)) => run_reseed(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {
@@ -69,6 +72,50 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(FAILED)
     })
+}
+
+fn run_reseed(args: &ReseedArgs) -> Result<ExitCode> {
+    use joblock::reseed::{Reseeded, reseed};
+    joblock::store::url::validate_namespace(&args.namespace).map_err(anyhow::Error::msg)?;
+    let clock = joblock::clock::Clock::real(1.0);
+    let store = joblock::store::open_store(
+        &args.store,
+        &args.namespace,
+        &clock,
+        joblock::store::MemoryConfig::default(),
+        seeds::fresh_seed(),
+    )
+    .with_context(|| format!("cannot open the store {}", args.store.kind()))?;
+    let key = joblock::lock::lock_key("worker", &args.client);
+    let done = reseed(
+        store.as_ref(),
+        &key,
+        &args.output,
+        args.force,
+        args.keep_unconfirmed,
+    )?;
+    let left = joblock::reseed::unconfirmed(&args.output)?;
+    if left > 0 && !args.keep_unconfirmed {
+        println!(
+            "note: a release of {left} more bytes was announced but never confirmed (no job reported it); the next holder cuts them (--keep-unconfirmed keeps them)"
+        );
+    }
+    let ns = &args.namespace;
+    match done {
+        Reseeded::Restored { fence, committed } => println!(
+            "restored {key} in namespace {ns:?} from {}: fence {fence}, {committed} bytes committed",
+            args.output.display()
+        ),
+        Reseeded::Raised { fence, committed } => println!(
+            "raised {key} in namespace {ns:?} to the record of {}: fence {fence}, {committed} bytes committed",
+            args.output.display()
+        ),
+        Reseeded::InStep => println!(
+            "{key} in namespace {ns:?} already agrees with {}: nothing written",
+            args.output.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_scenario(args: &RunArgs) -> Result<ExitCode> {
@@ -199,11 +246,23 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
         &mut out,
         record.as_mut().map(|w| w as &mut dyn Write),
     )?;
-    Ok(if summary.passed() {
-        ExitCode::SUCCESS
-    } else {
+    drop(out);
+    Ok(verdict_code(&summary))
+}
+
+/// The exit code a finished run earns: 1 if an output or invariant failed, 3 if
+/// something went wrong outside the lock (each said on stderr), else 0.
+fn verdict_code(summary: &engine::Summary) -> ExitCode {
+    for t in &summary.trouble {
+        eprintln!("error: {t}");
+    }
+    if !summary.passed() {
         ExitCode::from(FAILED)
-    })
+    } else if !summary.trouble.is_empty() {
+        ExitCode::from(RUNTIME)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The dashboard; its exit code follows the last run's verdict like headless.
@@ -243,8 +302,8 @@ fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Resu
         }
     }
     Ok(match summary {
-        Some(s) if !s.passed() => ExitCode::from(FAILED),
-        _ => ExitCode::SUCCESS,
+        Some(s) => verdict_code(&s),
+        None => ExitCode::SUCCESS,
     })
 }
 
@@ -276,6 +335,11 @@ struct EventsFile {
 
 impl EventsFile {
     fn probe(path: &Path) -> Result<EventsFile> {
+        // A FIFO would block here and a device (/dev/full) fails only once the
+        // outputs are truncated: refuse both before anything starts.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            anyhow::bail!("events file {}: not a regular file", path.display());
+        }
         let existed = path.exists();
         let file = OpenOptions::new()
             .create(true)

@@ -1,7 +1,7 @@
 //! Why the output refused or failed an operation.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -53,9 +53,7 @@ pub enum OutputError {
         highest: u64,
     },
     /// The lock document is not the one this output belongs to.
-    #[error(
-        "{path}: belongs to {ours_key} (lock document {ours}), not to this {theirs_key} (lock document {theirs}): either the store forgot its documents (resume with `joblock reseed`, see README, \"When the store forgets\") or another namespace or store writes to this file (give it its own --output). Nothing was cut"
-    )]
+    #[error("{}", other_lock(path, ours_key, ours, theirs_key, theirs))]
     OtherLock {
         /// The output file.
         path: PathBuf,
@@ -96,4 +94,19 @@ pub enum OutputError {
         /// The underlying error.
         error: io::Error,
     },
+}
+
+/// The message for [`OutputError::OtherLock`]: the same key means the store made the
+/// document anew (it forgot), another key means another lock shares the file.
+fn other_lock(path: &Path, ours_key: &str, ours: &str, theirs_key: &str, theirs: &str) -> String {
+    let path = path.display();
+    if ours_key == theirs_key {
+        format!(
+            "{path}: the store forgot {ours_key}: its document was made anew (incarnation {theirs}, the output's is {ours}), so fences and the committed length started again. Nothing was cut. Stop its workers and resume with `joblock reseed` (README: \"When the store forgets\")"
+        )
+    } else {
+        format!(
+            "{path}: belongs to {ours_key}, not to {theirs_key}: another namespace or store writes to this file; give each its own --output. Nothing was cut"
+        )
+    }
 }
