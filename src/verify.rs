@@ -136,9 +136,33 @@ pub fn check(bytes: &[u8], expect: Option<usize>) -> Verdict {
 }
 
 /// Reads and checks a file.
+///
+/// Only a regular file is read (a FIFO or `/dev/zero` would never end), and only up
+/// to [`MAX_FILE`]: past that it is refused, not read into memory.
 pub fn check_file(path: &Path, expect: Option<usize>) -> io::Result<Verdict> {
-    Ok(check(&fs::read(path)?, expect))
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} bytes, more than the {MAX_FILE} this checker reads", meta.len()),
+        ));
+    }
+    let mut bytes = Vec::new();
+    use io::Read;
+    fs::File::open(path)?
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(check(&bytes, expect))
 }
+
+/// The largest file `check_file` reads: 4 GiB, about 160 million records.
+pub const MAX_FILE: u64 = 4 << 30;
 
 fn shorten(part: &str) -> String {
     const MAX: usize = 40;
