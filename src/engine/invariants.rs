@@ -411,6 +411,37 @@ mod tests {
     }
 
     #[test]
+    fn a_release_that_was_sent_but_never_confirmed_ends_the_hold() {
+        // Job 1's crash-path release applied but every reply was lost; job 2 then
+        // took the free lock. Job 1 held nothing from its release's sending on.
+        let unconfirmed = Event::ReleaseUnconfirmed {
+            job: 1,
+            client: "c".into(),
+            fence: 1,
+        };
+        let crashed = Event::Crashed {
+            job: 1,
+            client: "c".into(),
+            reason: "x".into(),
+        };
+        let ev = vec![
+            at(1, 0.0, queued(1)),
+            at(2, 0.0, queued(2)),
+            at(3, 1.0, acquired(1, 1, How::Created, None, 1)),
+            at(4, 2.0, unconfirmed),
+            at(5, 3.0, acquired(2, 2, How::Handoff, None, 2)),
+            at(6, 4.0, crashed),
+            at(7, 5.0, released(2, 2)),
+            at(8, 5.0, finished(2)),
+        ];
+        assert_eq!(check(&ev), Vec::<String>::new());
+        // Without the event the same story is two holders at once.
+        let mut without = ev.clone();
+        without.remove(3);
+        assert!(check(&without).iter().any(|l| l.contains("same time")));
+    }
+
+    #[test]
     fn a_stale_holder_that_writes_after_a_higher_fence_is_reported() {
         let ev = vec![
             at(1, 0.0, queued(1)),
