@@ -150,7 +150,10 @@ pub fn check_file(path: &Path, expect: Option<usize>) -> io::Result<Verdict> {
     if meta.len() > MAX_FILE {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} bytes, more than the {MAX_FILE} this checker reads", meta.len()),
+            format!(
+                "{} bytes, more than the {MAX_FILE} this checker reads",
+                meta.len()
+            ),
         ));
     }
     let mut bytes = Vec::new();

@@ -1,0 +1,162 @@
+//! The safety promises as a user meets them through the real binary: a store that
+//! forgets halts the run and cuts nothing, exit codes tell the truth, and files that
+//! are not regular are refused before anything is truncated.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use joblock::verify::{self, RECORD};
+
+fn joblock(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_joblock"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the joblock binary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+#[test]
+fn a_store_that_forgets_mid_run_halts_it_with_one_reason_and_cuts_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--headless",
+        "--clock",
+        "virtual",
+        "--jobs",
+        "6",
+        "--seed",
+        "3",
+        "--crash-prob",
+        "0",
+        "--at",
+        "30:reset",
+    ];
+    let out = joblock(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", show(&out));
+    assert!(
+        lines[0].starts_with("error: halted:") && lines[0].contains("joblock reseed"),
+        "{}",
+        show(&out)
+    );
+    let finished = text(&out.stdout).matches(" FINISHED").count();
+    assert!(
+        finished >= 1,
+        "no record was committed before the reset\n{}",
+        show(&out)
+    );
+    let bytes = fs::read(dir.path().join("output.txt")).unwrap();
+    let v = verify::check(&bytes, Some(finished));
+    assert!(v.passed(), "{v:?}\n{}", show(&out));
+    let record = fs::read_to_string(dir.path().join("output.txt.fence")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(
+        record["watermark"],
+        (finished * RECORD.len()) as u64,
+        "{record}"
+    );
+}
+
+#[test]
+fn an_events_file_that_is_a_device_is_refused_before_the_output_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("output.txt"), "keep me").unwrap();
+    let out = joblock(
+        dir.path(),
+        &[
+            "--headless",
+            "--clock",
+            "virtual",
+            "--jobs",
+            "1",
+            "--events",
+            "/dev/full",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(text(&out.stderr).contains("/dev/full"), "{}", show(&out));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("output.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn verify_refuses_a_device_and_a_fifo_instead_of_reading_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for path in ["/dev/zero", fifo.to_str().unwrap()] {
+        let out = joblock(dir.path(), &["verify", path]);
+        assert_eq!(out.status.code(), Some(3), "{path}: {}", show(&out));
+        let err = text(&out.stderr);
+        assert!(err.contains("not a regular file"), "{path}: {}", show(&out));
+        assert_eq!(err.lines().count(), 1, "{}", show(&out));
+    }
+}
+
+#[test]
+fn an_output_that_is_a_fifo_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("out"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = joblock(
+        dir.path(),
+        &[
+            "--headless",
+            "--clock",
+            "virtual",
+            "--jobs",
+            "1",
+            "--output",
+            "out",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("not a regular file"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn reseed_without_an_output_record_says_there_is_nothing_to_reseed_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = joblock(
+        dir.path(),
+        &["reseed", "--store", "memory", "--output", "never.txt"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("never.txt") && err.contains("nothing to reseed"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        !dir.path().join("never.txt").exists(),
+        "reseed created the output"
+    );
+}
