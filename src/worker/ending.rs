@@ -169,14 +169,21 @@ impl Worker<'_> {
             });
         }
         self.repair_and_release(held, "crash");
-        if halts && self.cx.registry.halt(&reason) {
+        if halts {
+            self.halt(&reason);
+        }
+        self.crashed(format!("output refused: {reason}"))
+    }
+
+    /// Halts the run (every job gets a stop order); the first halt is reported.
+    pub(super) fn halt(&self, reason: &str) {
+        if self.cx.registry.halt(reason) {
             self.emit(Event::Halted {
                 job: self.job.id,
                 client: self.client(),
-                reason: reason.clone(),
+                reason: reason.to_string(),
             });
         }
-        self.crashed(format!("output refused: {reason}"))
     }
 
     /// After the output rejected our fresh fence as lower than its highest: is the

@@ -16,7 +16,9 @@ use crate::clock::{Clock, Wake};
 use crate::engine::commands::{Mailbox, Order};
 use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
 use crate::engine::registry::Registry;
-use crate::lock::{AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, Presence, Seen, Via};
+use crate::lock::{
+    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, LockError, Presence, Seen, Via,
+};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
@@ -180,6 +182,12 @@ impl Worker<'_> {
                 p.withdraw();
             }
             match outcome {
+                Err(e @ LockError::OtherOutput { .. }) => {
+                    // Every job of this run would meet the same document: halt.
+                    let reason = e.to_string();
+                    self.halt(&reason);
+                    return self.crashed(format!("lock error: {reason}"));
+                }
                 Err(e) => return self.crashed(format!("lock error: {e}")),
                 Ok(AcquireOutcome::GaveUp { attempts, waited }) => {
                     self.emit(Event::GaveUp {
