@@ -2,7 +2,7 @@
 //! engine that runs the classic 25-job exercise against it and front ends that show
 //! what the lock is doing.
 //!
-//! Layering (see DESIGN.md): [`store`] is the only thing [`lock`] touches; the
+//! Layering (see docs/ARCHITECTURE.md): [`store`] is the only thing [`lock`] touches; the
 //! [`engine`] runs jobs ([`worker`]) on threads and reports everything as events;
 //! front ends ([`headless`], later the dashboard) only consume those events.
 
