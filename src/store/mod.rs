@@ -12,6 +12,7 @@ mod filter;
 mod memory;
 mod ops;
 mod postgres_store;
+mod read_only;
 mod redis_store;
 pub mod url;
 
@@ -20,6 +21,7 @@ pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{Faults, MemoryConfig, MemoryStore};
 pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
+pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
 pub use url::{StoreUrl, open_store};
 
