@@ -23,7 +23,7 @@ pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
 pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
-pub use url::{StoreUrl, open_store};
+pub use url::{StoreUrl, open_store, open_store_read_only};
 
 use std::sync::Arc;
 
@@ -42,6 +42,10 @@ pub enum StoreError {
     /// The store could not be reached or refused the operation (faults, outages).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The namespace names something in the store that is not joblock's (another
+    /// application's table); it was left untouched. The text is the whole line.
+    #[error("{0}")]
+    NotJoblocks(String),
 }
 
 /// The document-store operations; every call is atomic on its own.
