@@ -148,7 +148,7 @@ fn run_watch(args: &WatchArgs) -> Result<ExitCode> {
             serde_json::to_writer_pretty(&mut w, &out)?;
             writeln!(w)?;
         } else {
-            watch::write_text(&out, &mut w)?;
+            watch::write_text(&out, &options.namespace, &mut w)?;
         }
         return Ok(ExitCode::SUCCESS);
     }

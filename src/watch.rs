@@ -17,9 +17,8 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::clock::Clock;
 use crate::lock::LockDoc;
-use crate::store::{MemoryConfig, Store, StoreError, StoreUrl, open_store};
+use crate::store::{Store, StoreError, StoreUrl, open_store_read_only};
 use crate::tui::input::{self, Input};
 use crate::tui::keys::{Action, action_for};
 use crate::tui::term::TerminalGuard;
@@ -153,14 +152,10 @@ impl Watcher {
     }
 }
 
+/// Opens the store read-only: watching creates nothing (a namespace with no table
+/// yet reads as empty) and can write nothing.
 fn open(url: &StoreUrl, options: &Options) -> Result<Arc<dyn Store>, StoreError> {
-    open_store(
-        url,
-        &options.namespace,
-        &Clock::real(1.0),
-        MemoryConfig::default(),
-        0,
-    )
+    open_store_read_only(url, &options.namespace)
 }
 
 /// Looks twice, a third of a lease apart, so a live heartbeat can be told from a
@@ -172,10 +167,11 @@ pub fn once(url: &StoreUrl, options: &Options) -> Result<Vec<LockView>, StoreErr
     w.look()
 }
 
-/// The text form of a look, one line per lock key.
-pub fn write_text(views: &[LockView], out: &mut dyn Write) -> io::Result<()> {
+/// The text form of a look, one line per lock key. An empty or absent namespace
+/// is named, so that a mistyped `--namespace` shows.
+pub fn write_text(views: &[LockView], namespace: &str, out: &mut dyn Write) -> io::Result<()> {
     if views.is_empty() {
-        return writeln!(out, "no locks in this namespace yet");
+        return writeln!(out, "no locks yet in namespace {namespace}");
     }
     writeln!(
         out,

@@ -677,6 +677,25 @@ fn verify_of_a_missing_file_is_a_runtime_error_naming_the_file() {
 }
 
 #[test]
+fn verify_only_reads_the_file_and_creates_nothing_beside_it() {
+    let args = ["verify", "out.txt"];
+    // A passing and a failing file: neither verdict writes anything.
+    for (content, expected) in [(RECORD.repeat(2), 0), (format!("{RECORD}Maestro"), 1)] {
+        let (dir, out) = verify("out.txt", &content, &args[1..]);
+        assert_eq!(code(&args, &out), expected, "{}", show(&args, &out));
+        assert_eq!(
+            entries(dir.path()),
+            ["out.txt"],
+            "no PATH.fence or other file"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+            content
+        );
+    }
+}
+
+#[test]
 fn verify_with_a_non_numeric_expect_is_a_usage_error() {
     let args = ["verify", "--expect", "abc"];
     let (_dir, out) = verify("output.txt", RECORD, &args[1..]);

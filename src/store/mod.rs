@@ -12,6 +12,7 @@ mod filter;
 mod memory;
 mod ops;
 mod postgres_store;
+mod read_only;
 mod redis_store;
 pub mod url;
 
@@ -20,8 +21,9 @@ pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{Faults, MemoryConfig, MemoryStore};
 pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
+pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
-pub use url::{StoreUrl, open_store};
+pub use url::{StoreUrl, open_store, open_store_read_only};
 
 use std::sync::Arc;
 
@@ -40,6 +42,10 @@ pub enum StoreError {
     /// The store could not be reached or refused the operation (faults, outages).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The namespace names something in the store that is not joblock's (another
+    /// application's table); it was left untouched. The text is the whole line.
+    #[error("{0}")]
+    NotJoblocks(String),
 }
 
 /// The document-store operations; every call is atomic on its own.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{MemoryConfig, MemoryStore, Store, StoreError};
+use super::{MemoryConfig, MemoryStore, ReadOnly, Store, StoreError};
 use crate::clock::Clock;
 
 /// Where the documents live.
@@ -76,4 +76,24 @@ pub fn open_store(
         StoreUrl::Postgres(u) => Ok(Arc::new(super::PostgresStore::connect(u, namespace)?)),
         StoreUrl::Redis(u) => Ok(Arc::new(super::RedisStore::connect(u, namespace)?)),
     }
+}
+
+/// Opens the store a URL names for reading only (`joblock watch`): nothing is
+/// created or written, and every write through the store is refused.
+///
+/// On PostgreSQL a namespace without a table reads as an empty store (nothing is
+/// created for it) and a table that is not joblock's is refused; Redis's open only
+/// PINGs and its reads write no key; the memory store is a fresh, empty one.
+pub fn open_store_read_only(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn Store>, StoreError> {
+    validate_namespace(namespace).map_err(StoreError::Invalid)?;
+    let store: Arc<dyn Store> = match url {
+        StoreUrl::Memory => Arc::new(MemoryStore::new(
+            Clock::real(1.0),
+            MemoryConfig::default(),
+            0,
+        )),
+        StoreUrl::Postgres(u) => Arc::new(super::PostgresStore::connect_read_only(u, namespace)?),
+        StoreUrl::Redis(u) => Arc::new(super::RedisStore::connect(u, namespace)?),
+    };
+    Ok(Arc::new(ReadOnly::new(store)))
 }

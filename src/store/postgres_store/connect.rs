@@ -1,7 +1,9 @@
 //! Connecting: the URL's settings and their defaults, the URL redacted for messages,
-//! opening connections, and creating a store (with its schema) on the server.
+//! opening connections, and opening a store on the server: writable (creating its
+//! schema) or read-only (creating nothing).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,11 +11,12 @@ use postgres::{Client, Config, NoTls};
 
 use super::failure::explain;
 use super::listen::listener_config;
-use super::names::{channel_name, quote_ident};
-use super::schema::{SchemaNames, ensure_schema};
+use super::names::Names;
+use super::schema::{SchemaError, ensure_schema, schema_state};
+use super::shape::Table;
 use super::{PostgresStore, Shared};
 use crate::store::url::validate_namespace;
-use crate::store::{OpCounter, StoreError};
+use crate::store::{OpCounter, OpKind, StoreError};
 
 /// How long a connection attempt may take when the URL does not say: a job thread
 /// blocked on a dead host should fail and retry rather than hang for minutes.
@@ -73,9 +76,40 @@ impl Shared {
     }
 }
 
+/// Whether an open may create the namespace's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Create the table, function and trigger when missing.
+    ReadWrite,
+    /// Only read the catalogs: create, replace and write nothing.
+    ReadOnly,
+}
+
 impl PostgresStore {
     /// Connects to the server at `url` and creates the `namespace` table if missing.
+    ///
+    /// A table of that name that is not joblock's (or a trigger or function by
+    /// joblock's names that is not) is refused with [`StoreError::NotJoblocks`]
+    /// and left untouched.
     pub fn connect(url: &str, namespace: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_with(url, namespace, Access::ReadWrite)
+    }
+
+    /// Connects to the server at `url` without creating or changing anything: no
+    /// DDL, no writes. A missing table reads as an empty store (looked for again
+    /// on each read), a table that is not joblock's is refused, and the store
+    /// listens for notifications only if joblock's trigger is already there.
+    ///
+    /// Writes are not refused here: `open_store_read_only`, the only caller, wraps
+    /// the store in a [`crate::store::ReadOnly`] that refuses them.
+    pub(crate) fn connect_read_only(
+        url: &str,
+        namespace: &str,
+    ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_with(url, namespace, Access::ReadOnly)
+    }
+
+    fn open_with(url: &str, namespace: &str, access: Access) -> Result<PostgresStore, StoreError> {
         validate_namespace(namespace).map_err(StoreError::Invalid)?;
         let shown = redact(url);
         let mut config: Config = url.parse().map_err(|e: postgres::Error| {
@@ -90,29 +124,40 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("joblock");
         }
-        let mut shared = Shared {
+        let mut client = config.connect(NoTls).map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to {shown}: {}", explain(&e)))
+        })?;
+        let failed = |what: &str, e: &postgres::Error| {
+            StoreError::Unavailable(format!(
+                "cannot {what} {namespace} on {shown}: {}",
+                explain(e)
+            ))
+        };
+        let names = Names::new(&current_schema(&mut client, &shown)?, namespace);
+        let (present, notifies) = match access {
+            Access::ReadWrite => match ensure_schema(&mut client, &names) {
+                Ok(notifies) => (true, notifies),
+                Err(SchemaError::NotJoblocks(why)) => return Err(StoreError::NotJoblocks(why)),
+                Err(SchemaError::Pg(e)) => return Err(failed("create table", &e)),
+            },
+            Access::ReadOnly => {
+                let found =
+                    schema_state(&mut client, &names).map_err(|e| failed("read table", &e))?;
+                if let Some(why) = found.refuse_reading(&names) {
+                    return Err(StoreError::NotJoblocks(why));
+                }
+                (found.table == Table::Joblock, found.notifies())
+            }
+        };
+        let shared = Shared {
             listener_config: listener_config(&config),
             config,
             url: shown,
-            namespace: namespace.to_string(),
-            table: quote_ident(namespace),
-            channel: channel_name(namespace),
-            notifies: false,
+            names,
+            present: AtomicBool::new(present),
+            notifies,
             ops: OpCounter::default(),
         };
-        let mut client = shared.open()?;
-        let names = SchemaNames {
-            table: &shared.table,
-            namespace,
-        };
-        shared.notifies = ensure_schema(&mut client, names).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot create table {} on {}: {}",
-                shared.namespace,
-                shared.url,
-                explain(&e)
-            ))
-        })?;
         Ok(PostgresStore {
             shared: Arc::new(shared),
             conn: Mutex::new(Some(client)),
@@ -123,8 +168,48 @@ impl PostgresStore {
 
     /// The namespace (table name) this store keeps its documents in.
     pub fn namespace(&self) -> &str {
-        &self.shared.namespace
+        &self.shared.names.namespace
     }
+
+    /// Whether the namespace's table is there to read. After a writable open it
+    /// always is; a read-only store that found none looks again (workers may have
+    /// created it since), so an absent table reads as an empty one, and a table of
+    /// somebody else's that appeared meanwhile is refused rather than read.
+    pub(super) fn table_present(&self, kind: OpKind) -> Result<bool, StoreError> {
+        if self.shared.present.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        let names = &self.shared.names;
+        let found = self.run(kind, |client| Ok(schema_state(client, names)?))?;
+        if let Some(why) = found.refuse_reading(names) {
+            return Err(StoreError::NotJoblocks(why));
+        }
+        let present = found.table == Table::Joblock;
+        if present {
+            self.shared.present.store(true, Ordering::Release);
+        }
+        Ok(present)
+    }
+}
+
+/// The schema the connection's search_path resolves to (where an unqualified
+/// `CREATE TABLE` would go), fixed for the store's lifetime (see [`Names`]).
+fn current_schema(client: &mut Client, shown: &str) -> Result<String, StoreError> {
+    let cannot = |e: postgres::Error| {
+        StoreError::Unavailable(format!(
+            "cannot read the schema on {shown}: {}",
+            explain(&e)
+        ))
+    };
+    let schema: Option<String> = client
+        .query_typed_one("SELECT pg_catalog.current_schema()", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(cannot)?;
+    schema.ok_or_else(|| {
+        StoreError::Unavailable(format!(
+            "no schema to use on {shown}: the search_path names no existing schema"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ impl Shared {
     pub(super) fn listen(&self) -> Result<Client, postgres::Error> {
         let mut client = self.listener_config.connect(NoTls)?;
         // A channel in LISTEN is an identifier, not a value: it cannot be a parameter.
-        client.batch_execute(&format!("LISTEN {}", quote_ident(&self.channel)))?;
+        client.batch_execute(&format!("LISTEN {}", quote_ident(&self.names.channel)))?;
         Ok(client)
     }
 }

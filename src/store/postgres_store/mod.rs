@@ -82,10 +82,12 @@ mod listen;
 mod names;
 mod operations;
 mod schema;
+mod shape;
 mod sql;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use postgres::{Client, Config, Statement};
@@ -101,11 +103,13 @@ struct Shared {
     config: Config,
     /// The URL with any password removed, for error messages.
     url: String,
-    /// The namespace as written (for messages) and as a quoted SQL identifier.
-    namespace: String,
-    table: String,
-    /// The NOTIFY channel of this namespace (unquoted; `joblock_<namespace>`).
-    channel: String,
+    /// The namespace's table, function and channel, qualified by the schema the
+    /// first connection resolved (see [`names::Names`]).
+    names: names::Names,
+    /// Whether the table is known to exist with joblock's shape. Always so after a
+    /// writable open (which created it); a read-only open that found no table keeps
+    /// looking on each read, and reads as empty until workers create it.
+    present: AtomicBool,
     /// Settings for listener connections: `config` with TCP keepalives tightened.
     listener_config: Config,
     /// Whether the table has the notification trigger. `false` only when the table
@@ -140,7 +144,7 @@ impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
             .field("url", &self.shared.url)
-            .field("namespace", &self.shared.namespace)
+            .field("namespace", &self.shared.names.namespace)
             .finish_non_exhaustive()
     }
 }

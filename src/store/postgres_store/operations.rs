@@ -1,5 +1,7 @@
 //! [`Store`] for [`PostgresStore`]: each operation as one statement (one transaction
-//! for `insert_many`), and `wait_for_change` on the handle's listener.
+//! for `insert_many`), and `wait_for_change` on the handle's listener. Reads of a
+//! read-only store whose namespace has no table yet find nothing (see
+//! [`PostgresStore::table_present`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +27,7 @@ impl Store for PostgresStore {
         let (key, text) = split_doc(doc, "document")?;
         let sql = format!(
             "INSERT INTO {} (id, doc) VALUES ($1, $2::jsonb)",
-            self.shared.table
+            self.shared.names.table
         );
         // Prepared and cached like the other repeated statements: a waiter announces
         // itself with an insert, and a prepared one skips parsing and planning it.
@@ -47,7 +49,7 @@ impl Store for PostgresStore {
         }
         let sql = format!(
             "INSERT INTO {} (id, doc) VALUES ($1, $2::jsonb)",
-            self.shared.table
+            self.shared.names.table
         );
         // One row per statement inside one transaction: the first statement that
         // fails names the offending `_id` (the first duplicate in batch order, as in
@@ -68,10 +70,13 @@ impl Store for PostgresStore {
     fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError> {
         self.shared.ops.record(OpKind::FindOne);
         let filter = validate_filter(filter)?;
+        if !self.table_present(OpKind::FindOne)? {
+            return Ok(None);
+        }
         let mut params = Params::default();
         let sql = format!(
             "SELECT doc::text FROM {} WHERE {}{}",
-            self.shared.table,
+            self.shared.names.table,
             condition(filter, &mut params)?,
             in_order(filter, " LIMIT 1")
         );
@@ -84,10 +89,13 @@ impl Store for PostgresStore {
     fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError> {
         self.shared.ops.record(OpKind::FindMany);
         let filter = validate_filter(filter)?;
+        if !self.table_present(OpKind::FindMany)? {
+            return Ok(Vec::new());
+        }
         let mut params = Params::default();
         let sql = format!(
             "SELECT doc::text FROM {} WHERE {}{}",
-            self.shared.table,
+            self.shared.names.table,
             condition(filter, &mut params)?,
             in_order(filter, "")
         );
@@ -97,10 +105,13 @@ impl Store for PostgresStore {
     fn count(&self, filter: &Value) -> Result<u64, StoreError> {
         self.shared.ops.record(OpKind::Count);
         let filter = validate_filter(filter)?;
+        if !self.table_present(OpKind::Count)? {
+            return Ok(0);
+        }
         let mut params = Params::default();
         let sql = format!(
             "SELECT count(*) FROM {} WHERE {}",
-            self.shared.table,
+            self.shared.names.table,
             condition(filter, &mut params)?
         );
         self.run(OpKind::Count, |client| {
@@ -125,7 +136,7 @@ impl Store for PostgresStore {
         // the same old values, exactly one gets the row back.
         let sql = format!(
             "UPDATE {t} SET doc = doc || {set}::jsonb WHERE {cond} RETURNING doc::text",
-            t = self.shared.table,
+            t = self.shared.names.table,
             cond = self.one_row_condition(filter, &mut params)?
         );
         Ok(self
@@ -144,7 +155,7 @@ impl Store for PostgresStore {
         // update_one, so no row that stopped matching is changed.
         let sql = format!(
             "UPDATE {t} SET doc = doc || {set}::jsonb WHERE {cond}",
-            t = self.shared.table,
+            t = self.shared.names.table,
             cond = condition(filter, &mut params)?
         );
         self.execute(OpKind::UpdateMany, &sql, &params)
@@ -156,7 +167,7 @@ impl Store for PostgresStore {
         let mut params = Params::default();
         let sql = format!(
             "DELETE FROM {t} WHERE {cond}",
-            t = self.shared.table,
+            t = self.shared.names.table,
             cond = self.one_row_condition(filter, &mut params)?
         );
         self.execute(OpKind::DeleteOne, &sql, &params)
@@ -168,7 +179,7 @@ impl Store for PostgresStore {
         let mut params = Params::default();
         let sql = format!(
             "DELETE FROM {t} WHERE {cond}",
-            t = self.shared.table,
+            t = self.shared.names.table,
             cond = condition(filter, &mut params)?
         );
         self.execute(OpKind::DeleteMany, &sql, &params)
@@ -208,7 +219,7 @@ impl Store for PostgresStore {
         };
         let heard = match client {
             Some(mut client) => {
-                let heard = listen_for(&mut client, &self.shared.channel, &key, deadline);
+                let heard = listen_for(&mut client, &self.shared.names.channel, &key, deadline);
                 if !matches!(heard, Heard::Lost) && !client.is_closed() {
                     *slot = Some(client);
                 }

@@ -1,6 +1,7 @@
 //! The namespace's schema: its table and the trigger (with its function) that
 //! announces every changed row, created when missing, safely under concurrent
-//! creators and without CREATE rights on an existing table.
+//! creators and without CREATE rights on an existing table, and never over another
+//! application's objects (see [`super::shape`]).
 
 use std::time::Duration;
 
@@ -8,22 +9,20 @@ use postgres::error::SqlState;
 use postgres::types::Type;
 use postgres::{Client, GenericClient};
 
-use super::names::{channel_name, notify_function_name, quote_ident, quote_literal};
+use super::names::{Names, TRIGGER_NAME, quote_ident, quote_literal};
+use super::shape::{Function, SchemaState, Table, inspect};
 
 /// How often `connect` re-checks for the table after losing a creation race.
 const CREATE_ATTEMPTS: usize = 5;
-
-/// The name of the change-notification trigger on every namespace's table.
-const TRIGGER_NAME: &str = "joblock_notify";
 
 /// The notification payload meaning "some row changed": sent for an `id` too long
 /// for a payload (they must be shorter than 8000 bytes). No canonical key is `*`
 /// (every key is JSON text), so it cannot be confused with a real row.
 pub(super) const ANY_ROW: &str = "*";
 
-/// Whether an error from `CREATE TABLE IF NOT EXISTS` means another session created
-/// the same table at the same moment (the check and the creation are not atomic in
-/// PostgreSQL, so the loser sees a catalog unique violation or "already exists").
+/// Whether a creation failed because another session created the same object at
+/// the same moment: `CREATE TABLE` of a table made since our check, or two
+/// creators' catalog rows colliding. The loser re-checks and retries.
 fn lost_creation_race(e: &postgres::Error) -> bool {
     matches!(
         e.code(),
@@ -33,52 +32,28 @@ fn lost_creation_race(e: &postgres::Error) -> bool {
     )
 }
 
-/// What [`ensure_schema`] found of a namespace's schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct SchemaState {
-    /// The table exists.
-    table: bool,
-    /// The table has the notification trigger.
-    trigger: bool,
-    /// The trigger function has this version's body ([`notify_function_body`]), or
-    /// it is not this role's to replace (an older body still notifies, only slower).
-    function: bool,
+/// Why [`ensure_schema`] did not get the namespace's schema ready.
+#[derive(Debug)]
+pub(super) enum SchemaError {
+    /// The server refused or the connection failed.
+    Pg(postgres::Error),
+    /// The namespace's name holds another application's object: nothing was
+    /// changed. The line says what it is and what to do.
+    NotJoblocks(String),
 }
 
-impl SchemaState {
-    /// Nothing to create or replace.
-    fn complete(self) -> bool {
-        self.table && self.trigger && self.function
+impl From<postgres::Error> for SchemaError {
+    fn from(e: postgres::Error) -> Self {
+        SchemaError::Pg(e)
     }
 }
 
-/// What the namespace's schema has (`to_regclass`/`to_regprocedure` of the quoted
-/// names, so case matches).
-fn schema_state(
+/// What the namespace's schema holds now (only reads the catalogs).
+pub(super) fn schema_state(
     client: &mut impl GenericClient,
-    names: SchemaNames<'_>,
+    names: &Names,
 ) -> Result<SchemaState, postgres::Error> {
-    let table = names.table.to_string();
-    let trigger = TRIGGER_NAME.to_string();
-    let function = format!("{}()", quote_ident(&notify_function_name(names.namespace)));
-    let body = notify_function_body();
-    let row = client.query_typed_one(
-        "SELECT to_regclass($1) IS NOT NULL, \
-                EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2), \
-                EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure($3) \
-                        AND (prosrc = $4 OR NOT pg_has_role(proowner, 'USAGE')))",
-        &[
-            (&table, Type::TEXT),
-            (&trigger, Type::TEXT),
-            (&function, Type::TEXT),
-            (&body, Type::TEXT),
-        ],
-    )?;
-    Ok(SchemaState {
-        table: row.try_get(0)?,
-        trigger: row.try_get(1)?,
-        function: row.try_get(2)?,
-    })
+    inspect(client, names, &notify_function_body())
 }
 
 /// The body of the trigger function: announce the changed row's `id` on the channel
@@ -122,21 +97,26 @@ END
 
 /// The statements that create what is missing of a namespace's schema: the table,
 /// and the trigger that announces every changed row on the namespace's channel
-/// (with its function, see [`notify_function_body`]).
+/// (with its function, see [`notify_function_body`]). Every name is
+/// schema-qualified (see [`Names`]).
 ///
-/// The function is created with `CREATE OR REPLACE`, also to replace an older body;
-/// the trigger only when missing (the caller checked, under the schema lock).
-fn schema_ddl(names: &SchemaNames<'_>, state: SchemaState) -> String {
-    let SchemaNames { table, namespace } = *names;
-    let function = quote_ident(&notify_function_name(namespace));
+/// The table is created with a plain `CREATE TABLE`, not `IF NOT EXISTS`: a table
+/// somebody made since the check must fail the creation (and be checked again),
+/// not silently get joblock's trigger. The function is created with `CREATE OR
+/// REPLACE`, also to replace an older body; the trigger only when missing (the
+/// caller checked, under the schema lock, that neither is somebody else's).
+fn schema_ddl(names: &Names, state: &SchemaState) -> String {
+    let Names {
+        table, function, ..
+    } = names;
     let mut ddl = String::new();
-    if !state.table {
+    if state.table == Table::Absent {
         ddl.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\
+            "CREATE TABLE {table} (\
              id text PRIMARY KEY, seq bigserial UNIQUE, doc jsonb NOT NULL);\n"
         ));
     }
-    if !state.trigger || !state.function {
+    if !state.trigger || state.function != Function::Current {
         ddl.push_str(&format!(
             "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql \
              AS $joblock${}$joblock$;\n",
@@ -149,59 +129,67 @@ fn schema_ddl(names: &SchemaNames<'_>, state: SchemaState) -> String {
     FOR EACH ROW EXECUTE FUNCTION {function}({channel});
 ",
             trigger = quote_ident(TRIGGER_NAME),
-            channel = quote_literal(&channel_name(namespace)),
+            channel = quote_literal(&names.channel),
         ));
     }
     ddl
-}
-
-/// The names [`ensure_schema`] needs: the quoted table and the namespace as written.
-#[derive(Clone, Copy)]
-pub(super) struct SchemaNames<'a> {
-    pub(super) table: &'a str,
-    pub(super) namespace: &'a str,
 }
 
 /// Creates the namespace's table and notification trigger unless they exist, and
 /// replaces a trigger function an older version made; tolerates concurrent
 /// creators. Returns whether the table has the trigger.
 ///
-/// Checking first means a role without CREATE rights can use an existing table.
-/// Creation runs in one transaction, so nobody sees the table without its trigger,
-/// and under a session advisory lock keyed on the table, taken *before* the
-/// transaction starts: joblock processes then create one at a time, and each one's
-/// transaction starts after the previous creator committed, so its catalog checks
-/// see what that one made. (`CREATE OR REPLACE FUNCTION` racing itself fails with
-/// "tuple concurrently updated", which no retry rule could recognise safely.)
-/// Other sessions racing on the table alone (an older joblock) are handled as for
-/// `CREATE TABLE IF NOT EXISTS`: the loser re-checks and retries.
+/// Before anything is created, what exists is checked: a table by the namespace's
+/// name that is not joblock's (other columns, a view, ...), or a trigger or
+/// function by joblock's names that is not joblock's, is refused
+/// ([`SchemaError::NotJoblocks`]) and left exactly as it is.
+///
+/// Checking first also means a role without CREATE rights can use an existing
+/// table. Creation runs in one transaction, so nobody sees the table without its
+/// trigger, and under a session advisory lock keyed on the table, taken *before*
+/// the transaction starts: joblock processes then create one at a time, and each
+/// one's transaction starts after the previous creator committed, so its catalog
+/// checks see what that one made. (`CREATE OR REPLACE FUNCTION` racing itself fails
+/// with "tuple concurrently updated", which no retry rule could recognise safely.)
+/// Other sessions racing on the table alone (an older joblock, another application)
+/// make our `CREATE TABLE` fail: the loser re-checks (and so refuses a foreign
+/// table) and retries.
 ///
 /// An existing table that lacks the trigger and that this role may not add one to
 /// still works, without notification (`Ok(false)`): waiters poll as before. One
 /// whose trigger function has an older body that this role may not replace keeps
 /// it: it announces the same changes.
-pub(super) fn ensure_schema(
-    client: &mut Client,
-    names: SchemaNames<'_>,
-) -> Result<bool, postgres::Error> {
-    if schema_state(client, names)?.complete() {
+pub(super) fn ensure_schema(client: &mut Client, names: &Names) -> Result<bool, SchemaError> {
+    let found = schema_state(client, names)?;
+    if let Some(why) = found.refuse_writing(names) {
+        return Err(SchemaError::NotJoblocks(why));
+    }
+    if found.complete() {
         return Ok(true);
     }
     let mut attempt = 0;
     loop {
         match create_schema(client, names) {
             Ok(()) => return Ok(true),
-            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
-                let state = schema_state(client, names)?;
-                return if state.table {
-                    Ok(state.trigger)
+            Err(SchemaError::Pg(e)) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                let found = schema_state(client, names)?;
+                if let Some(why) = found.refuse_writing(names) {
+                    return Err(SchemaError::NotJoblocks(why));
+                }
+                return if found.table == Table::Joblock {
+                    Ok(found.notifies())
                 } else {
-                    Err(e)
+                    Err(SchemaError::Pg(e))
                 };
             }
-            Err(e) if lost_creation_race(&e) && attempt < CREATE_ATTEMPTS => {
-                // The winner may not have committed yet; once it has, we are done.
-                if schema_state(client, names)?.complete() {
+            Err(SchemaError::Pg(e)) if lost_creation_race(&e) && attempt < CREATE_ATTEMPTS => {
+                // The winner may not have committed yet; once it has, we are done
+                // (or, if the winner made somebody else's table, we refuse it).
+                let found = schema_state(client, names)?;
+                if let Some(why) = found.refuse_writing(names) {
+                    return Err(SchemaError::NotJoblocks(why));
+                }
+                if found.complete() {
                     return Ok(true);
                 }
                 attempt += 1;
@@ -213,28 +201,34 @@ pub(super) fn ensure_schema(
 }
 
 /// One creation attempt for [`ensure_schema`]: lock, check, create, commit, unlock.
-fn create_schema(client: &mut Client, names: SchemaNames<'_>) -> Result<(), postgres::Error> {
-    let table = names.table.to_string();
-    // Two-key form with the first key fixed, so that it is unlikely to collide with
-    // an application's own advisory locks.
+fn create_schema(client: &mut Client, names: &Names) -> Result<(), SchemaError> {
+    // The lock is keyed on the quoted, unqualified table name, as older versions
+    // keyed it, so that an older creator and this one still take turns. Two-key
+    // form with the first key fixed, so that it is unlikely to collide with an
+    // application's own advisory locks.
+    let key = quote_ident(&names.namespace);
     client.execute_typed(
-        "SELECT pg_advisory_lock(hashtext('joblock'), hashtext($1))",
-        &[(&table, Type::TEXT)],
+        "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('joblock'), pg_catalog.hashtext($1))",
+        &[(&key, Type::TEXT)],
     )?;
     let created = (|| {
         let mut tx = client.transaction()?;
-        let state = schema_state(&mut tx, names)?;
-        let ddl = schema_ddl(&names, state);
+        let found = schema_state(&mut tx, names)?;
+        if let Some(why) = found.refuse_writing(names) {
+            return Err(SchemaError::NotJoblocks(why));
+        }
+        let ddl = schema_ddl(names, &found);
         if !ddl.is_empty() {
             tx.batch_execute(&ddl)?;
         }
-        tx.commit()
+        tx.commit()?;
+        Ok(())
     })();
     // A session lock outlives errors, so release it whatever happened (a broken
     // connection released it already, and its error is the one worth reporting).
     let unlocked = client.execute_typed(
-        "SELECT pg_advisory_unlock(hashtext('joblock'), hashtext($1))",
-        &[(&table, Type::TEXT)],
+        "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('joblock'), pg_catalog.hashtext($1))",
+        &[(&key, Type::TEXT)],
     );
     created?;
     unlocked?;
@@ -246,36 +240,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_ddl_creates_only_what_is_missing() {
-        let names = SchemaNames {
-            table: "\"jobs\"",
-            namespace: "jobs",
-        };
+    fn schema_ddl_creates_only_what_is_missing_with_qualified_names() {
+        let names = Names::new("public", "jobs");
         let state = |table, trigger, function| SchemaState {
             table,
             trigger,
+            trigger_calls_function: trigger,
             function,
         };
-        assert!(state(true, true, true).complete());
-        assert_eq!(schema_ddl(&names, state(true, true, true)), "");
-        let table_only = schema_ddl(&names, state(false, true, true));
-        assert!(table_only.starts_with("CREATE TABLE IF NOT EXISTS \"jobs\" ("));
+        let done = state(Table::Joblock, true, Function::Current);
+        assert!(done.complete());
+        assert_eq!(schema_ddl(&names, &done), "");
+        let table_only = schema_ddl(&names, &state(Table::Absent, true, Function::Current));
+        assert!(table_only.starts_with("CREATE TABLE \"public\".\"jobs\" ("));
         assert!(!table_only.contains("TRIGGER"));
         assert!(!table_only.contains("FUNCTION"));
-        let trigger_only = schema_ddl(&names, state(true, false, false));
+        let trigger_only = schema_ddl(&names, &state(Table::Joblock, false, Function::Absent));
         assert!(!trigger_only.contains("CREATE TABLE"));
         assert!(trigger_only.contains(&format!(
-            "CREATE OR REPLACE FUNCTION \"joblock_notify_jobs\"() RETURNS trigger LANGUAGE plpgsql \
-             AS $joblock${}$joblock$;",
+            "CREATE OR REPLACE FUNCTION \"public\".\"joblock_notify_jobs\"() RETURNS trigger \
+             LANGUAGE plpgsql AS $joblock${}$joblock$;",
             notify_function_body()
         )));
         assert!(trigger_only.contains(
-            "CREATE TRIGGER \"joblock_notify\" AFTER INSERT OR UPDATE OR DELETE ON \"jobs\""
+            "CREATE TRIGGER \"joblock_notify\" AFTER INSERT OR UPDATE OR DELETE ON \"public\".\"jobs\""
         ));
-        assert!(trigger_only.contains("EXECUTE FUNCTION \"joblock_notify_jobs\"(E'joblock_jobs')"));
+        assert!(
+            trigger_only
+                .contains("EXECUTE FUNCTION \"public\".\"joblock_notify_jobs\"(E'joblock_jobs')")
+        );
         // An older function body is replaced, the trigger left as it is.
-        let function_only = schema_ddl(&names, state(true, true, false));
-        assert!(function_only.starts_with("CREATE OR REPLACE FUNCTION \"joblock_notify_jobs\"()"));
+        let function_only = schema_ddl(&names, &state(Table::Joblock, true, Function::Older));
+        assert!(
+            function_only
+                .starts_with("CREATE OR REPLACE FUNCTION \"public\".\"joblock_notify_jobs\"()")
+        );
         assert!(!function_only.contains("CREATE TRIGGER"));
         assert!(!function_only.contains("CREATE TABLE"));
     }

@@ -138,7 +138,7 @@ impl PostgresStore {
         } else {
             format!(
                 "seq = (SELECT seq FROM {t} WHERE {cond} ORDER BY seq LIMIT 1 FOR UPDATE) AND {cond}",
-                t = self.shared.table
+                t = self.shared.names.table
             )
         })
     }
