@@ -18,7 +18,18 @@ fn holder(h: &Option<JobId>) -> String {
 }
 
 /// One line describing `event` (without the time stamp).
+///
+/// Control characters in names, reasons and store text come out escaped
+/// ([`crate::sanitize::printable`]): a line never carries a terminal escape.
 pub fn describe(event: &Event) -> String {
+    let line = raw_line(event);
+    match crate::sanitize::printable(&line) {
+        std::borrow::Cow::Borrowed(_) => line,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
+}
+
+fn raw_line(event: &Event) -> String {
     match event {
         Event::RunStarted {
             jobs,

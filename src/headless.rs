@@ -6,6 +6,7 @@
 //! (its first attempt, a new holder or fence, a lost race, a store error), unless
 //! `verbose`. JSON lines and the `--events` file always carry every event.
 
+use crate::sanitize::printable;
 use std::io::{self, Write};
 
 use crate::describe::{AttemptFilter, describe};
@@ -132,14 +133,14 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "invariants all hold")?;
     } else {
         for v in &s.violations {
-            writeln!(out, "invariant BROKEN: {v}")?;
+            writeln!(out, "invariant BROKEN: {}", printable(v))?;
         }
     }
     for t in &s.trouble {
-        writeln!(out, "trouble   {t}")?;
+        writeln!(out, "trouble   {}", printable(t))?;
     }
     for o in &s.outputs {
-        writeln!(out, "verdict   {}", o.verdict)?;
+        writeln!(out, "verdict   {}", printable(&o.verdict))?;
     }
     if s.outputs.is_empty() {
         writeln!(

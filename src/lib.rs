@@ -13,6 +13,7 @@ pub mod headless;
 pub mod lock;
 pub mod output;
 pub mod reseed;
+pub mod sanitize;
 pub mod store;
 pub mod torture;
 pub mod tui;

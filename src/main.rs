@@ -18,6 +18,7 @@ use cli::{
     BrokenArg, Cli, ReseedArgs, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs,
 };
 use joblock::engine::{self, seeds};
+use joblock::sanitize::printable;
 use joblock::{headless, torture, verify, watch};
 
 const FAILED: u8 = 1;
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", printable(&format!("{e:#}")));
             ExitCode::from(RUNTIME)
         }
     }
@@ -59,14 +60,14 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     }
     let rendered = e.render().to_string();
     let line = rendered.lines().next().unwrap_or("error: bad arguments");
-    eprintln!("{line}");
+    eprintln!("{}", printable(line));
     ExitCode::from(USAGE)
 }
 
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     let verdict = verify::check_file(&args.path, args.expect)
         .with_context(|| format!("cannot read {}", args.path.display()))?;
-    println!("{}", verdict.line(&args.path));
+    println!("{}", printable(&verdict.line(&args.path)));
     Ok(if verdict.passed() {
         ExitCode::SUCCESS
     } else {
@@ -101,20 +102,21 @@ fn run_reseed(args: &ReseedArgs) -> Result<ExitCode> {
         );
     }
     let ns = &args.namespace;
-    match done {
-        Reseeded::Restored { fence, committed } => println!(
+    let line = match done {
+        Reseeded::Restored { fence, committed } => format!(
             "restored {key} in namespace {ns:?} from {}: fence {fence}, {committed} bytes committed",
             args.output.display()
         ),
-        Reseeded::Raised { fence, committed } => println!(
+        Reseeded::Raised { fence, committed } => format!(
             "raised {key} in namespace {ns:?} to the record of {}: fence {fence}, {committed} bytes committed",
             args.output.display()
         ),
-        Reseeded::InStep => println!(
+        Reseeded::InStep => format!(
             "{key} in namespace {ns:?} already agrees with {}: nothing written",
             args.output.display()
         ),
-    }
+    };
+    println!("{}", printable(&line));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -208,7 +210,7 @@ fn run_torture(args: &TortureArgs) -> Result<ExitCode> {
 /// Starts a validated scenario in the dashboard (if allowed and on a terminal) or headless.
 fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result<ExitCode> {
     if let Err(e) = scenario.validate() {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", printable(&e.to_string()));
         return Ok(ExitCode::from(USAGE));
     }
     // The events file is checked before the run starts (so a bad path leaves no
@@ -254,7 +256,7 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
 /// something went wrong outside the lock (each said on stderr), else 0.
 fn verdict_code(summary: &engine::Summary) -> ExitCode {
     for t in &summary.trouble {
-        eprintln!("error: {t}");
+        eprintln!("error: {}", printable(t));
     }
     if !summary.passed() {
         ExitCode::from(FAILED)
@@ -295,10 +297,10 @@ fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Resu
     };
     if let Some(s) = &summary {
         for o in &s.outputs {
-            println!("{}", o.verdict);
+            println!("{}", printable(&o.verdict));
         }
         for v in &s.violations {
-            println!("invariant broken: {v}");
+            println!("invariant broken: {}", printable(v));
         }
     }
     Ok(match summary {

@@ -5,6 +5,7 @@
 //! how long the (fence, heartbeat) pair has stood still on its *own* clock, never by
 //! comparing timestamps written by other machines.
 
+use crate::sanitize::printable;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -171,7 +172,7 @@ pub fn once(url: &StoreUrl, options: &Options) -> Result<Vec<LockView>, StoreErr
 /// is named, so that a mistyped `--namespace` shows.
 pub fn write_text(views: &[LockView], namespace: &str, out: &mut dyn Write) -> io::Result<()> {
     if views.is_empty() {
-        return writeln!(out, "no locks yet in namespace {namespace}");
+        return writeln!(out, "no locks yet in namespace {}", printable(namespace));
     }
     writeln!(
         out,
@@ -182,9 +183,9 @@ pub fn write_text(views: &[LockView], namespace: &str, out: &mut dyn Write) -> i
         writeln!(
             out,
             "{:<28} {:<9} {:<38} {:>6} {:>9} {:>8.1}s {:>9}  {}",
-            v.key,
-            v.state,
-            v.owner.as_deref().unwrap_or("-"),
+            printable(&v.key),
+            printable(&v.state),
+            printable(v.owner.as_deref().unwrap_or("-")),
             v.fence,
             v.heartbeat,
             v.unchanged_for,
@@ -220,9 +221,11 @@ pub fn live(url: &StoreUrl, options: &Options) -> Result<(), WatchError> {
                     Ok(views) => {
                         let rows = views.iter().map(|v| {
                             Row::new(vec![
-                                Cell::from(v.key.clone()),
-                                Cell::from(v.state.clone()),
-                                Cell::from(v.owner.clone().unwrap_or_else(|| "-".into())),
+                                Cell::from(printable(&v.key).into_owned()),
+                                Cell::from(printable(&v.state).into_owned()),
+                                Cell::from(
+                                    printable(v.owner.as_deref().unwrap_or("-")).into_owned(),
+                                ),
                                 Cell::from(v.fence.to_string()),
                                 Cell::from(v.heartbeat.to_string()),
                                 Cell::from(format!("{:.1}s", v.unchanged_for)),
@@ -254,7 +257,11 @@ pub fn live(url: &StoreUrl, options: &Options) -> Result<(), WatchError> {
                         f.render_widget(Table::new(rows, widths).header(header).block(block), area);
                     }
                     Err(e) => f.render_widget(
-                        Paragraph::new(format!("store trouble: {e} (retrying)")).block(block),
+                        Paragraph::new(format!(
+                            "store trouble: {} (retrying)",
+                            printable(&e.to_string())
+                        ))
+                        .block(block),
                         area,
                     ),
                 }

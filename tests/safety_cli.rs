@@ -160,3 +160,64 @@ fn reseed_without_an_output_record_says_there_is_nothing_to_reseed_from() {
         "reseed created the output"
     );
 }
+
+/// An escape sequence that would retitle the window and wipe the screen.
+const NASTY: &str = "\u{1b}]2;pwned\u{7}\u{1b}[2J";
+
+fn has_raw_controls(bytes: &[u8]) -> bool {
+    bytes.iter().any(|b| *b == 0x1b || *b == 0x07)
+}
+
+#[test]
+fn a_client_name_with_escape_sequences_never_reaches_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = joblock(
+        dir.path(),
+        &[
+            "worker",
+            "--store",
+            "memory",
+            "--client",
+            NASTY,
+            "--jobs",
+            "1",
+            "--speed",
+            "200",
+            "--crash-prob",
+            "0",
+            "--output",
+            "esc.txt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(!has_raw_controls(&out.stdout), "{}", show(&out));
+    assert!(!has_raw_controls(&out.stderr), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("\\e]2;pwned\\x07\\e[2J"),
+        "{}",
+        show(&out)
+    );
+    // A bad value in an error line is escaped too.
+    let out = joblock(dir.path(), &["--jobs", NASTY]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(!has_raw_controls(&out.stderr), "{}", show(&out));
+}
+
+#[test]
+fn watch_text_escapes_keys_and_owners_from_the_store() {
+    let view = joblock::watch::LockView {
+        key: format!("lock:worker:{NASTY}"),
+        owner: Some(format!("owner{NASTY}\u{202e}")),
+        fence: 1,
+        heartbeat: 2,
+        committed: 27,
+        unchanged_for: 0.5,
+        state: "held".into(),
+        waiters: vec![],
+    };
+    let mut out = Vec::new();
+    joblock::watch::write_text(&[view], "ns", &mut out).unwrap();
+    assert!(!has_raw_controls(&out), "{}", text(&out));
+    assert!(!text(&out).contains('\u{202e}'), "{}", text(&out));
+    assert!(text(&out).contains("owner\\e]2;pwned"), "{}", text(&out));
+}

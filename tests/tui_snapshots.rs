@@ -681,3 +681,41 @@ fn every_job_rows_state_is_readable_without_colour() {
         assert!(rows_seen >= 5, "{w}x{h}: only {rows_seen} job rows found");
     }
 }
+
+#[test]
+fn store_text_with_escape_sequences_is_drawn_escaped() {
+    let mut d = mid_run();
+    let client = d.client(6);
+    let nasty = "\u{1b}]2;pwned\u{7}\u{1b}[2J\u{202e}";
+    d.feed(
+        MID_NOW - 0.01,
+        Event::Crashed {
+            job: 6,
+            client,
+            reason: format!("lock error: {nasty}"),
+        },
+    );
+    for _ in 0..5 {
+        d.press(Action::Down, MID_NOW);
+    }
+    for detail in [false, true] {
+        if detail {
+            d.press(Action::Detail, MID_NOW);
+        }
+        let terminal = draw(&d.app, 120, 40, MID_NOW);
+        let cells = terminal.backend().buffer().content();
+        assert!(
+            cells.iter().all(|c| !c
+                .symbol()
+                .chars()
+                .any(|ch| ch.is_control() || ('\u{202a}'..='\u{202e}').contains(&ch))),
+            "a control character reached the screen:\n{}",
+            screen_lines(&terminal).join("\n")
+        );
+        assert!(
+            screen_lines(&terminal).join("\n").contains("\\e]2;pwned"),
+            "the escaped text is not shown:\n{}",
+            screen_lines(&terminal).join("\n")
+        );
+    }
+}

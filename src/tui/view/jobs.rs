@@ -1,6 +1,7 @@
 //! The jobs table. Only the rows in view are built, so thousands of jobs stay cheap;
 //! columns that do not fit the width are left out, least useful first.
 
+use crate::sanitize::printable;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -186,7 +187,7 @@ fn row<'a>(app: &App, j: &JobRow, now: f64, cols: &[Col]) -> Row<'a> {
     Row::new(cols.iter().map(|c| match c {
         Col::Number => Cell::from(j.id.to_string()),
         Col::Hash => Cell::from(short_hash(&j.hash).to_string()),
-        Col::Client => Cell::from(j.client.clone()),
+        Col::Client => Cell::from(printable(&j.client).into_owned()),
         Col::State => Cell::from(Line::from(Span::styled(
             format!("{} {}", j.state.symbol(), j.state.word()),
             th.state(j.state),
@@ -195,6 +196,6 @@ fn row<'a>(app: &App, j: &JobRow, now: f64, cols: &[Col]) -> Row<'a> {
         Col::Wait => Cell::from(secs(j.wait_time(now))),
         Col::Run => Cell::from(secs(j.run_time(now))),
         Col::Chunks => Cell::from(format!("{}/{}", j.chunks, if j.of == 0 { 6 } else { j.of })),
-        Col::Reason => Cell::from(j.reason.clone()),
+        Col::Reason => Cell::from(printable(&j.reason).into_owned()),
     }))
 }

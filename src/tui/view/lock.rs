@@ -1,6 +1,7 @@
 //! The lock panel: who holds each client's lock, with which fence, and how much of
 //! the lease is left since the last heartbeat.
 
+use crate::sanitize::printable;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -117,7 +118,7 @@ fn compact<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Line<'a> {
     let bar_width = width.saturating_sub(52).clamp(3, 12);
     let dead = c.holder.is_some() && !c.holder_alive;
     Line::from(vec![
-        Span::raw(format!("{:<9} ", c.name)),
+        Span::raw(format!("{:<9} ", printable(&c.name))),
         Span::styled(
             format!("{:<21}", holder_text(app, c)),
             if dead { th.warn() } else { th.good() },

@@ -1,6 +1,7 @@
 //! The output panel: the tail of each client's output file as it grows, the chunk
 //! just written highlighted with its writer's fence, and repairs as they happen.
 
+use crate::sanitize::printable;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -42,7 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     if app.state.clients.len() > 1 {
         for c in &app.state.clients[1..] {
             lines.push(Line::from(Span::styled(
-                format!("{}: {} bytes", c.output_path, c.output.len),
+                format!("{}: {} bytes", printable(&c.output_path), c.output.len),
                 th.dim(),
             )));
         }

@@ -1,5 +1,6 @@
 //! Overlays: help (from the key table), a job's detail, and the end-of-run summary.
 
+use crate::sanitize::printable;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -104,9 +105,9 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, job: JobId, now: f64) {
                 format!("{} {}", j.state.symbol(), j.state.word()),
                 th.state(j.state),
             ),
-            Span::raw(format!("   client {}", j.client)),
+            Span::raw(format!("   client {}", printable(&j.client))),
         ]),
-        Line::from(format!("hash {}", j.hash)),
+        Line::from(format!("hash {}", printable(&j.hash))),
         Line::from(format!(
             "attempts {}   fence {}   waited {}   held {}   chunks {}/{}",
             j.attempts,
@@ -129,7 +130,7 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, job: JobId, now: f64) {
     for (t, what) in &j.history {
         lines.push(Line::from(vec![
             Span::styled(format!("{:>9} ", secs(*t)), th.dim()),
-            Span::raw(what.clone()),
+            Span::raw(printable(what).into_owned()),
         ]));
     }
     lines.push(Line::from(""));
@@ -181,7 +182,7 @@ pub fn summary(frame: &mut Frame, area: Rect, app: &App) {
     ];
     for o in &s.outputs {
         lines.push(Line::from(Span::styled(
-            o.verdict.clone(),
+            printable(&o.verdict).into_owned(),
             if o.passed { th.good() } else { th.warn() },
         )));
     }
@@ -190,7 +191,13 @@ pub fn summary(frame: &mut Frame, area: Rect, app: &App) {
     }
     for v in &s.violations {
         lines.push(Line::from(Span::styled(
-            format!("invariant broken: {v}"),
+            format!("invariant broken: {}", printable(v)),
+            th.warn(),
+        )));
+    }
+    for t in &s.trouble {
+        lines.push(Line::from(Span::styled(
+            format!("trouble: {}", printable(t)),
             th.warn(),
         )));
     }

@@ -1,6 +1,7 @@
 //! The timeline: who held each client's lock over scenario time, with crashes,
 //! kills, expiries, takeovers, rejected writes and repairs marked.
 
+use crate::sanitize::printable;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -71,7 +72,7 @@ fn strip<'a>(app: &App, c: &ClientView, width: usize, span_t: f64, label: usize)
     }
     let mut spans = vec![Span::raw(format!(
         "{:<label$}",
-        truncate(&c.name, label - 1)
+        truncate(&printable(&c.name), label - 1)
     ))];
     for (ch, seg) in cells {
         let style = match seg {
