@@ -26,6 +26,11 @@ const FAST: [&str; 8] = [
 ];
 
 fn worker(url: &str, ns: &str, out: &Path, jobs: &str, extra: &[&str]) -> Command {
+    worker_of("acme", url, ns, out, jobs, extra)
+}
+
+/// `joblock worker` for `client` on a store, with the fast flags and `extra`.
+fn worker_of(client: &str, url: &str, ns: &str, out: &Path, jobs: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_joblock"));
     c.arg("worker")
         .args([
@@ -34,7 +39,7 @@ fn worker(url: &str, ns: &str, out: &Path, jobs: &str, extra: &[&str]) -> Comman
             "--namespace",
             ns,
             "--client",
-            "acme",
+            client,
             "--jobs",
             jobs,
         ])
@@ -136,4 +141,76 @@ fn a_redis_restart_without_persistence_mid_run_loses_no_record_and_reseed_resume
     let v = verify::check(&std::fs::read(&out).unwrap(), Some(reported));
     assert!(v.passed(), "{v:?}: {reported} jobs reported finished");
     assert!(v.records as u64 * RECORD.len() as u64 >= committed_before);
+}
+
+#[test]
+fn a_second_fleet_or_a_plain_run_in_a_fleets_namespace_is_refused_and_touches_nothing() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a.txt"),
+        dir.path().join("b.txt"),
+        dir.path().join("c.txt"),
+    );
+    let first = worker(&server.url, "shared", &a, "2", &["--crash-prob", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", show(&first));
+    let before = std::fs::read(&a).unwrap();
+    assert_eq!(before.len(), 2 * RECORD.len());
+    // Another fleet, same namespace and client, another output.
+    let second = worker(&server.url, "shared", &b, "2", &[])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(3), "{}", show(&second));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("a.txt") && err.contains("halted"),
+        "{}",
+        show(&second)
+    );
+    assert_eq!(finished(&second), 0, "{}", show(&second));
+    // A plain run whose client-1 is the fleet's key: refused before truncating.
+    let fleet = worker_of(
+        "client-1",
+        &server.url,
+        "plain",
+        &c,
+        "1",
+        &["--crash-prob", "0"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(fleet.status.code(), Some(0), "{}", show(&fleet));
+    let kept = std::fs::read(&c).unwrap();
+    let plain = Command::new(env!("CARGO_BIN_EXE_joblock"))
+        .args([
+            "--headless",
+            "--store",
+            &server.url,
+            "--namespace",
+            "plain",
+            "--jobs",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(3), "{}", show(&plain));
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("c.txt"),
+        "{}",
+        show(&plain)
+    );
+    assert!(
+        !dir.path().join("output.txt").exists(),
+        "the plain run created its output"
+    );
+    assert_eq!(std::fs::read(&c).unwrap(), kept, "a fleet's output changed");
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        before,
+        "the first fleet's output changed"
+    );
 }
