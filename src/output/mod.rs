@@ -29,6 +29,7 @@
 //! filesystems honour it; NFS and other network filesystems may not.
 
 mod error;
+mod locked;
 pub mod sidecar;
 #[cfg(test)]
 mod tests;
@@ -36,9 +37,10 @@ mod tests;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 pub use error::OutputError;
+use locked::{Locked, check_regular};
 pub use sidecar::{Pending, Record};
 
 /// Who acts on the output: a lock holder, named by its lock document, fence and owner.
@@ -92,89 +94,6 @@ pub struct FencedOutput {
     id: String,
     /// Serialises this process's threads; the file lock serialises processes.
     local: Mutex<()>,
-}
-
-/// An operation in progress: the sidecar is locked until this drops.
-struct Locked<'a> {
-    out: &'a FencedOutput,
-    sidecar_file: File,
-    record: Record,
-    _local: MutexGuard<'a, ()>,
-}
-
-impl Locked<'_> {
-    fn io_err(&self, error: io::Error) -> OutputError {
-        self.out.io_err(error)
-    }
-
-    fn output_len(&self) -> Result<u64, OutputError> {
-        match std::fs::metadata(&self.out.path) {
-            Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(self.io_err(e)),
-        }
-    }
-
-    /// The caller may act with this fence: not lower than the highest accepted, and
-    /// if equal, the same holder.
-    fn check(&self, claim: &Claim) -> Result<(), OutputError> {
-        let r = &self.record;
-        if claim.fence < r.highest {
-            return Err(OutputError::Fenced {
-                fence: claim.fence,
-                highest: r.highest,
-            });
-        }
-        if claim.fence == r.highest
-            && let Some(holder) = &r.holder
-            && *holder != claim.owner
-        {
-            return Err(OutputError::FenceTaken {
-                fence: claim.fence,
-                holder: holder.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The caller's lock document is the one this output belongs to (or the output
-    /// belongs to none yet).
-    fn check_lock(&self, claim: &Claim) -> Result<(), OutputError> {
-        match &self.record.lock {
-            Some(ours) if *ours != claim.lock => Err(OutputError::OtherLock {
-                path: self.out.path.clone(),
-                ours_key: self.record.key.clone().unwrap_or_default(),
-                ours: ours.clone(),
-                theirs_key: claim.key.clone(),
-                theirs: claim.lock.clone(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Saves the record with one more operation counted; returns its sequence number.
-    fn save(&mut self) -> Result<u64, OutputError> {
-        self.record.seq += 1;
-        sidecar::write(&mut self.sidecar_file, &self.record).map_err(|e| self.out.io_err(e))?;
-        Ok(self.record.seq)
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        let _ = self.sidecar_file.unlock();
-    }
-}
-
-/// Refuses a path that exists and is not a regular file: opening a FIFO for writing
-/// blocks until a reader comes, and a device is no place for records.
-fn check_regular(path: &Path) -> Result<(), OutputError> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => Err(OutputError::NotRegular {
-            path: path.to_path_buf(),
-        }),
-        _ => Ok(()),
-    }
 }
 
 impl FencedOutput {

@@ -8,20 +8,20 @@
 
 mod ending;
 mod heartbeat;
+mod reporter;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, Wake};
 use crate::engine::commands::{Mailbox, Order};
-use crate::engine::events::{Emitter, Event, How, JobId, SeenLock};
+use crate::engine::events::{Emitter, Event, How, JobId};
 use crate::engine::registry::Registry;
-use crate::lock::{
-    AcquireObserver, AcquireOutcome, Acquisition, Lease, Lock, LockError, Presence, Seen, Via,
-};
+use crate::lock::{AcquireOutcome, Acquisition, Lease, Lock, LockError, Presence, Via};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
+use reporter::Reporter;
 
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,61 +88,6 @@ pub fn run(job: &Job, cx: &Context) -> End {
 struct Worker<'a> {
     job: &'a Job,
     cx: &'a Context,
-}
-
-/// Reports a waiter's attempts as events (and, if asked, announces the waiter).
-struct Reporter<'a> {
-    w: &'a Worker<'a>,
-    presence: Option<Presence>,
-}
-
-impl Reporter<'_> {
-    /// Announces the waiter for `joblock watch`, or shows it is still alive.
-    fn touch_presence(&mut self) {
-        if let Some(p) = self.presence.as_mut() {
-            let cx = self.w.cx;
-            p.touch(cx.clock.now(), cx.lock.config().lease / 3);
-        }
-    }
-}
-
-impl AcquireObserver for Reporter<'_> {
-    fn in_line(&mut self) {
-        self.touch_presence();
-    }
-
-    fn attempt(&mut self, attempt: u32, seen: &Seen) {
-        self.touch_presence();
-        let seen = match seen {
-            Seen::Held {
-                owner,
-                fence,
-                heartbeat,
-            } => SeenLock::Held {
-                holder: self.w.cx.registry.job_of(owner),
-                fence: *fence,
-                heartbeat: *heartbeat,
-            },
-            Seen::LostRace => SeenLock::LostRace,
-            Seen::StoreError(e) => SeenLock::StoreError { error: e.clone() },
-        };
-        self.w.emit(Event::LockAttempt {
-            job: self.w.job.id,
-            client: self.w.job.client.clone(),
-            attempt,
-            seen,
-        });
-    }
-
-    fn expired(&mut self, owner: &str, fence: u64, unchanged_for: Duration) {
-        self.w.emit(Event::LeaseExpired {
-            job: self.w.job.id,
-            client: self.w.job.client.clone(),
-            holder: self.w.cx.registry.job_of(owner),
-            fence,
-            unchanged_for: unchanged_for.as_secs_f64(),
-        });
-    }
 }
 
 /// A job that holds the lock.
