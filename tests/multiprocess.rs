@@ -17,20 +17,7 @@ use std::thread;
 use crossbeam_channel::{Receiver, unbounded};
 use joblock::verify;
 use serde_json::Value;
-
-/// Scenario flags shared by the tests: a 30 s lease at speed 100 is 0.3 s of real
-/// time, long enough that a busy machine does not expire it by accident (and if it
-/// did, the assertions below would still hold: only the counts of fenced jobs move).
-const FAST: [&str; 8] = [
-    "--speed",
-    "100",
-    "--lease",
-    "30",
-    "--db-latency",
-    "0.1",
-    "--retry",
-    "0.1",
-];
+use support::workers::FAST;
 
 struct Worker {
     child: Child,

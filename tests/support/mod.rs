@@ -9,6 +9,7 @@ mod namespace;
 pub mod pg_server;
 pub mod redis_server;
 mod spawn;
+pub mod workers;
 
 pub use namespace::unique_namespace;
 pub mod events;
