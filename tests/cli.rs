@@ -6,6 +6,8 @@
 //! Runs are kept tiny (virtual clock, or the real clock at speed 1000, a few jobs)
 //! and nothing here sleeps or measures time.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -13,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 
 use joblock::verify::{RECORD, RECORD_LINE};
 use serde_json::Value;
+use support::bin::joblock;
 use tempfile::TempDir;
 
 /// Every scenario flag, as `--help` must list it.
@@ -37,16 +40,6 @@ const FLAGS: &[&str] = &[
 /// A fresh, empty working directory.
 fn workdir() -> TempDir {
     tempfile::tempdir().expect("create a temporary directory")
-}
-
-/// Runs `joblock ARGS` in `dir` with stdin closed and captures everything.
-fn joblock(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_joblock"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the joblock binary")
 }
 
 fn stdout(out: &Output) -> String {

@@ -2,20 +2,13 @@
 //! forgets halts the run and cuts nothing, exit codes tell the truth, and files that
 //! are not regular are refused before anything is truncated.
 
+mod support;
+
 use std::fs;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use joblock::verify::{self, RECORD};
-
-fn joblock(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_joblock"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the joblock binary")
-}
+use support::bin::joblock;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -13,17 +13,7 @@ use std::time::{Duration, Instant};
 
 use joblock::verify::{self, RECORD};
 use support::redis_server::RedisServer;
-
-const FAST: [&str; 8] = [
-    "--speed",
-    "100",
-    "--lease",
-    "30",
-    "--db-latency",
-    "0.1",
-    "--retry",
-    "0.1",
-];
+use support::workers::FAST;
 
 fn worker(url: &str, ns: &str, out: &Path, jobs: &str, extra: &[&str]) -> Command {
     worker_of("acme", url, ns, out, jobs, extra)

@@ -2,6 +2,7 @@
 // Each test crate uses only some of these.
 #![allow(dead_code, unused_macros)]
 
+pub mod bin;
 pub mod conformance;
 pub mod engines;
 pub mod locks;
