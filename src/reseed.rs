@@ -138,10 +138,7 @@ pub fn reseed(
         .max(if announced <= len { announced } else { 0 });
     let binding = OutputBinding {
         id: record.output.clone(),
-        path: std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string(),
+        path: crate::output::recorded_path(path),
     };
     let Some(found) = store.find_one(&json!({ "_id": key }))? else {
         let mut doc = json!({

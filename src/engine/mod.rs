@@ -29,7 +29,7 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
 use crate::clock::Clock;
-use crate::lock::{LockDoc, OutputBinding, lock_key};
+use crate::lock::{LockDoc, lock_key};
 use crate::output::{FencedOutput, OutputError};
 use crate::store::{MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store};
 use serde_json::json;
@@ -153,7 +153,7 @@ fn check_keys(scenario: &Scenario, store: &dyn Store) -> Result<Vec<Option<LockD
                 scenario.namespace
             )));
         }
-        let ours = run::absolute(&path);
+        let ours = crate::output::recorded_path(&path);
         if let Some(bound) = &doc.output
             && bound.path != ours
         {
@@ -178,11 +178,7 @@ fn bind_keys(
     for (doc, output) in docs.iter().zip(outputs) {
         let Some(doc) = doc else { continue };
         let mut set = json!({ "committed": 0, "heartbeat": doc.heartbeat + 1 });
-        OutputBinding {
-            id: output.id().to_string(),
-            path: run::absolute(output.path()),
-        }
-        .write_into(&mut set);
+        run::binding_of(output).write_into(&mut set);
         if store.update_one(&doc.cas_filter(), &set)?.is_none() {
             return Err(EngineError::Busy(format!(
                 "{} in namespace {:?} changed while starting: another run is using it",

@@ -113,11 +113,7 @@ impl Shared {
         } else {
             self.scenario.text.clone().into_bytes()
         };
-        let output = &self.outputs[client];
-        let binding = OutputBinding {
-            id: output.id().to_string(),
-            path: absolute(output.path()),
-        };
+        let binding = binding_of(&self.outputs[client]);
         Context {
             clock: self.clock.clone(),
             lock: Lock::new(store, self.clock.clone(), key, config)
@@ -386,10 +382,10 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
     summary
 }
 
-/// A path as the lock document records it: absolute where it can be made so.
-pub(super) fn absolute(path: &std::path::Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
+/// The binding a lock document records for `output`: its id and its path.
+pub(super) fn binding_of(output: &FencedOutput) -> OutputBinding {
+    OutputBinding {
+        id: output.id().to_string(),
+        path: crate::output::recorded_path(output.path()),
+    }
 }

@@ -96,6 +96,15 @@ pub struct FencedOutput {
     local: Mutex<()>,
 }
 
+/// A path as a lock document records it (`output_path`): absolute where it can be
+/// made so, so that runs started in other directories name the same file alike.
+pub fn recorded_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 impl FencedOutput {
     /// Creates (or truncates) the file at `path` and starts a new record: a new run,
     /// a new output id, nothing committed.
