@@ -15,7 +15,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use joblock::engine::{Event, How, SeenLock, Stamped};
+use joblock::events::{Event, How, SeenLock, Stamped};
 use joblock::tui::app::{App, SortKey};
 use joblock::tui::theme::Theme;
 use joblock::tui::view;

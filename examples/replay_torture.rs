@@ -19,7 +19,7 @@ fn main() {
     for e in h.events().iter() {
         if !matches!(
             e.event,
-            engine::Event::LockAttempt { .. } | engine::Event::Heartbeat { .. }
+            joblock::events::Event::LockAttempt { .. } | joblock::events::Event::Heartbeat { .. }
         ) {
             println!("[{:>9.3}] {}", e.t, describe(&e.event));
         }

@@ -17,7 +17,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use joblock::engine::{self, ClockKind, Command, Scenario, Target};
+use joblock::engine::{self, ClockKind, Scenario};
+use joblock::events::{Command, Target};
 use joblock::tui::app::App;
 use joblock::tui::state::JobState;
 use joblock::tui::theme::Theme;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use joblock::engine::{ClockKind, Command, Mode, Scenario, StoreFault, Target, WaitMode};
+use joblock::engine::{ClockKind, Mode, Scenario, WaitMode};
+use joblock::events::schedule::{non_negative, positive, probability};
+use joblock::events::{Command, parse_at};
 use joblock::store::StoreUrl;
 use joblock::store::url::validate_namespace;
 use joblock::verify::RECORD;
@@ -219,7 +221,7 @@ pub struct RunArgs {
     pub namespace: String,
     /// A fault at a scenario time, e.g. `40.5:kill`, `30:outage=5`, `10:lose=2`
     /// (repeatable; see the README for every action).
-    #[arg(long = "at", value_name = "SECS:ACTION", value_parser = scheduled)]
+    #[arg(long = "at", value_name = "SECS:ACTION", value_parser = parse_at)]
     pub at: Vec<(f64, Command)>,
 }
 
@@ -258,41 +260,6 @@ impl RunArgs {
     }
 }
 
-fn number(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    if !v.is_finite() {
-        return Err(format!("{s:?} is not a finite number"));
-    }
-    Ok(v)
-}
-
-fn positive(s: &str) -> Result<f64, String> {
-    let v = number(s)?;
-    if v <= 0.0 {
-        return Err(format!("must be greater than 0, got {s}"));
-    }
-    Ok(v)
-}
-
-fn non_negative(s: &str) -> Result<f64, String> {
-    let v = number(s)?;
-    if v < 0.0 {
-        return Err(format!("must not be negative, got {s}"));
-    }
-    Ok(v)
-}
-
-fn probability(s: &str) -> Result<f64, String> {
-    let v = number(s)?;
-    if !(0.0..=1.0).contains(&v) {
-        return Err(format!("must be between 0 and 1, got {s}"));
-    }
-    Ok(v)
-}
-
 fn at_least_one(s: &str) -> Result<u32, String> {
     let v: u32 = s
         .trim()
@@ -314,61 +281,4 @@ fn store_url(s: &str) -> Result<StoreUrl, String> {
 
 fn namespace(s: &str) -> Result<String, String> {
     validate_namespace(s).map(|_| s.to_string())
-}
-
-/// Parses `SECS:ACTION[=VALUE]` for `--at`.
-fn scheduled(s: &str) -> Result<(f64, Command), String> {
-    let (t, action) = s
-        .split_once(':')
-        .ok_or_else(|| format!("{s:?} is not SECS:ACTION (e.g. 40.5:kill)"))?;
-    let t = non_negative(t)?;
-    let (name, value) = match action.split_once('=') {
-        Some((n, v)) => (n, Some(v)),
-        None => (action, None),
-    };
-    let need = |what: &str| value.ok_or_else(|| format!("{s:?}: {name} needs ={what}"));
-    let num = |what: &str| need(what).and_then(number);
-    let count = |what: &str| -> Result<u64, String> {
-        need(what)?
-            .parse()
-            .map_err(|_| format!("{s:?}: {name} needs a whole number"))
-    };
-    let cmd = match name {
-        "crash" => Command::Crash(Target::Holder(None)),
-        "kill" => Command::Kill(Target::Holder(None)),
-        "stall" => Command::Stall(
-            Target::Holder(None),
-            value.map(positive).transpose()?.unwrap_or(6.0),
-        ),
-        "stop" => Command::Stop,
-        "add" => Command::AddJob(None),
-        "pause" => Command::Pause,
-        "resume" => Command::Resume,
-        "speed" => Command::SetSpeed(positive(need("X")?)?),
-        "latency" => Command::Fault(StoreFault::Latency(non_negative(need("SECS")?)?)),
-        "spike" => {
-            let v = need("MAX,SECS")?;
-            let (max, secs) = v
-                .split_once(',')
-                .ok_or_else(|| format!("{s:?}: spike needs =MAX,SECS"))?;
-            Command::Fault(StoreFault::Spike {
-                max: non_negative(max)?,
-                secs: non_negative(secs)?,
-            })
-        }
-        "jitter" => Command::Fault(StoreFault::Jitter(probability(need("P")?)?)),
-        "fail" => Command::Fault(StoreFault::FailNext(count("N")?)),
-        "fail-prob" => Command::Fault(StoreFault::FailProbability(probability(need("P")?)?)),
-        "lose" => Command::Fault(StoreFault::LoseNext(count("N")?)),
-        "lose-prob" => Command::Fault(StoreFault::LoseProbability(probability(need("P")?)?)),
-        "outage" => Command::Fault(StoreFault::Outage(num("SECS")?.max(0.0))),
-        "clear" => Command::Fault(StoreFault::Clear),
-        "reset" => Command::Fault(StoreFault::Reset),
-        other => {
-            return Err(format!(
-                "{other:?} is not an action: use crash, kill, stall[=SECS], stop, add, pause, resume, speed=X, latency=SECS, spike=MAX,SECS, jitter=P, fail=N, fail-prob=P, lose=N, lose-prob=P, outage=SECS, reset, clear"
-            ));
-        }
-    };
-    Ok((t, cmd))
 }

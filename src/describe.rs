@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::events::{Event, How, JobId, SeenLock};
+use crate::events::{Event, How, JobId, SeenLock};
 
 fn who(job: JobId) -> String {
     if job == 0 {

@@ -10,8 +10,8 @@ use crate::sanitize::printable;
 use std::io::{self, Write};
 
 use crate::describe::{AttemptFilter, describe};
-use crate::engine::events::{Event, Stamped};
-use crate::engine::{Command, EngineError, RunHandle, Summary};
+use crate::engine::{EngineError, RunHandle};
+use crate::events::{Command, Event, Stamped, Summary};
 
 /// How to print.
 #[derive(Debug, Clone, Copy, Default)]

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod describe;
 pub mod engine;
+pub mod events;
 pub mod headless;
 pub mod lock;
 pub mod output;

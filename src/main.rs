@@ -254,7 +254,7 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
 
 /// The exit code a finished run earns: 1 if an output or invariant failed, 3 if
 /// something went wrong outside the lock (each said on stderr), else 0.
-fn verdict_code(summary: &engine::Summary) -> ExitCode {
+fn verdict_code(summary: &joblock::events::Summary) -> ExitCode {
     for t in &summary.trouble {
         eprintln!("error: {}", printable(t));
     }
@@ -311,7 +311,7 @@ fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Resu
 
 /// First Ctrl-C: stop the run cleanly (partial writes repaired, summary printed);
 /// a second one exits at once.
-fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<engine::Command>) {
+fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<joblock::events::Command>) {
     let mut pressed = false;
     let installed = ctrlc::set_handler(move || {
         if pressed {
@@ -321,7 +321,7 @@ fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<engine::Command>) {
         eprintln!(
             "stopping: every job ends and partial writes are repaired (Ctrl-C again to abort)"
         );
-        let _ = commands.send(engine::Command::Stop);
+        let _ = commands.send(joblock::events::Command::Stop);
     });
     if let Err(e) = installed {
         eprintln!("warning: Ctrl-C will not stop the run cleanly: {e}");

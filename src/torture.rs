@@ -13,7 +13,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use crate::engine::{self, ClockKind, Command, EngineError, Scenario, StoreFault, Summary, Target};
+use crate::engine::{self, ClockKind, EngineError, Scenario};
+use crate::events::{Command, StoreFault, Summary, Target};
 use crate::lock::Broken;
 
 /// What a campaign is asked to do.

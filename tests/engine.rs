@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use joblock::engine::{
-    self, ClockKind, Command, Event, How, Scenario, Stamped, Summary, Target, WaitMode,
-};
+use joblock::engine::{self, ClockKind, Scenario, WaitMode};
+use joblock::events::{Command, Event, How, Stamped, Summary, Target};
 use joblock::store::OpKind;
 use joblock::verify::{self, RECORD};
 

@@ -14,7 +14,8 @@
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Sender;
-use joblock::engine::{ClockKind, Scenario, Summary};
+use joblock::engine::{ClockKind, Scenario};
+use joblock::events::Summary;
 use joblock::tui::app::Overlay;
 use joblock::tui::input::Input;
 use joblock::tui::state::{JobRow, JobState, MarkKind};

@@ -5,7 +5,7 @@
 
 mod support;
 
-use joblock::engine::{Event, How, JobId, OutputCheck, SeenLock, Stamped, Summary};
+use joblock::events::{Event, How, JobId, OutputCheck, SeenLock, Stamped, Summary};
 use joblock::store::{OpCounts, OpKind};
 use joblock::tui::app::App;
 use joblock::tui::keys::Action;

@@ -5,7 +5,7 @@
 
 mod support;
 
-use joblock::engine::{Command, Event, How, JobId, SeenLock, Stamped, Summary, Target};
+use joblock::events::{Command, Event, How, JobId, SeenLock, Stamped, Summary, Target};
 use joblock::tui::app::{App, Effect, Overlay, SortKey};
 use joblock::tui::keys::Action;
 use joblock::tui::state::{DashState, JobState, Level, MarkKind};

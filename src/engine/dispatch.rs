@@ -9,11 +9,10 @@ use crossbeam_channel::{Receiver, select};
 
 use std::time::Duration;
 
-use super::commands::{Command, Order, StoreFault, Target};
-use super::events::{Event, JobId};
-use super::run::Shared;
 use super::scenario::secs;
+use super::shared::Shared;
 use crate::clock::Wake;
+use crate::events::{Command, Event, JobId, Order, StoreFault, Target};
 
 /// Serves the command channel until `stop` disconnects.
 pub(super) fn serve(shared: &Arc<Shared>, commands: &Receiver<Command>, stop: &Receiver<()>) {

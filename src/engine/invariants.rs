@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::events::{Event, How, JobId, Stamped};
+use crate::events::{Event, How, JobId, Stamped};
 
 #[derive(Debug, Clone)]
 struct Hold {

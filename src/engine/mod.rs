@@ -3,21 +3,20 @@
 //!
 //! The engine knows nothing of terminals: front ends consume [`RunHandle::events`].
 
-pub mod commands;
 mod dispatch;
-pub mod events;
+pub mod emitter;
 pub mod invariants;
 pub mod registry;
 mod run;
 pub mod scenario;
 pub mod seeds;
-pub mod summary;
+mod shared;
+mod sink;
+pub mod verdicts;
 
-pub use commands::{Command, StoreFault, Target};
-pub use events::{Event, How, JobId, SeenLock, Stamped};
+pub use emitter::Emitter;
 pub use registry::Registry;
 pub use scenario::{ClockKind, Mode, Scenario, ScenarioError, WaitMode};
-pub use summary::{OutputCheck, Summary};
 
 use std::fs::OpenOptions;
 use std::io;
@@ -29,6 +28,7 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
 use crate::clock::Clock;
+use crate::events::{Command, Stamped, Summary};
 use crate::lock::{LockDoc, lock_key};
 use crate::output::{FencedOutput, OutputError};
 use crate::store::{MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store};
@@ -178,7 +178,7 @@ fn bind_keys(
     for (doc, output) in docs.iter().zip(outputs) {
         let Some(doc) = doc else { continue };
         let mut set = json!({ "committed": 0, "heartbeat": doc.heartbeat + 1 });
-        run::binding_of(output).write_into(&mut set);
+        shared::binding_of(output).write_into(&mut set);
         if store.update_one(&doc.cas_filter(), &set)?.is_none() {
             return Err(EngineError::Busy(format!(
                 "{} in namespace {:?} changed while starting: another run is using it",

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::commands::{Mailbox, Order};
-use super::events::JobId;
+use crate::events::{JobId, Order};
+use crate::worker::Mailbox;
 
 /// One job as the registry sees it.
 #[derive(Debug)]

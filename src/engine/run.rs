@@ -1,152 +1,27 @@
 //! The run's life: spawn the jobs, serve commands, wait for every job, recover a lock
 //! a dead holder left behind, check the invariants and the outputs, report.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender};
-use rand::RngExt;
 use serde_json::json;
 
 use super::EngineError;
-use super::commands::{Command, Mailbox};
 use super::dispatch;
-use super::events::{Emitter, Event, JobId, Stamped};
+use super::emitter::Emitter;
 use super::invariants;
-use super::registry::Registry;
 use super::scenario::{Scenario, WaitMode, secs};
 use super::seeds::{self, Stream};
-use super::summary::{Summary, check_committed, check_output};
+use super::shared::Shared;
+use super::verdicts::{check_committed, check_output};
 use crate::clock::Clock;
-use crate::lock::{LocalQueue, Lock, LockConfig, LockDoc, OutputBinding, lock_key};
+use crate::events::{Command, Event, Stamped, Summary};
+use crate::lock::{LocalQueue, LockConfig, LockDoc, lock_key};
 use crate::output::FencedOutput;
-use crate::store::{FaultyStore, Store, WrapperFaults};
-use crate::worker::{self, Context, End, Job};
-
-/// Everything the engine's threads share.
-pub(super) struct Shared {
-    pub scenario: Scenario,
-    pub clock: Clock,
-    /// The store as jobs see it: wrapped for fault injection.
-    pub store: Arc<dyn Store>,
-    /// The store itself, for the engine's own end-of-run checks.
-    pub raw_store: Arc<dyn Store>,
-    /// The fault knobs of `store`.
-    pub faults: Arc<WrapperFaults>,
-    pub emit: Emitter,
-    pub registry: Arc<Registry>,
-    pub outputs: Vec<Arc<FencedOutput>>,
-    pub clients: Vec<String>,
-    /// Queue mode: one queue per client key, shared by that client's jobs.
-    pub queues: Vec<Option<Arc<LocalQueue>>>,
-    /// Job threads not yet joined; `None` once the run stopped taking jobs.
-    handles: Mutex<Option<Vec<JoinHandle<End>>>>,
-    /// Set when every job has ended: schedulers stop.
-    pub done: AtomicBool,
-}
-
-impl Shared {
-    fn handles(&self) -> MutexGuard<'_, Option<Vec<JoinHandle<End>>>> {
-        self.handles.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts one more job for client `client`; `None` once the run is closing.
-    pub fn spawn_job(&self, client: usize) -> Result<Option<JobId>, EngineError> {
-        let mut handles = self.handles();
-        let Some(list) = handles.as_mut() else {
-            return Ok(None);
-        };
-        let id = self.registry.len() as JobId + 1;
-        let mut rng = seeds::rng(self.scenario.seed, id, Stream::Job);
-        let will_crash = rng.random::<f64>() < self.scenario.crash_prob;
-        let hash = if self.scenario.is_worker() {
-            // Workers in other processes may run with the same --seed: their owner
-            // ids must still never collide, so they come from the OS.
-            seeds::worker_hash(&mut seeds::rng(seeds::fresh_seed(), id, Stream::Job))
-        } else {
-            seeds::worker_hash(&mut rng)
-        };
-        let mailbox = Arc::new(Mailbox::default());
-        let registered = self.registry.add(client, hash.clone(), mailbox.clone());
-        debug_assert_eq!(registered, id);
-        let job = Job {
-            id,
-            client: self.clients[client].clone(),
-            client_index: client,
-            hash: hash.clone(),
-            will_crash,
-        };
-        self.emit.emit(Event::Queued {
-            job: id,
-            client: job.client.clone(),
-            hash,
-            will_crash,
-        });
-        let cx = self.context(client, id, mailbox, self.scenario.lock_config());
-        let handle = self
-            .clock
-            .spawn(format!("job-{id}"), move || worker::run(&job, &cx))
-            .map_err(EngineError::Spawn)?;
-        list.push(handle);
-        Ok(Some(id))
-    }
-
-    fn context(
-        &self,
-        client: usize,
-        id: JobId,
-        mailbox: Arc<Mailbox>,
-        config: LockConfig,
-    ) -> Context {
-        let stream = if id == 0 {
-            Stream::Recovery
-        } else {
-            Stream::Store
-        };
-        let store = self
-            .store
-            .for_caller(seeds::derive(self.scenario.seed, id, stream));
-        let key = lock_key("worker", &self.clients[client]);
-        let text = if id == 0 {
-            Vec::new()
-        } else {
-            self.scenario.text.clone().into_bytes()
-        };
-        let binding = binding_of(&self.outputs[client]);
-        Context {
-            clock: self.clock.clone(),
-            lock: Lock::new(store, self.clock.clone(), key, config)
-                .with_output(Some(binding))
-                .with_broken(
-                    // The recovery stays sound: it stands for the next, correct, run.
-                    if id == 0 { None } else { self.scenario.broken },
-                )
-                .with_queue(self.queues[client].clone()),
-            output: self.outputs[client].clone(),
-            emit: self.emit.clone(),
-            mailbox,
-            registry: self.registry.clone(),
-            text,
-            chunk: self.scenario.chunk,
-            chunk_pause: secs(self.scenario.chunk_pause),
-            announce: self.scenario.is_worker() && id != 0,
-        }
-    }
-
-    /// Takes one unjoined job thread, or closes the run to new jobs when none is left.
-    fn next_handle(&self) -> Option<JoinHandle<End>> {
-        let mut handles = self.handles();
-        let list = handles.as_mut()?;
-        match list.pop() {
-            Some(h) => Some(h),
-            None => {
-                *handles = None;
-                None
-            }
-        }
-    }
-}
+use crate::store::{FaultyStore, Store};
+use crate::worker::{self, End, Job, Mailbox};
 
 /// Starts the coordinator thread.
 pub(super) fn launch(
@@ -170,20 +45,17 @@ pub(super) fn launch(
     let queues = (0..clients.len())
         .map(|_| (scenario.wait == WaitMode::Queue).then(LocalQueue::new))
         .collect();
-    let shared = Arc::new(Shared {
-        emit: Emitter::new(clock.clone(), event_tx),
-        registry: Arc::new(Registry::new(clients.len())),
+    let emit = Emitter::new(clock.clone(), event_tx);
+    let shared = Arc::new(Shared::new(
         scenario,
         clock,
-        store: Arc::new(faulty),
-        raw_store: store,
+        Arc::new(faulty),
+        store,
         faults,
+        emit,
         outputs,
-        clients,
         queues,
-        handles: Mutex::new(Some(Vec::new())),
-        done: AtomicBool::new(false),
-    });
+    ));
     // Counted as running until every job exists, so virtual time cannot start early.
     let hold = shared.clock.enlist();
     thread::Builder::new()
@@ -308,11 +180,12 @@ fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
         };
         // On a loaded machine with a tiny real-time lease even the recovery can lose
         // its own lease; it simply tries again.
+        let registry = shared.registry.clone();
         let end = shared.clock.spawn(format!("recovery-{client}"), move || {
             let mut end = End::GaveUp;
             for _ in 0..RECOVERY_TRIES {
                 end = worker::run(&job, &cx);
-                if end == End::Finished || cx.registry.halted().is_some() {
+                if end == End::Finished || registry.halted().is_some() {
                     break;
                 }
             }
@@ -380,12 +253,4 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
         summary: Box::new(summary.clone()),
     });
     summary
-}
-
-/// The binding a lock document records for `output`: its id and its path.
-pub(super) fn binding_of(output: &FencedOutput) -> OutputBinding {
-    OutputBinding {
-        id: output.id().to_string(),
-        path: crate::output::recorded_path(output.path()),
-    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::commands::Command;
+use crate::events::Command;
 use crate::lock::{Broken, LockConfig};
 use crate::store::StoreUrl;
 use crate::store::url::validate_namespace;

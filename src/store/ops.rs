@@ -1,99 +1,11 @@
 //! Counting store operations by kind, for the run summary and the benchmarks.
+//!
+//! The kinds and the snapshot are plain data of the event vocabulary
+//! ([`crate::events::OpCounts`]), so that a summary never depends on a store.
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
-
-/// One kind of store operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpKind {
-    /// `insert_one`
-    InsertOne,
-    /// `insert_many`
-    InsertMany,
-    /// `find_one`
-    FindOne,
-    /// `find_many`
-    FindMany,
-    /// `count`
-    Count,
-    /// `update_one`
-    UpdateOne,
-    /// `update_many`
-    UpdateMany,
-    /// `delete_one`
-    DeleteOne,
-    /// `delete_many`
-    DeleteMany,
-}
-
-impl OpKind {
-    /// Every kind, in a stable order.
-    pub const ALL: [OpKind; 9] = [
-        OpKind::InsertOne,
-        OpKind::InsertMany,
-        OpKind::FindOne,
-        OpKind::FindMany,
-        OpKind::Count,
-        OpKind::UpdateOne,
-        OpKind::UpdateMany,
-        OpKind::DeleteOne,
-        OpKind::DeleteMany,
-    ];
-
-    /// The operation's name as the store API spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::InsertOne => "insert_one",
-            OpKind::InsertMany => "insert_many",
-            OpKind::FindOne => "find_one",
-            OpKind::FindMany => "find_many",
-            OpKind::Count => "count",
-            OpKind::UpdateOne => "update_one",
-            OpKind::UpdateMany => "update_many",
-            OpKind::DeleteOne => "delete_one",
-            OpKind::DeleteMany => "delete_many",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// A snapshot of operation counts by kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpCounts(pub BTreeMap<OpKind, u64>);
-
-impl OpCounts {
-    /// Count for one kind (0 when never issued).
-    pub fn get(&self, kind: OpKind) -> u64 {
-        self.0.get(&kind).copied().unwrap_or(0)
-    }
-
-    /// Sum over every kind.
-    pub fn total(&self) -> u64 {
-        self.0.values().sum()
-    }
-}
-
-impl fmt::Display for OpCounts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = OpKind::ALL
-            .iter()
-            .filter(|k| self.get(**k) > 0)
-            .map(|k| format!("{} {}", k.name(), self.get(*k)))
-            .collect();
-        if parts.is_empty() {
-            write!(f, "none")
-        } else {
-            write!(f, "{} (total {})", parts.join(", "), self.total())
-        }
-    }
-}
+pub use crate::events::{OpCounts, OpKind};
 
 /// Lock-free counters, one per kind; shared by every handle of a store.
 #[derive(Debug, Default)]
@@ -102,7 +14,7 @@ pub struct OpCounter([AtomicU64; 9]);
 impl OpCounter {
     /// Records one operation of `kind`.
     pub fn record(&self, kind: OpKind) {
-        self.0[kind.index()].fetch_add(1, Ordering::Relaxed);
+        self.0[kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counts so far.
@@ -110,7 +22,7 @@ impl OpCounter {
         OpCounts(
             OpKind::ALL
                 .iter()
-                .map(|k| (*k, self.0[k.index()].load(Ordering::Relaxed)))
+                .map(|k| (*k, self.0[*k as usize].load(Ordering::Relaxed)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
         )

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use super::keys::Action;
 use super::state::{DashState, JobRow, JobState};
 use super::theme::Theme;
-use crate::engine::{Command, JobId, Target};
+use crate::events::{Command, JobId, Target};
 
 /// Which panel arrows move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

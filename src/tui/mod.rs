@@ -25,7 +25,8 @@ use app::{App, Effect};
 use input::Input;
 use theme::Theme;
 
-use crate::engine::{self, Command, EngineError, RunHandle, Scenario, Stamped, Summary, seeds};
+use crate::engine::{self, EngineError, RunHandle, Scenario, seeds};
+use crate::events::{Command, Stamped, Summary};
 
 /// Minimum time between two frames (about 30 a second).
 pub const FRAME: Duration = Duration::from_millis(33);

@@ -3,9 +3,9 @@
 //! whose answer never came, and refusals that halt the run.
 
 use super::{End, Held, Worker};
-use crate::engine::events::Event;
 use std::time::Duration;
 
+use crate::events::Event;
 use crate::lock::{Lease, backoff};
 use crate::output::{Claim, OutputError};
 
@@ -63,10 +63,8 @@ impl Worker<'_> {
     }
 
     pub(super) fn released(&self, sent_at: Duration, fence: u64, committed: u64) {
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
-        self.cx.emit.emit_at(
+        self.cx.sink.lets_go(self.job);
+        self.cx.sink.report(
             sent_at,
             Event::Released {
                 job: self.job.id,
@@ -134,10 +132,8 @@ impl Worker<'_> {
                 Err(_) => break,
             }
         }
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
-        self.cx.emit.emit_at(
+        self.cx.sink.lets_go(self.job);
+        self.cx.sink.report(
             first_sent,
             Event::ReleaseUnconfirmed {
                 job: self.job.id,
@@ -177,7 +173,7 @@ impl Worker<'_> {
 
     /// Halts the run (every job gets a stop order); the first halt is reported.
     pub(super) fn halt(&self, reason: &str) {
-        if self.cx.registry.halt(reason) {
+        if self.cx.sink.halt(reason) {
             self.emit(Event::Halted {
                 job: self.job.id,
                 client: self.client(),

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::Sink;
 use crate::clock::{Clock, Joinable, Wake};
-use crate::engine::events::{Emitter, Event, JobId};
+use crate::events::{Event, JobId};
 use crate::lock::{Lease, Renewal};
 
 /// Control of one running heartbeat thread.
@@ -20,11 +21,11 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// Starts renewing `lease` for `job`.
+    /// Starts renewing `lease` for `job`, reporting each renewal to `sink`.
     pub fn start(
         clock: &Clock,
         lease: Arc<Lease>,
-        emit: Emitter,
+        sink: Arc<dyn Sink>,
         job: JobId,
         client: String,
     ) -> std::io::Result<Heartbeat> {
@@ -32,7 +33,7 @@ impl Heartbeat {
         let stall_until = Arc::new(AtomicU64::new(0));
         let (c, s, st) = (clock.clone(), stop.clone(), stall_until.clone());
         let handle = clock.spawn_joinable(format!("heartbeat-{job}"), move || {
-            beat(&c, &lease, &emit, job, &client, &s, &st)
+            beat(&c, &lease, sink.as_ref(), job, &client, &s, &st)
         })?;
         Ok(Heartbeat {
             clock: clock.clone(),
@@ -68,7 +69,7 @@ impl Drop for Heartbeat {
 fn beat(
     clock: &Clock,
     lease: &Lease,
-    emit: &Emitter,
+    sink: &dyn Sink,
     job: JobId,
     client: &str,
     stop: &AtomicBool,
@@ -87,21 +88,27 @@ fn beat(
         match lease.renew() {
             Ok(Renewal::Renewed(beat)) => {
                 if !stopped() {
-                    emit.emit(Event::Heartbeat {
-                        job,
-                        client: client.to_string(),
-                        fence: lease.fence(),
-                        beat,
-                    });
+                    sink.report(
+                        clock.now(),
+                        Event::Heartbeat {
+                            job,
+                            client: client.to_string(),
+                            fence: lease.fence(),
+                            beat,
+                        },
+                    );
                 }
             }
             // The job notices through `Lease::is_valid` and ends fenced.
             Ok(Renewal::Lost) => return,
-            Err(e) => emit.emit(Event::HeartbeatFailed {
-                job,
-                client: client.to_string(),
-                error: e.to_string(),
-            }),
+            Err(e) => sink.report(
+                clock.now(),
+                Event::HeartbeatFailed {
+                    job,
+                    client: client.to_string(),
+                    error: e.to_string(),
+                },
+            ),
         }
     }
 }

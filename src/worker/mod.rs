@@ -8,20 +8,22 @@
 
 mod ending;
 mod heartbeat;
+mod mailbox;
 mod reporter;
+mod sink;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, Wake};
-use crate::engine::commands::{Mailbox, Order};
-use crate::engine::events::{Emitter, Event, How, JobId};
-use crate::engine::registry::Registry;
+use crate::events::{Event, How, JobId, Order};
 use crate::lock::{AcquireOutcome, Acquisition, Lease, Lock, LockError, Presence, Via};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
+pub use mailbox::Mailbox;
 use reporter::Reporter;
+pub use sink::Sink;
 
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,12 +63,10 @@ pub struct Context {
     pub lock: Lock,
     /// The client's output.
     pub output: Arc<FencedOutput>,
-    /// Where events go.
-    pub emit: Emitter,
-    /// Orders from the engine.
+    /// Whoever runs the job: where its events go.
+    pub sink: Arc<dyn Sink>,
+    /// Orders from whoever runs the job.
     pub mailbox: Arc<Mailbox>,
-    /// The engine's bookkeeping (holder per client, hash to job).
-    pub registry: Arc<Registry>,
     /// The record to write.
     pub text: Vec<u8>,
     /// Bytes per write.
@@ -81,7 +81,7 @@ pub struct Context {
 /// Runs one job to its end state.
 pub fn run(job: &Job, cx: &Context) -> End {
     let end = Worker { job, cx }.run();
-    cx.registry.mark_ended(job.id);
+    cx.sink.ended(job);
     end
 }
 
@@ -107,7 +107,7 @@ impl Held {
 
 impl Worker<'_> {
     fn emit(&self, event: Event) {
-        self.cx.emit.emit(event);
+        self.cx.sink.report(self.cx.clock.now(), event);
     }
 
     fn client(&self) -> String {
@@ -193,14 +193,12 @@ impl Worker<'_> {
             }
             Err(e) => return self.refused(&mut held, e),
         };
-        self.cx
-            .registry
-            .set_holder(self.job.client_index, self.job.id);
+        self.cx.sink.holds(self.job);
         let (how, from_job, from_fence) = match &acq.via {
             Via::Created => (How::Created, None, None),
             Via::Free => (How::Handoff, None, None),
             Via::Takeover { owner, fence } => {
-                (How::Takeover, self.cx.registry.job_of(owner), Some(*fence))
+                (How::Takeover, self.cx.sink.job_of(owner), Some(*fence))
             }
         };
         self.emit(Event::Acquired {
@@ -228,7 +226,7 @@ impl Worker<'_> {
         let heartbeat = Heartbeat::start(
             &self.cx.clock,
             lease.clone(),
-            self.cx.emit.clone(),
+            self.cx.sink.clone(),
             self.job.id,
             self.client(),
         );
@@ -356,11 +354,9 @@ impl Worker<'_> {
         self.end(End::Crashed, event)
     }
 
-    /// Reports an end state; the engine stops counting this job as a holder.
+    /// Reports an end state; the runner stops counting this job as a holder.
     fn end(&self, end: End, event: Event) -> End {
-        self.cx
-            .registry
-            .clear_holder(self.job.client_index, self.job.id);
+        self.cx.sink.lets_go(self.job);
         self.emit(event);
         end
     }

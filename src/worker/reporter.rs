@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Worker;
-use crate::engine::events::{Event, SeenLock};
+use crate::events::{Event, SeenLock};
 use crate::lock::{AcquireObserver, Presence, Seen};
 
 /// Reports a waiter's attempts as events (and, if asked, announces the waiter).
@@ -35,7 +35,7 @@ impl AcquireObserver for Reporter<'_> {
                 fence,
                 heartbeat,
             } => SeenLock::Held {
-                holder: self.w.cx.registry.job_of(owner),
+                holder: self.w.cx.sink.job_of(owner),
                 fence: *fence,
                 heartbeat: *heartbeat,
             },
@@ -54,7 +54,7 @@ impl AcquireObserver for Reporter<'_> {
         self.w.emit(Event::LeaseExpired {
             job: self.w.job.id,
             client: self.w.job.client.clone(),
-            holder: self.w.cx.registry.job_of(owner),
+            holder: self.w.cx.sink.job_of(owner),
             fence,
             unchanged_for: unchanged_for.as_secs_f64(),
         });

@@ -1,6 +1,6 @@
 //! Hand-built engine events for tests of front ends that fold them.
 
-use joblock::engine::{Event, JobId};
+use joblock::events::{Event, JobId};
 
 /// The lease the hand-built runs use, in seconds.
 pub const LEASE: f64 = 3.0;

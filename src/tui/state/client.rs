@@ -1,6 +1,6 @@
 //! One client's lock, output and timeline, as the dashboard shows them.
 
-use crate::engine::{Event, How, JobId};
+use crate::events::{Event, How, JobId};
 use crate::tui::state::JobState;
 
 /// Bytes of output kept for the tail view; older bytes are dropped in halves.

@@ -1,6 +1,6 @@
 //! One job as the dashboard shows it.
 
-use crate::engine::JobId;
+use crate::events::JobId;
 
 /// A job's state, shown as a symbol and a word (never by colour alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,7 +10,7 @@ pub use job::{JobRow, JobState};
 use std::collections::{HashMap, VecDeque};
 
 use crate::describe::{AttemptFilter, describe};
-use crate::engine::{Event, How, JobId, Stamped, Summary};
+use crate::events::{Event, How, JobId, Stamped, Summary};
 
 /// Lines kept in the event log.
 const LOG_CAPACITY: usize = 2000;
@@ -172,7 +172,7 @@ impl DashState {
             Event::Heartbeat { .. }
                 | Event::RunFinished { .. }
                 | Event::LockAttempt {
-                    seen: crate::engine::SeenLock::Held { .. },
+                    seen: crate::events::SeenLock::Held { .. },
                     ..
                 }
         );

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{centered, secs};
-use crate::engine::JobId;
+use crate::events::JobId;
 use crate::tui::app::App;
 use crate::tui::keys::BINDINGS;
 

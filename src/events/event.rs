@@ -1,18 +1,14 @@
-//! The event stream: the only way the engine talks to the outside.
+//! The events of a run: the only way the engine (and a job body) talks to the outside.
 //!
 //! The dashboard, the headless printer and the recorder all consume these, so what a
 //! script checks is what a person sees. Every event is stamped with scenario time
 //! and a sequence number in emission order.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
 use super::summary::Summary;
-use crate::clock::Clock;
 
 /// Job number, 1-based; 0 is the engine's own end-of-run recovery.
 pub type JobId = u32;
@@ -401,62 +397,6 @@ impl Event {
                 | Event::Fenced { .. }
                 | Event::GaveUp { .. }
         )
-    }
-}
-
-/// Stamps events and sends them on the stream, keeping a copy for the end-of-run checks.
-#[derive(Clone)]
-pub struct Emitter {
-    clock: Clock,
-    inner: Arc<Mutex<EmitterState>>,
-}
-
-struct EmitterState {
-    next_seq: u64,
-    tx: Sender<Stamped>,
-    log: Vec<Stamped>,
-}
-
-impl Emitter {
-    /// An emitter that sends on `tx`.
-    pub fn new(clock: Clock, tx: Sender<Stamped>) -> Emitter {
-        Emitter {
-            clock,
-            inner: Arc::new(Mutex::new(EmitterState {
-                next_seq: 1,
-                tx,
-                log: Vec::new(),
-            })),
-        }
-    }
-
-    /// Emits `event` stamped with the current scenario time.
-    pub fn emit(&self, event: Event) {
-        let t = self.clock.now();
-        self.emit_at(t, event);
-    }
-
-    /// Emits `event` stamped with a time taken earlier (e.g. before a release was sent).
-    pub fn emit_at(&self, t: Duration, event: Event) {
-        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let stamped = Stamped {
-            seq: st.next_seq,
-            t: t.as_secs_f64(),
-            event,
-        };
-        st.next_seq += 1;
-        st.log.push(stamped.clone());
-        // A front end that quit early drops its receiver; the run still completes.
-        let _ = st.tx.send(stamped);
-    }
-
-    /// Every event emitted so far.
-    pub fn log(&self) -> Vec<Stamped> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .log
-            .clone()
     }
 }
 

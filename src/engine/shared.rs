@@ -1,0 +1,188 @@
+//! What the engine's threads share during a run, and how it starts a job.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use rand::RngExt;
+
+use super::EngineError;
+use super::emitter::Emitter;
+use super::registry::Registry;
+use super::scenario::{Scenario, secs};
+use super::seeds::{self, Stream};
+use super::sink::EngineSink;
+use crate::clock::Clock;
+use crate::events::{Event, JobId};
+use crate::lock::{LocalQueue, Lock, LockConfig, OutputBinding, lock_key};
+use crate::output::FencedOutput;
+use crate::store::{Store, WrapperFaults};
+use crate::worker::{self, Context, End, Job, Mailbox};
+
+/// Everything the engine's threads share.
+pub(super) struct Shared {
+    /// What every job reports to (the emitter and the registry below).
+    pub sink: Arc<EngineSink>,
+    pub scenario: Scenario,
+    pub clock: Clock,
+    /// The store as jobs see it: wrapped for fault injection.
+    pub store: Arc<dyn Store>,
+    /// The store itself, for the engine's own end-of-run checks.
+    pub raw_store: Arc<dyn Store>,
+    /// The fault knobs of `store`.
+    pub faults: Arc<WrapperFaults>,
+    pub emit: Emitter,
+    pub registry: Arc<Registry>,
+    pub outputs: Vec<Arc<FencedOutput>>,
+    pub clients: Vec<String>,
+    /// Queue mode: one queue per client key, shared by that client's jobs.
+    pub queues: Vec<Option<Arc<LocalQueue>>>,
+    /// Job threads not yet joined; `None` once the run stopped taking jobs.
+    handles: Mutex<Option<Vec<JoinHandle<End>>>>,
+    /// Set when every job has ended: schedulers stop.
+    pub done: AtomicBool,
+}
+
+impl Shared {
+    /// The shared state of a run that has not started a job yet.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        scenario: Scenario,
+        clock: Clock,
+        store: Arc<dyn Store>,
+        raw_store: Arc<dyn Store>,
+        faults: Arc<WrapperFaults>,
+        emit: Emitter,
+        outputs: Vec<Arc<FencedOutput>>,
+        queues: Vec<Option<Arc<LocalQueue>>>,
+    ) -> Shared {
+        let clients = scenario.client_names();
+        let registry = Arc::new(Registry::new(clients.len()));
+        let sink = Arc::new(EngineSink {
+            emit: emit.clone(),
+            registry: registry.clone(),
+        });
+        Shared {
+            sink,
+            emit,
+            registry,
+            scenario,
+            clock,
+            store,
+            raw_store,
+            faults,
+            outputs,
+            clients,
+            queues,
+            handles: Mutex::new(Some(Vec::new())),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    fn handles(&self) -> MutexGuard<'_, Option<Vec<JoinHandle<End>>>> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts one more job for client `client`; `None` once the run is closing.
+    pub fn spawn_job(&self, client: usize) -> Result<Option<JobId>, EngineError> {
+        let mut handles = self.handles();
+        let Some(list) = handles.as_mut() else {
+            return Ok(None);
+        };
+        let id = self.registry.len() as JobId + 1;
+        let mut rng = seeds::rng(self.scenario.seed, id, Stream::Job);
+        let will_crash = rng.random::<f64>() < self.scenario.crash_prob;
+        let hash = if self.scenario.is_worker() {
+            // Workers in other processes may run with the same --seed: their owner
+            // ids must still never collide, so they come from the OS.
+            seeds::worker_hash(&mut seeds::rng(seeds::fresh_seed(), id, Stream::Job))
+        } else {
+            seeds::worker_hash(&mut rng)
+        };
+        let mailbox = Arc::new(Mailbox::default());
+        let registered = self.registry.add(client, hash.clone(), mailbox.clone());
+        debug_assert_eq!(registered, id);
+        let job = Job {
+            id,
+            client: self.clients[client].clone(),
+            client_index: client,
+            hash: hash.clone(),
+            will_crash,
+        };
+        self.emit.emit(Event::Queued {
+            job: id,
+            client: job.client.clone(),
+            hash,
+            will_crash,
+        });
+        let cx = self.context(client, id, mailbox, self.scenario.lock_config());
+        let handle = self
+            .clock
+            .spawn(format!("job-{id}"), move || worker::run(&job, &cx))
+            .map_err(EngineError::Spawn)?;
+        list.push(handle);
+        Ok(Some(id))
+    }
+
+    pub(super) fn context(
+        &self,
+        client: usize,
+        id: JobId,
+        mailbox: Arc<Mailbox>,
+        config: LockConfig,
+    ) -> Context {
+        let stream = if id == 0 {
+            Stream::Recovery
+        } else {
+            Stream::Store
+        };
+        let store = self
+            .store
+            .for_caller(seeds::derive(self.scenario.seed, id, stream));
+        let key = lock_key("worker", &self.clients[client]);
+        let text = if id == 0 {
+            Vec::new()
+        } else {
+            self.scenario.text.clone().into_bytes()
+        };
+        let binding = binding_of(&self.outputs[client]);
+        Context {
+            clock: self.clock.clone(),
+            lock: Lock::new(store, self.clock.clone(), key, config)
+                .with_output(Some(binding))
+                .with_broken(
+                    // The recovery stays sound: it stands for the next, correct, run.
+                    if id == 0 { None } else { self.scenario.broken },
+                )
+                .with_queue(self.queues[client].clone()),
+            output: self.outputs[client].clone(),
+            sink: self.sink.clone(),
+            mailbox,
+            text,
+            chunk: self.scenario.chunk,
+            chunk_pause: secs(self.scenario.chunk_pause),
+            announce: self.scenario.is_worker() && id != 0,
+        }
+    }
+
+    /// Takes one unjoined job thread, or closes the run to new jobs when none is left.
+    pub(super) fn next_handle(&self) -> Option<JoinHandle<End>> {
+        let mut handles = self.handles();
+        let list = handles.as_mut()?;
+        match list.pop() {
+            Some(h) => Some(h),
+            None => {
+                *handles = None;
+                None
+            }
+        }
+    }
+}
+
+/// The binding a lock document records for `output`: its id and its path.
+pub(super) fn binding_of(output: &FencedOutput) -> OutputBinding {
+    OutputBinding {
+        id: output.id().to_string(),
+        path: crate::output::recorded_path(output.path()),
+    }
+}

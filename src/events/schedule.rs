@@ -1,0 +1,146 @@
+//! The `--at` grammar: `SECS:ACTION[=VALUE]`, a command at a scenario time, e.g.
+//! `40.5:kill`, `30:outage=5`, `10:lose=2`. Scripts, the CLI and recordings share it.
+
+use super::command::{Command, StoreFault, Target};
+
+/// Parses `SECS:ACTION[=VALUE]`, one `--at`: a command at a scenario time.
+pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
+    let (t, action) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} is not SECS:ACTION (e.g. 40.5:kill)"))?;
+    let t = non_negative(t)?;
+    let (name, value) = match action.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (action, None),
+    };
+    let need = |what: &str| value.ok_or_else(|| format!("{s:?}: {name} needs ={what}"));
+    let num = |what: &str| need(what).and_then(number);
+    let count = |what: &str| -> Result<u64, String> {
+        need(what)?
+            .parse()
+            .map_err(|_| format!("{s:?}: {name} needs a whole number"))
+    };
+    let cmd = match name {
+        "crash" => Command::Crash(Target::Holder(None)),
+        "kill" => Command::Kill(Target::Holder(None)),
+        "stall" => Command::Stall(
+            Target::Holder(None),
+            value.map(positive).transpose()?.unwrap_or(6.0),
+        ),
+        "stop" => Command::Stop,
+        "add" => Command::AddJob(None),
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "speed" => Command::SetSpeed(positive(need("X")?)?),
+        "latency" => Command::Fault(StoreFault::Latency(non_negative(need("SECS")?)?)),
+        "spike" => {
+            let v = need("MAX,SECS")?;
+            let (max, secs) = v
+                .split_once(',')
+                .ok_or_else(|| format!("{s:?}: spike needs =MAX,SECS"))?;
+            Command::Fault(StoreFault::Spike {
+                max: non_negative(max)?,
+                secs: non_negative(secs)?,
+            })
+        }
+        "jitter" => Command::Fault(StoreFault::Jitter(probability(need("P")?)?)),
+        "fail" => Command::Fault(StoreFault::FailNext(count("N")?)),
+        "fail-prob" => Command::Fault(StoreFault::FailProbability(probability(need("P")?)?)),
+        "lose" => Command::Fault(StoreFault::LoseNext(count("N")?)),
+        "lose-prob" => Command::Fault(StoreFault::LoseProbability(probability(need("P")?)?)),
+        "outage" => Command::Fault(StoreFault::Outage(num("SECS")?.max(0.0))),
+        "clear" => Command::Fault(StoreFault::Clear),
+        "reset" => Command::Fault(StoreFault::Reset),
+        other => {
+            return Err(format!(
+                "{other:?} is not an action: use crash, kill, stall[=SECS], stop, add, pause, resume, speed=X, latency=SECS, spike=MAX,SECS, jitter=P, fail=N, fail-prob=P, lose=N, lose-prob=P, outage=SECS, reset, clear"
+            ));
+        }
+    };
+    Ok((t, cmd))
+}
+
+/// A finite number (the grammar's number rules; the CLI's flags use them too).
+pub fn number(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("{s:?} is not a finite number"));
+    }
+    Ok(v)
+}
+
+/// A finite number above 0.
+pub fn positive(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v <= 0.0 {
+        return Err(format!("must be greater than 0, got {s}"));
+    }
+    Ok(v)
+}
+
+/// A finite number of at least 0.
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v < 0.0 {
+        return Err(format!("must not be negative, got {s}"));
+    }
+    Ok(v)
+}
+
+/// A probability in [0, 1].
+pub fn probability(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("must be between 0 and 1, got {s}"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_parse_with_their_values() {
+        assert_eq!(
+            parse_at("40.5:kill"),
+            Ok((40.5, Command::Kill(Target::Holder(None))))
+        );
+        assert_eq!(
+            parse_at("30:outage=5"),
+            Ok((30.0, Command::Fault(StoreFault::Outage(5.0))))
+        );
+        assert_eq!(
+            parse_at("1:spike=0.5,2"),
+            Ok((
+                1.0,
+                Command::Fault(StoreFault::Spike {
+                    max: 0.5,
+                    secs: 2.0
+                })
+            ))
+        );
+        assert_eq!(
+            parse_at("0:stall"),
+            Ok((0.0, Command::Stall(Target::Holder(None), 6.0)))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(parse_at("kill").unwrap_err().contains("\"kill\""));
+        assert!(parse_at("1e300x:kill").unwrap_err().contains("1e300x"));
+        assert!(parse_at("inf:kill").unwrap_err().contains("inf"));
+        assert!(parse_at("-1:kill").unwrap_err().contains("-1"));
+        assert!(parse_at("1:fail=x").unwrap_err().contains("whole number"));
+        assert!(
+            parse_at("1:jitter=2")
+                .unwrap_err()
+                .contains("between 0 and 1")
+        );
+        assert!(parse_at("1:explode").unwrap_err().contains("\"explode\""));
+    }
+}
