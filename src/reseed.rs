@@ -21,10 +21,9 @@
 
 use std::path::Path;
 
-use serde_json::json;
 use thiserror::Error;
 
-use crate::lock::{LockDoc, LockError, OutputBinding};
+use crate::lock::{LockError, OutputBinding, raise_free, read_doc, restore};
 use crate::output::{FencedOutput, OutputError};
 use crate::store::{Store, StoreError};
 
@@ -140,26 +139,16 @@ pub fn reseed(
         id: record.output.clone(),
         path: crate::output::recorded_path(path),
     };
-    let Some(found) = store.find_one(&json!({ "_id": key }))? else {
-        let mut doc = json!({
-            "_id": key,
-            "owner": null,
-            "fence": record.highest,
-            "heartbeat": 0,
-            "committed": committed,
-            "incarnation": lock,
-        });
-        binding.write_into(&mut doc);
-        return match store.insert_one(doc) {
-            Ok(()) => Ok(Reseeded::Restored {
+    let Some(doc) = read_doc(store, key)? else {
+        return if restore(store, key, record.highest, committed, &lock, &binding)? {
+            Ok(Reseeded::Restored {
                 fence: record.highest,
                 committed,
-            }),
-            Err(StoreError::DuplicateKey(_)) => Err(ReseedError::Changed(key.to_string())),
-            Err(e) => Err(e.into()),
+            })
+        } else {
+            Err(ReseedError::Changed(key.to_string()))
         };
     };
-    let doc = LockDoc::from_value(&found)?;
     if doc.incarnation.as_deref() == Some(lock.as_str())
         && doc.fence >= record.highest
         && doc.committed >= record.watermark
@@ -182,16 +171,9 @@ pub fn reseed(
     } else {
         committed
     };
-    let mut set = json!({
-        "owner": null,
-        "fence": fence,
-        "heartbeat": doc.heartbeat + 1,
-        "committed": committed,
-        "incarnation": lock,
-    });
-    binding.write_into(&mut set);
-    match store.update_one(&doc.cas_filter(), &set)? {
-        Some(_) => Ok(Reseeded::Raised { fence, committed }),
-        None => Err(ReseedError::Changed(key.to_string())),
+    if raise_free(store, &doc, fence, committed, &lock, &binding)? {
+        Ok(Reseeded::Raised { fence, committed })
+    } else {
+        Err(ReseedError::Changed(key.to_string()))
     }
 }

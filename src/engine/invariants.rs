@@ -1,4 +1,4 @@
-//! The run invariants, checked from the event stream alone (DESIGN §3, issue #2):
+//! The run invariants, checked from the event stream alone (docs/PROTOCOL.md §3):
 //!
 //! 1. fences strictly increase per key, in the output's own order;
 //! 2. no two jobs hold one key at the same time in scenario time, except a holder

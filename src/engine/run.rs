@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender};
-use serde_json::json;
 
 use super::EngineError;
 use super::dispatch;
@@ -18,7 +17,7 @@ use super::shared::Shared;
 use super::verdicts::{check_committed, check_output};
 use crate::clock::Clock;
 use crate::events::{Command, Event, Stamped, Summary};
-use crate::lock::{LocalQueue, LockConfig, LockDoc, lock_key};
+use crate::lock::{LocalQueue, LockConfig, lock_key, read_doc};
 use crate::output::FencedOutput;
 use crate::store::{FaultyStore, Store};
 use crate::worker::{self, End, Job, Mailbox};
@@ -150,10 +149,7 @@ fn recover(shared: &Arc<Shared>, violations: &mut Vec<String>) {
             return;
         }
         let key = lock_key("worker", client);
-        let doc = match shared.raw_store.find_one(&json!({ "_id": key })) {
-            Ok(Some(v)) => LockDoc::from_value(&v).ok(),
-            _ => None,
-        };
+        let doc = read_doc(shared.raw_store.as_ref(), &key).ok().flatten();
         let output = &shared.outputs[index];
         let needed = match doc {
             Some(d) => d.owner.is_some() || output.len() > d.committed,
@@ -212,8 +208,8 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
         .filter(|_| standalone && halted.is_none())
     {
         let key = lock_key("worker", client);
-        if let Ok(Some(doc)) = shared.raw_store.find_one(&json!({ "_id": key }))
-            && !doc.get("owner").is_none_or(|o| o.is_null())
+        if let Ok(Some(doc)) = read_doc(shared.raw_store.as_ref(), &key)
+            && doc.owner.is_some()
         {
             violations.push(format!("{client}: lock still held after every job ended"));
         }

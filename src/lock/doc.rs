@@ -3,10 +3,11 @@
 use serde_json::{Value, json};
 
 use super::LockError;
+use super::state::LOCK_PREFIX;
 
 /// Builds the lock key for a job name and a client, e.g. `lock:worker:client-1`.
 pub fn lock_key(job: &str, client: &str) -> String {
-    format!("lock:{job}:{client}")
+    format!("{LOCK_PREFIX}{job}:{client}")
 }
 
 /// The fields of a lock document as the lock protocol reads them.

@@ -1,4 +1,4 @@
-//! The lock protocol (DESIGN §3), built on the store's operations alone.
+//! The lock protocol (docs/PROTOCOL.md §3), built on the store's operations alone.
 //!
 //! * The very first acquisition of a key is an `insert_one`; `DuplicateKey` means the
 //!   document exists. There is no find-then-insert.
@@ -12,27 +12,32 @@
 //!   with a CAS on exactly those values.
 //! * A waiter gives up after `give_up` and leaves nothing behind (it only read).
 
+mod acquire;
+mod admin;
+mod attempt;
 mod doc;
+mod handle;
 mod lease;
 mod presence;
 mod queue;
+pub mod state;
 
+pub use admin::{raise_free, rebind, restore};
 pub use doc::{LockDoc, OutputBinding, lock_key, new_incarnation};
 pub use lease::{Lease, Renewal};
 pub use presence::Presence;
 pub use queue::LocalQueue;
-
-use queue::{Handoff, Offer, Place, Turn};
+pub use state::{LeaseState, Stillness, Survey, read_doc, survey};
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::clock::{Clock, Wake};
+use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
 /// Errors the lock reports to its caller.
@@ -218,467 +223,15 @@ pub fn backoff(retry: Duration, errors: u32) -> Duration {
 struct Waiter<'a> {
     owner: &'a str,
     attempts: u32,
-    watch: Option<Watch>,
+    /// How long the holder's (fence, heartbeat) has stood still, as this waiter saw.
+    watch: Option<Stillness>,
     may_insert: bool,
     /// A write whose reply never came: when it was sent and what it would mean.
     unacked: Option<(Duration, Via)>,
     errors_in_row: u32,
 }
 
-/// What a waiter remembers between attempts to time the holder's lease.
-struct Watch {
-    fence: u64,
-    heartbeat: u64,
-    since: Duration,
-}
-
-impl Lock {
-    /// A lock on `key` in `store`, timed by `clock`.
-    pub fn new(store: Arc<dyn Store>, clock: Clock, key: String, config: LockConfig) -> Lock {
-        Lock {
-            store,
-            clock,
-            key,
-            config,
-            exists: AtomicBool::new(false),
-            last_released: Arc::new(Mutex::new(None)),
-            broken: None,
-            queue: None,
-            output: None,
-        }
-    }
-
-    /// This lock bound to an output: acquisitions bind an unbound document to it and
-    /// refuse a document bound to another output ([`LockError::OtherOutput`]).
-    pub fn with_output(mut self, output: Option<OutputBinding>) -> Lock {
-        self.output = output;
-        self
-    }
-
-    /// Refuses a document that commits to another output than ours.
-    fn check_output(&self, doc: &LockDoc) -> Result<(), LockError> {
-        match (&doc.output, &self.output) {
-            (Some(bound), Some(ours)) if bound.id != ours.id => Err(LockError::OtherOutput {
-                key: self.key.clone(),
-                bound_path: bound.path.clone(),
-                bound_id: bound.id.clone(),
-                ours_path: ours.path.clone(),
-                ours_id: ours.id.clone(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// This lock in queue mode ([`LocalQueue`]): every lock of this process on this
-    /// key must share the one queue. Ignored on a virtual clock.
-    pub fn with_queue(mut self, queue: Option<Arc<LocalQueue>>) -> Lock {
-        self.queue = queue;
-        self
-    }
-
-    /// The queue this lock waits in, if it is in queue mode and the clock is real.
-    fn local_queue(&self) -> Option<&Arc<LocalQueue>> {
-        self.queue.as_ref().filter(|_| !self.clock.is_virtual())
-    }
-
-    /// Scenario time `d` as real time at the clock's current speed.
-    fn real(&self, d: Duration) -> Duration {
-        d.div_f64(self.clock.speed().max(f64::MIN_POSITIVE))
-    }
-
-    /// This lock with a deliberately broken protocol (for tests of the checkers).
-    pub fn with_broken(mut self, broken: Option<Broken>) -> Lock {
-        self.broken = broken;
-        self
-    }
-
-    /// The lock key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// The protocol timing.
-    pub fn config(&self) -> LockConfig {
-        self.config
-    }
-
-    /// This lock's store handle (for a waiter's optional presence announcements).
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
-    }
-
-    /// Reads the lock document, if it exists.
-    pub fn read(&self) -> Result<Option<LockDoc>, LockError> {
-        match self.store.find_one(&json!({ "_id": self.key }))? {
-            Some(v) => Ok(Some(LockDoc::from_value(&v)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Waits for the lock as `owner`, retrying every `retry` until `give_up`.
-    ///
-    /// `abort` is checked between attempts (and wakes the retry sleep after a
-    /// [`Clock::poke`]); it must only read atomics. After a store error the pause
-    /// doubles (up to [`MAX_BACKOFF`] or `retry`, whichever is longer), so a store in
-    /// trouble is not hammered.
-    pub fn acquire(
-        &self,
-        owner: &str,
-        observer: &mut dyn AcquireObserver,
-        abort: &dyn Fn() -> bool,
-    ) -> Result<AcquireOutcome, LockError> {
-        let start = self.clock.now();
-        let mut w = Waiter {
-            owner,
-            attempts: 0,
-            watch: None,
-            // Until this lock has seen its document, the insert is the atomic create.
-            may_insert: !self.exists.load(Ordering::Relaxed),
-            unacked: None,
-            errors_in_row: 0,
-        };
-        // Queue mode: our place in line; dropping it (however we leave) lets the next up.
-        let place = self.local_queue().map(|q| q.join(owner));
-        // A new head whose lock is held by a local lease parks before reading the
-        // store: that holder will hand over or release, and either wakes it.
-        let mut fresh_head = true;
-        loop {
-            if abort() {
-                return Ok(self.stop_waiting(place, &mut w, start, Stop::Aborted));
-            }
-            let waited = self.clock.now() - start;
-            if let Some(p) = &place {
-                let left = self.config.give_up.saturating_sub(waited);
-                match p.turn(self.real(left)) {
-                    Turn::Offered(offer) => {
-                        if let Some(won) = self.take_offer(&mut w, Some(offer), start) {
-                            return Ok(won);
-                        }
-                    }
-                    Turn::NotYet if left.is_zero() => {
-                        return Ok(self.stop_waiting(place, &mut w, start, Stop::GaveUp));
-                    }
-                    Turn::NotYet => {
-                        observer.in_line();
-                        continue;
-                    }
-                    Turn::Head => {
-                        if fresh_head && let Some(seen) = p.queue().local_holder_generation() {
-                            fresh_head = false;
-                            let offer = p.park(seen, self.notice_pause(waited), abort);
-                            if let Some(won) = self.take_offer(&mut w, offer, start) {
-                                return Ok(won);
-                            }
-                            continue;
-                        }
-                    }
-                }
-                fresh_head = false;
-            }
-            let generation = place.as_ref().map(|p| p.queue().generation());
-            w.attempts += 1;
-            let mut local_holder = false;
-            match self.attempt(&mut w, observer) {
-                Ok(Attempt::Won(lease, via, committed)) => {
-                    let acquisition = Acquisition {
-                        attempts: w.attempts,
-                        waited: self.clock.now() - start,
-                        via,
-                        committed,
-                    };
-                    let lease = lease.with_base_committed(committed);
-                    return Ok(AcquireOutcome::Acquired(Arc::new(lease), acquisition));
-                }
-                Ok(Attempt::NotYet(seen)) => {
-                    w.errors_in_row = 0;
-                    if let (Some(place), Seen::Held { owner: holder, .. }) = (&place, &seen) {
-                        local_holder = place.queue().is_local_holder(holder);
-                    }
-                    observer.attempt(w.attempts, &seen);
-                }
-                Err(LockError::Store(e)) => {
-                    w.errors_in_row += 1;
-                    observer.attempt(w.attempts, &Seen::StoreError(e.to_string()));
-                }
-                Err(e) => return Err(e),
-            }
-            let waited = self.clock.now() - start;
-            if waited >= self.config.give_up {
-                return Ok(self.stop_waiting(place, &mut w, start, Stop::GaveUp));
-            }
-            if let (Some(place), Some(seen), true) = (&place, generation, local_holder) {
-                // The holder is one of ours: it hands over or wakes us when it lets go.
-                let offer = place.park(seen, self.notice_pause(waited), abort);
-                if let Some(won) = self.take_offer(&mut w, offer, start) {
-                    return Ok(won);
-                }
-                continue;
-            }
-            if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {
-                // Wait well: sleep until the lock document changes (a release, a
-                // heartbeat) rather than polling.
-                self.store
-                    .wait_for_change(&self.key, self.notice_pause(waited));
-                continue;
-            }
-            let pause = self
-                .backoff(w.errors_in_row)
-                .min(self.config.give_up - waited);
-            if self.clock.sleep_or(pause, abort) == Wake::Interrupted {
-                continue; // the abort check at the top reports it
-            }
-        }
-    }
-
-    /// The pause before the next attempt after `errors` store errors in a row.
-    fn backoff(&self, errors: u32) -> Duration {
-        backoff(self.config.retry, errors)
-    }
-
-    /// How long (real time) a waiter that waits for a notice (a change notification
-    /// from the store, or a local holder letting go) sleeps before re-reading anyway:
-    /// a third of a lease, often enough to time a silent holder's lease (one that
-    /// died or stalled is still taken over), and at least `retry`, so a waiter that
-    /// is notified is never polled harder than one that is not.
-    fn notice_pause(&self, waited: Duration) -> Duration {
-        let left = self.config.give_up.saturating_sub(waited);
-        self.real(self.config.retry.max(self.config.lease / 3).min(left))
-    }
-
-    /// Acts on what a parked head was handed: the lock itself, or a handoff whose
-    /// reply was lost (the next read decides), or nothing.
-    fn take_offer(
-        &self,
-        w: &mut Waiter<'_>,
-        offer: Option<Offer>,
-        start: Duration,
-    ) -> Option<AcquireOutcome> {
-        match offer? {
-            Offer::Handed(handoff) => Some(self.handed(w, handoff, start)),
-            Offer::Unknown { sent_at } => {
-                // If the handoff applied, our next read finds us the owner. The
-                // document exists (somebody held it), so no insert may overwrite this.
-                w.unacked = Some((sent_at, Via::Free));
-                w.may_insert = false;
-                self.exists.store(true, Ordering::Relaxed);
-                None
-            }
-            Offer::Declined => None,
-        }
-    }
-
-    /// The acquisition a handoff made.
-    fn handed(&self, w: &mut Waiter<'_>, h: Handoff, start: Duration) -> AcquireOutcome {
-        w.attempts += 1;
-        self.exists.store(true, Ordering::Relaxed);
-        let lease = self
-            .lease(w.owner, h.fence, h.incarnation, h.heartbeat, h.sent_at)
-            .with_base_committed(h.committed);
-        let acquisition = Acquisition {
-            attempts: w.attempts,
-            waited: self.clock.now() - start,
-            via: Via::Free,
-            committed: h.committed,
-        };
-        AcquireOutcome::Acquired(Arc::new(lease), acquisition)
-    }
-
-    /// Ends a wait that did not acquire (abort, give-up), leaving the queue first.
-    ///
-    /// A holder may have handed us the lock just before we decided to go: then we
-    /// take it (the caller deals with why it wanted to stop, as after any
-    /// acquisition), rather than leave the lock in our name for a whole lease. If the
-    /// handoff's reply was lost, one read tells whether it applied.
-    fn stop_waiting(
-        &self,
-        place: Option<Place>,
-        w: &mut Waiter<'_>,
-        start: Duration,
-        stop: Stop,
-    ) -> AcquireOutcome {
-        match place.and_then(Place::leave) {
-            Some(Offer::Handed(handoff)) => return self.handed(w, handoff, start),
-            Some(Offer::Unknown { sent_at }) => {
-                // If this read fails too, the lock may stay in our name until a
-                // waiter times its lease out: safe, only slow.
-                if let Ok(Some(doc)) = self.read()
-                    && doc.owner.as_deref() == Some(w.owner)
-                {
-                    let handoff = Handoff {
-                        incarnation: doc.incarnation_or_legacy(),
-                        fence: doc.fence,
-                        heartbeat: doc.heartbeat,
-                        committed: doc.committed,
-                        sent_at,
-                    };
-                    return self.handed(w, handoff, start);
-                }
-            }
-            Some(Offer::Declined) | None => {}
-        }
-        let (attempts, waited) = (w.attempts, self.clock.now() - start);
-        match stop {
-            Stop::Aborted => AcquireOutcome::Aborted { attempts, waited },
-            Stop::GaveUp => AcquireOutcome::GaveUp { attempts, waited },
-        }
-    }
-
-    fn attempt(
-        &self,
-        w: &mut Waiter<'_>,
-        observer: &mut dyn AcquireObserver,
-    ) -> Result<Attempt, LockError> {
-        let owner = w.owner;
-        if w.may_insert {
-            let sent_at = self.clock.now();
-            // If the reply is lost, the insert may still have applied: remember it so
-            // the next read can recognise our own owner id. An earlier unanswered
-            // write is kept instead: its earlier time is the safe start of a lease.
-            let earlier = w.unacked.clone();
-            w.unacked.get_or_insert((sent_at, Via::Created));
-            let incarnation = new_incarnation();
-            let first = LockDoc::first(&self.key, owner, &incarnation, self.output.as_ref());
-            match self.store.insert_one(first) {
-                Ok(()) => {
-                    self.exists.store(true, Ordering::Relaxed);
-                    let lease = self.lease(owner, 1, incarnation, 0, sent_at);
-                    return Ok(Attempt::Won(lease, Via::Created, 0));
-                }
-                Err(StoreError::DuplicateKey(_)) => {
-                    self.exists.store(true, Ordering::Relaxed);
-                    w.may_insert = false;
-                    // This insert certainly did not apply; an earlier unanswered
-                    // write still may have.
-                    w.unacked = earlier;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let cached = self
-            .last_released
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(doc) = cached
-            && doc.owner.is_none()
-            && let Ok(Attempt::Won(lease, via, committed)) = self.cas(w, &doc, Via::Free)
-        {
-            return Ok(Attempt::Won(lease, via, committed));
-        }
-        let Some(doc) = self.read()? else {
-            // Only possible before the first insert applied (e.g. it failed).
-            w.may_insert = true;
-            return Ok(Attempt::NotYet(Seen::LostRace));
-        };
-        if doc.owner.as_deref() == Some(owner) {
-            // Our last write applied but its reply was lost: the lock is ours. Its
-            // lease counts from when that write was sent.
-            let (sent_at, via) = w.unacked.take().unwrap_or((self.clock.now(), Via::Free));
-            let incarnation = doc.incarnation_or_legacy();
-            let lease = self.lease(owner, doc.fence, incarnation, doc.heartbeat, sent_at);
-            return Ok(Attempt::Won(lease, via, doc.committed));
-        }
-        self.check_output(&doc)?;
-        match &doc.owner {
-            None => self.cas(w, &doc, Via::Free),
-            Some(holder) => {
-                let now = self.clock.now();
-                let unchanged_since = match &w.watch {
-                    Some(x) if x.fence == doc.fence && x.heartbeat == doc.heartbeat => x.since,
-                    _ => {
-                        w.watch = Some(Watch {
-                            fence: doc.fence,
-                            heartbeat: doc.heartbeat,
-                            since: now,
-                        });
-                        now
-                    }
-                };
-                let unchanged_for = now - unchanged_since;
-                if unchanged_for >= self.config.lease {
-                    observer.expired(holder, doc.fence, unchanged_for);
-                    let via = Via::Takeover {
-                        owner: holder.clone(),
-                        fence: doc.fence,
-                    };
-                    return self.cas(w, &doc, via);
-                }
-                Ok(Attempt::NotYet(Seen::Held {
-                    owner: holder.clone(),
-                    fence: doc.fence,
-                    heartbeat: doc.heartbeat,
-                }))
-            }
-        }
-    }
-
-    /// Takes the lock from the exact state `doc` with one compare-and-set.
-    fn cas(&self, w: &mut Waiter<'_>, doc: &LockDoc, via: Via) -> Result<Attempt, LockError> {
-        let fence = doc.fence + 1;
-        let heartbeat = doc.heartbeat + 1;
-        let mut set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
-        // A document from a version that wrote no incarnation gets one now; an
-        // unbound one is bound to our output. Both in the same compare-and-set.
-        let incarnation = match &doc.incarnation {
-            Some(i) => i.clone(),
-            None => {
-                let i = new_incarnation();
-                set["incarnation"] = json!(i);
-                i
-            }
-        };
-        if doc.output.is_none()
-            && let Some(b) = &self.output
-        {
-            b.write_into(&mut set);
-        }
-        let sent_at = self.clock.now();
-        let earlier = w.unacked.clone();
-        w.unacked.get_or_insert((sent_at, via.clone()));
-        let filter = match self.broken {
-            Some(Broken::BlindAcquire) => json!({ "_id": self.key }),
-            _ => doc.cas_filter(),
-        };
-        match self.store.update_one(&filter, &set)? {
-            Some(updated) => {
-                let now = LockDoc::from_value(&updated)?;
-                let lease = self.lease(w.owner, fence, incarnation, heartbeat, sent_at);
-                Ok(Attempt::Won(lease, via, now.committed))
-            }
-            None => {
-                // This CAS certainly did not apply; an earlier unanswered write (e.g.
-                // a handoff whose reply was lost) still may have.
-                w.unacked = earlier;
-                Ok(Attempt::NotYet(Seen::LostRace))
-            }
-        }
-    }
-
-    fn lease(
-        &self,
-        owner: &str,
-        fence: u64,
-        incarnation: String,
-        heartbeat: u64,
-        sent_at: Duration,
-    ) -> Lease {
-        Lease::new(
-            self.store.clone(),
-            self.clock.clone(),
-            self.key.clone(),
-            owner.to_string(),
-            fence,
-            incarnation,
-            heartbeat,
-            self.config.lease,
-            sent_at,
-        )
-        .with_unchecked_release(self.broken == Some(Broken::UncheckedRelease))
-        .with_release_receipt(self.last_released.clone())
-        .with_queue(self.local_queue().cloned())
-    }
-}
-
+/// What one attempt came to.
 enum Attempt {
     Won(Lease, Via, u64),
     NotYet(Seen),

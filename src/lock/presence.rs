@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::state::presence_id;
 use crate::store::Store;
 
 /// One waiter's announcement.
@@ -29,7 +30,7 @@ impl Presence {
     pub fn new(store: Arc<dyn Store>, key: &str, owner: &str) -> Presence {
         Presence {
             store,
-            id: format!("wait:{key}:{owner}"),
+            id: presence_id(key, owner),
             key: key.to_string(),
             owner: owner.to_string(),
             touched: 0,

@@ -1,0 +1,193 @@
+//! The lock's state as an onlooker reads it: which documents are locks and which
+//! are waiters' announcements, and how long a holder has been silent.
+//!
+//! This is the one place that knows the id prefixes and the expiry rule; the
+//! waiter's own takeover decision ([`Stillness`]), the engine, `watch` and the
+//! dashboard all ask it. The rule never compares clocks across processes: a lease
+//! counts as expired when one observer has seen the same (fence, heartbeat) for a
+//! whole lease on its *own* clock.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{LockDoc, LockError};
+use crate::store::{Store, StoreError};
+
+/// The `_id` prefix of every lock document.
+pub const LOCK_PREFIX: &str = "lock:";
+/// The `_id` prefix of a waiter's announcement ([`super::Presence`]).
+pub const PRESENCE_PREFIX: &str = "wait:";
+
+/// Whether a document `_id` names a lock document.
+pub fn is_lock_id(id: &str) -> bool {
+    id.starts_with(LOCK_PREFIX)
+}
+
+/// The `_id` of waiter `owner`'s announcement on lock `key`.
+pub fn presence_id(key: &str, owner: &str) -> String {
+    format!("{PRESENCE_PREFIX}{key}:{owner}")
+}
+
+/// Reads the lock document of `key`, if it exists.
+pub fn read_doc(store: &dyn Store, key: &str) -> Result<Option<LockDoc>, LockError> {
+    match store.find_one(&json!({ "_id": key }))? {
+        Some(v) => Ok(Some(LockDoc::from_value(&v)?)),
+        None => Ok(None),
+    }
+}
+
+/// Times how long a holder's (fence, heartbeat) pair has stood still, on the
+/// observer's own clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stillness {
+    fence: u64,
+    heartbeat: u64,
+    since: Duration,
+}
+
+impl Stillness {
+    /// Starts timing the pair seen at `now`.
+    pub fn new(fence: u64, heartbeat: u64, now: Duration) -> Stillness {
+        Stillness {
+            fence,
+            heartbeat,
+            since: now,
+        }
+    }
+
+    /// Notes the pair seen at `now` and returns how long it has stood still: any
+    /// change (a renewal, a new holder) starts the timing again.
+    pub fn observe(
+        slot: &mut Option<Stillness>,
+        fence: u64,
+        heartbeat: u64,
+        now: Duration,
+    ) -> Duration {
+        match slot {
+            Some(s) if s.fence == fence && s.heartbeat == heartbeat => now.saturating_sub(s.since),
+            _ => {
+                *slot = Some(Stillness::new(fence, heartbeat, now));
+                Duration::ZERO
+            }
+        }
+    }
+}
+
+/// What a lock looks like to one observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Nobody holds it.
+    Free,
+    /// Held, and the heartbeat moved within half a lease.
+    Held,
+    /// Held, but the heartbeat has stood still for half a lease or more.
+    Silent,
+    /// Held, and still for a whole lease: a waiter may take it over.
+    Expired,
+}
+
+impl LeaseState {
+    /// The state of a lock that is `held` and whose pair has stood still for `still`.
+    pub fn judge(held: bool, still: Duration, lease: Duration) -> LeaseState {
+        match held {
+            false => LeaseState::Free,
+            true if is_expired(still, lease) => LeaseState::Expired,
+            true if still >= lease / 2 => LeaseState::Silent,
+            true => LeaseState::Held,
+        }
+    }
+
+    /// The state's name, as `watch` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaseState::Free => "free",
+            LeaseState::Held => "held",
+            LeaseState::Silent => "silent",
+            LeaseState::Expired => "expired",
+        }
+    }
+}
+
+/// Whether a holder silent for `still` has lost its lease of length `lease`.
+pub fn is_expired(still: Duration, lease: Duration) -> bool {
+    still >= lease
+}
+
+/// A waiter's announcement as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// The announcement's own `_id`.
+    pub id: String,
+    /// The lock key it waits for.
+    pub key: String,
+    /// The waiter's owner id.
+    pub owner: String,
+    /// A counter the waiter bumps while it is alive.
+    pub touched: u64,
+}
+
+/// Every lock document and waiter announcement in a store, from one read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Survey {
+    /// Lock documents (malformed ones are left out).
+    pub locks: Vec<LockDoc>,
+    /// Waiters' announcements.
+    pub waiters: Vec<Announcement>,
+}
+
+/// Reads every document of the store once (`find_many({})`) and sorts out the
+/// locks and the announcements; anything else is ignored.
+pub fn survey(store: &dyn Store) -> Result<Survey, StoreError> {
+    let mut survey = Survey::default();
+    for d in store.find_many(&json!({}))? {
+        let Some(id) = d.get("_id").and_then(Value::as_str) else {
+            continue;
+        };
+        if is_lock_id(id) {
+            if let Ok(doc) = LockDoc::from_value(&d) {
+                survey.locks.push(doc);
+            }
+        } else if id.starts_with(PRESENCE_PREFIX)
+            && let (Some(key), Some(owner)) = (
+                d.get("key").and_then(Value::as_str),
+                d.get("owner").and_then(Value::as_str),
+            )
+        {
+            survey.waiters.push(Announcement {
+                id: id.to_string(),
+                key: key.to_string(),
+                owner: owner.to_string(),
+                touched: d.get("touched").and_then(Value::as_u64).unwrap_or(0),
+            });
+        }
+    }
+    Ok(survey)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn stillness_restarts_on_any_change() {
+        let mut slot = None;
+        assert_eq!(Stillness::observe(&mut slot, 1, 0, S), Duration::ZERO);
+        assert_eq!(Stillness::observe(&mut slot, 1, 0, 3 * S), 2 * S);
+        assert_eq!(Stillness::observe(&mut slot, 1, 1, 4 * S), Duration::ZERO);
+        assert_eq!(Stillness::observe(&mut slot, 2, 1, 5 * S), Duration::ZERO);
+        assert_eq!(Stillness::observe(&mut slot, 2, 1, 9 * S), 4 * S);
+    }
+
+    #[test]
+    fn a_lease_expires_after_a_whole_lease_of_silence() {
+        let lease = 3 * S;
+        assert_eq!(LeaseState::judge(false, 10 * S, lease), LeaseState::Free);
+        assert_eq!(LeaseState::judge(true, S, lease), LeaseState::Held);
+        assert_eq!(LeaseState::judge(true, 2 * S, lease), LeaseState::Silent);
+        assert_eq!(LeaseState::judge(true, lease, lease), LeaseState::Expired);
+        assert!(!is_expired(lease - Duration::from_nanos(1), lease));
+    }
+}
