@@ -153,7 +153,7 @@ pub enum ClockArg {
     Virtual,
 }
 
-/// The scenario flags (DESIGN §1).
+/// The scenario flags (docs/PROTOCOL.md §1).
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Jobs, each on its own thread.

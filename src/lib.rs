@@ -15,6 +15,7 @@ pub mod lock;
 pub mod output;
 pub mod reseed;
 pub mod sanitize;
+pub mod screen;
 pub mod store;
 pub mod torture;
 pub mod tui;

@@ -1,4 +1,4 @@
-//! Lock protocol tests (DESIGN.md §3), through the public API only.
+//! Lock protocol tests (docs/PROTOCOL.md §3), through the public API only.
 //!
 //! Anything that depends on time runs on the virtual clock, where scenario time moves
 //! only when every participant thread sleeps: a lease expires exactly when the

@@ -759,7 +759,7 @@ fn a_head_not_yet_working_is_handed_the_lock() {
     assert_eq!(queue.waiting(), 0);
 }
 
-/// A waiter that is aborted must leave nothing behind (DESIGN §3.9), even when a
+/// A waiter that is aborted must leave nothing behind (PROTOCOL §3.9), even when a
 /// local holder released just as it became the head: either it takes the lock it was
 /// handed (and its caller releases it), or the lock must not stay in its name.
 ///

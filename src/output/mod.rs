@@ -5,9 +5,9 @@
 //! after its lease was taken over, and write anyway. So the output itself checks the
 //! fencing token: it remembers the highest fence it has accepted, and the holder that
 //! fenced in with it, and rejects any operation that carries a lower fence, or the
-//! same fence from somebody else (DESIGN §3.7).
+//! same fence from somebody else (PROTOCOL §3.7).
 //!
-//! Torn records are repaired by truncation (DESIGN §3.8): every new holder first
+//! Torn records are repaired by truncation (PROTOCOL §3.8): every new holder first
 //! "fences in" with the committed length it read from the lock document, which
 //! raises the accepted fence and cuts off whatever a dead or failed holder left
 //! half-written. Every accepted operation gets a sequence number in the writer's own

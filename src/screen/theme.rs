@@ -6,9 +6,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use super::state::{JobState, Level};
-
-/// The dashboard's styles.
+/// The styles of every terminal front end (the dashboard adds its job-state and
+/// log-level styles in `tui::theme`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     /// Whether colours are used.
@@ -32,7 +31,8 @@ impl Theme {
         Theme { color: false }
     }
 
-    fn pick(&self, color: Style, mono: Style) -> Style {
+    /// `color` in a colourful theme, `mono` in a monochrome one.
+    pub fn pick(&self, color: Style, mono: Style) -> Style {
         if self.color { color } else { mono }
     }
 
@@ -92,43 +92,6 @@ impl Theme {
             Style::new().fg(Color::Black).bg(Color::Green),
             Style::new().add_modifier(Modifier::REVERSED),
         )
-    }
-
-    /// A job state.
-    pub fn state(&self, s: JobState) -> Style {
-        if !self.color {
-            return match s {
-                JobState::Running | JobState::Stalled => Style::new().add_modifier(Modifier::BOLD),
-                JobState::Fenced | JobState::Killed => {
-                    Style::new().add_modifier(Modifier::UNDERLINED)
-                }
-                _ => Style::new(),
-            };
-        }
-        let c = match s {
-            JobState::Queued => Color::DarkGray,
-            JobState::Waiting => Color::Yellow,
-            JobState::Running => Color::Green,
-            JobState::Stalled => Color::Magenta,
-            JobState::Crashed => Color::Red,
-            JobState::Killed => Color::LightRed,
-            JobState::Fenced => Color::Magenta,
-            JobState::GaveUp => Color::Gray,
-            JobState::Finished => Color::Blue,
-        };
-        Style::new().fg(c)
-    }
-
-    /// A log line.
-    pub fn level(&self, l: Level) -> Style {
-        match l {
-            Level::Info => Style::new(),
-            Level::Notice => self.pick(
-                Style::new().fg(Color::Yellow),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
-            Level::Warning => self.warn(),
-        }
     }
 
     /// The holder stripe on the timeline (alternating so neighbours differ).

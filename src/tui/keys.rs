@@ -3,6 +3,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::screen::is_quit;
+
 /// Something a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -88,14 +90,13 @@ pub const BINDINGS: &[Binding] = &[
 
 /// The action for a key press, if any.
 pub fn action_for(key: KeyEvent) -> Option<Action> {
+    if is_quit(key) {
+        return Some(Action::Quit);
+    }
     if key.modifiers.contains(KeyModifiers::CONTROL) {
-        return match key.code {
-            KeyCode::Char('c') => Some(Action::Quit),
-            _ => None,
-        };
+        return None;
     }
     Some(match key.code {
-        KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Esc => Action::Close,
         KeyCode::Char(' ') => Action::TogglePause,

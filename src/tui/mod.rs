@@ -7,10 +7,8 @@
 //! loop in a `TestBackend`.
 
 pub mod app;
-pub mod input;
 pub mod keys;
 pub mod state;
-pub mod term;
 pub mod theme;
 pub mod view;
 
@@ -21,8 +19,8 @@ use crossbeam_channel::{Receiver, select};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
+use crate::screen::{Input, TerminalGuard, input};
 use app::{App, Effect};
-use input::Input;
 use theme::Theme;
 
 use crate::engine::{self, EngineError, RunHandle, Scenario, seeds};
@@ -276,8 +274,7 @@ pub fn run(
         dashboard = dashboard.with_recorder(w);
     }
     let summary = {
-        let mut guard =
-            term::TerminalGuard::enter().map_err(|e| TuiError::Terminal(e.to_string()))?;
+        let mut guard = TerminalGuard::enter().map_err(|e| TuiError::Terminal(e.to_string()))?;
         run_loop(guard.terminal(), &mut dashboard)?
     };
     if let Some(e) = dashboard.take_record_error() {

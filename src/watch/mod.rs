@@ -5,25 +5,21 @@
 //! how long the (fence, heartbeat) pair has stood still on its *own* clock, never by
 //! comparing timestamps written by other machines.
 
-use crate::sanitize::printable;
+mod live;
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ratatui::layout::Constraint;
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use crate::lock::LockDoc;
+pub use live::live;
+
+use crate::lock::{self, LeaseState, Stillness};
+use crate::sanitize::printable;
 use crate::store::{Store, StoreError, StoreUrl, open_store_read_only};
-use crate::tui::input::{self, Input};
-use crate::tui::keys::{Action, action_for};
-use crate::tui::term::TerminalGuard;
-use crate::tui::theme::Theme;
 
 /// How to watch.
 #[derive(Debug, Clone)]
@@ -58,13 +54,15 @@ pub struct LockView {
     pub waiters: Vec<String>,
 }
 
-/// Remembers when each key's (fence, heartbeat) last changed.
+/// Remembers when each key's (fence, heartbeat) last changed, and each waiter's
+/// `touched` counter, on this watcher's own clock.
 pub struct Watcher {
     store: Arc<dyn Store>,
     lease: Duration,
-    seen: HashMap<String, (u64, u64, Instant)>,
-    /// Per waiter announcement: its `touched` counter and when it last moved.
-    waiter_seen: HashMap<String, (u64, Instant)>,
+    started: Instant,
+    seen: HashMap<String, Option<Stillness>>,
+    /// Per waiter announcement: how long its `touched` counter has stood still.
+    waiter_seen: HashMap<String, Option<Stillness>>,
 }
 
 impl Watcher {
@@ -73,6 +71,7 @@ impl Watcher {
         Watcher {
             store,
             lease,
+            started: Instant::now(),
             seen: HashMap::new(),
             waiter_seen: HashMap::new(),
         }
@@ -80,63 +79,22 @@ impl Watcher {
 
     /// Reads every lock document once.
     pub fn look(&mut self) -> Result<Vec<LockView>, StoreError> {
-        let docs = self.store.find_many(&json!({}))?;
-        let now = Instant::now();
+        let survey = lock::survey(self.store.as_ref())?;
+        let now = self.started.elapsed();
         let mut waiters: HashMap<String, Vec<String>> = HashMap::new();
-        for d in &docs {
-            let (Some(id), Some(key), Some(owner)) = (
-                d.get("_id").and_then(Value::as_str),
-                d.get("key").and_then(Value::as_str),
-                d.get("owner").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            if !id.starts_with("wait:") {
-                continue;
-            }
+        for w in survey.waiters {
             // A waiter that died leaves its announcement behind: count it only while
             // its `touched` counter keeps moving.
-            let touched = d.get("touched").and_then(Value::as_u64).unwrap_or(0);
-            let e = self
-                .waiter_seen
-                .entry(id.to_string())
-                .or_insert((touched, now));
-            if e.0 != touched {
-                *e = (touched, now);
-            }
-            if now - e.1 < self.lease * 2 {
-                waiters
-                    .entry(key.to_string())
-                    .or_default()
-                    .push(owner.to_string());
+            let slot = self.waiter_seen.entry(w.id).or_default();
+            if Stillness::observe(slot, 0, w.touched, now) < self.lease * 2 {
+                waiters.entry(w.key).or_default().push(w.owner);
             }
         }
         let mut views = Vec::new();
-        for d in &docs {
-            let is_lock = d
-                .get("_id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| id.starts_with("lock:"));
-            if !is_lock {
-                continue;
-            }
-            let Ok(doc) = LockDoc::from_value(d) else {
-                continue;
-            };
-            let entry = self
-                .seen
-                .entry(doc.key.clone())
-                .or_insert((doc.fence, doc.heartbeat, now));
-            if (entry.0, entry.1) != (doc.fence, doc.heartbeat) {
-                *entry = (doc.fence, doc.heartbeat, now);
-            }
-            let still = now - entry.2;
-            let state = match &doc.owner {
-                None => "free",
-                Some(_) if still >= self.lease => "expired",
-                Some(_) if still >= self.lease / 2 => "silent",
-                Some(_) => "held",
-            };
+        for doc in survey.locks {
+            let slot = self.seen.entry(doc.key.clone()).or_default();
+            let still = Stillness::observe(slot, doc.fence, doc.heartbeat, now);
+            let state = LeaseState::judge(doc.owner.is_some(), still, self.lease);
             views.push(LockView {
                 waiters: waiters.remove(&doc.key).unwrap_or_default(),
                 key: doc.key,
@@ -145,7 +103,7 @@ impl Watcher {
                 heartbeat: doc.heartbeat,
                 committed: doc.committed,
                 unchanged_for: still.as_secs_f64(),
-                state: state.to_string(),
+                state: state.name().to_string(),
             });
         }
         views.sort_by(|a, b| a.key.cmp(&b.key));
@@ -155,7 +113,7 @@ impl Watcher {
 
 /// Opens the store read-only: watching creates nothing (a namespace with no table
 /// yet reads as empty) and can write nothing.
-fn open(url: &StoreUrl, options: &Options) -> Result<Arc<dyn Store>, StoreError> {
+pub(crate) fn open(url: &StoreUrl, options: &Options) -> Result<Arc<dyn Store>, StoreError> {
     open_store_read_only(url, &options.namespace)
 }
 
@@ -194,95 +152,6 @@ pub fn write_text(views: &[LockView], namespace: &str, out: &mut dyn Write) -> i
         )?;
     }
     Ok(())
-}
-
-/// A live view in the terminal until `q`.
-pub fn live(url: &StoreUrl, options: &Options) -> Result<(), WatchError> {
-    let store = open(url, options)?;
-    let mut watcher = Watcher::new(store, options.lease);
-    let keys = input::spawn();
-    let theme = Theme::from_env();
-    let mut guard = TerminalGuard::enter().map_err(WatchError::Terminal)?;
-    let ticker = crossbeam_channel::tick(options.interval);
-    let mut last: Result<Vec<LockView>, StoreError> = watcher.look();
-    loop {
-        let views = last.as_ref().map(|v| v.as_slice());
-        guard
-            .terminal()
-            .draw(|f| {
-                let area = f.area();
-                let title = format!(
-                    " joblock watch · {} · namespace {} · q quits ",
-                    url_text(url),
-                    options.namespace
-                );
-                let block = Block::bordered().title(Span::styled(title, theme.title()));
-                match views {
-                    Ok(views) => {
-                        let rows = views.iter().map(|v| {
-                            Row::new(vec![
-                                Cell::from(printable(&v.key).into_owned()),
-                                Cell::from(printable(&v.state).into_owned()),
-                                Cell::from(
-                                    printable(v.owner.as_deref().unwrap_or("-")).into_owned(),
-                                ),
-                                Cell::from(v.fence.to_string()),
-                                Cell::from(v.heartbeat.to_string()),
-                                Cell::from(format!("{:.1}s", v.unchanged_for)),
-                                Cell::from(v.committed.to_string()),
-                                Cell::from(v.waiters.len().to_string()),
-                            ])
-                        });
-                        let header = Row::new(vec![
-                            "key",
-                            "state",
-                            "holder",
-                            "fence",
-                            "beat",
-                            "still",
-                            "committed",
-                            "waiters",
-                        ])
-                        .style(theme.title());
-                        let widths = [
-                            Constraint::Min(20),
-                            Constraint::Length(8),
-                            Constraint::Length(37),
-                            Constraint::Length(6),
-                            Constraint::Length(6),
-                            Constraint::Length(7),
-                            Constraint::Length(9),
-                            Constraint::Length(7),
-                        ];
-                        f.render_widget(Table::new(rows, widths).header(header).block(block), area);
-                    }
-                    Err(e) => f.render_widget(
-                        Paragraph::new(format!(
-                            "store trouble: {} (retrying)",
-                            printable(&e.to_string())
-                        ))
-                        .block(block),
-                        area,
-                    ),
-                }
-            })
-            .map_err(WatchError::Terminal)?;
-        crossbeam_channel::select! {
-            recv(ticker) -> _ => last = watcher.look(),
-            recv(keys) -> k => match k {
-                Ok(Input::Key(k)) if action_for(k) == Some(Action::Quit) => return Ok(()),
-                Ok(_) => {}
-                Err(_) => return Ok(()),
-            },
-        }
-    }
-}
-
-fn url_text(url: &StoreUrl) -> String {
-    match url {
-        StoreUrl::Memory => "memory".into(),
-        StoreUrl::Postgres(u) | StoreUrl::Redis(u) => u.clone(),
-    }
 }
 
 /// Why watching failed.

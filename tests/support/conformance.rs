@@ -1,4 +1,4 @@
-//! The store contract's backend-independent test bodies (DESIGN.md §2).
+//! The store contract's backend-independent test bodies (docs/PROTOCOL.md §2).
 //!
 //! Each body takes `&dyn Store`, assumes the store starts empty, and checks only what
 //! the contract promises. `all_conformance_tests!(suite, make_store())` turns every
