@@ -9,6 +9,7 @@
 
 mod command;
 mod event;
+mod fold;
 mod ops;
 pub mod schedule;
 mod summary;
