@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::JobId;
+use super::job::JobId;
 
 /// Which job a fault command hits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,68 +4,10 @@
 //! script checks is what a person sees. Every event is stamped with scenario time
 //! and a sequence number in emission order.
 
-use std::io::{self, Write};
-
 use serde::{Deserialize, Serialize};
 
+use super::job::{How, JobId, SeenLock};
 use super::summary::Summary;
-
-/// Job number, 1-based; 0 is the engine's own end-of-run recovery.
-pub type JobId = u32;
-
-/// An event with its scenario time (seconds) and sequence number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Stamped {
-    /// Position in the stream, from 1.
-    pub seq: u64,
-    /// Scenario time in seconds.
-    pub t: f64,
-    /// What happened.
-    #[serde(flatten)]
-    pub event: Event,
-}
-
-impl Stamped {
-    /// Writes this event as one JSON line (the `--json` and `--events` format).
-    pub fn write_json_line(&self, w: &mut dyn Write) -> io::Result<()> {
-        serde_json::to_writer(&mut *w, self).map_err(io::Error::from)?;
-        w.write_all(b"\n")
-    }
-}
-
-/// What a waiter saw on an attempt that did not acquire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SeenLock {
-    /// Held by another job.
-    Held {
-        /// The holder (None if its id is not one of this run's jobs).
-        holder: Option<JobId>,
-        /// The holder's fence.
-        fence: u64,
-        /// The heartbeat seen.
-        heartbeat: u64,
-    },
-    /// Free or expired, but another waiter's compare-and-set won.
-    LostRace,
-    /// The store failed.
-    StoreError {
-        /// The store's message.
-        error: String,
-    },
-}
-
-/// How a job came to hold the lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum How {
-    /// First acquisition ever (document inserted).
-    Created,
-    /// Released by its previous holder: a handoff.
-    Handoff,
-    /// Taken over after the holder's lease expired.
-    Takeover,
-}
 
 /// Everything the engine reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::event::{Event, How, JobId, Stamped};
+use super::event::Event;
+use super::job::{How, JobId};
+use super::stamped::Stamped;
 use super::summary::Summary;
 
 impl Summary {

@@ -10,12 +10,16 @@
 mod command;
 mod event;
 mod fold;
+mod job;
 mod ops;
 pub mod schedule;
+mod stamped;
 mod summary;
 
 pub use command::{Command, Order, StoreFault, Target};
-pub use event::{Event, How, JobId, SeenLock, Stamped};
+pub use event::Event;
+pub use job::{How, JobId, SeenLock};
 pub use ops::{OpCounts, OpKind};
 pub use schedule::parse_at;
+pub use stamped::Stamped;
 pub use summary::{OutputCheck, Summary};
