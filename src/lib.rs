@@ -2,9 +2,13 @@
 //! engine that runs the classic 25-job exercise against it and front ends that show
 //! what the lock is doing.
 //!
-//! Layering (see docs/ARCHITECTURE.md): [`store`] is the only thing [`lock`] touches; the
-//! [`engine`] runs jobs ([`worker`]) on threads and reports everything as events;
-//! front ends ([`headless`], later the dashboard) only consume those events.
+//! Layers, top to bottom (docs/ARCHITECTURE.md is the map, docs/PROTOCOL.md the
+//! rules the lock keeps): front ends ([`headless`], [`tui`], [`watch`], [`torture`],
+//! [`reseed`]) read the [`events`] the [`engine`] emits and send it commands; the
+//! engine runs one job body ([`worker`]) per thread, which reports through its own
+//! [`worker::Sink`]; the job body uses the [`lock`] (which touches only the [`store`]
+//! trait) and the fenced [`output`]. `tests/layers.rs` fails on an import that breaks
+//! this order or closes a cycle.
 
 pub mod clock;
 pub mod describe;

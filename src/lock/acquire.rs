@@ -16,8 +16,8 @@ impl Lock {
     /// Waits for the lock as `owner`, retrying every `retry` until `give_up`.
     ///
     /// `abort` is checked between attempts (and wakes the retry sleep after a
-    /// [`Clock::poke`]); it must only read atomics. After a store error the pause
-    /// doubles (up to [`MAX_BACKOFF`] or `retry`, whichever is longer), so a store in
+    /// [`Clock::poke`](crate::clock::Clock::poke)); it must only read atomics. After a store error the pause
+    /// doubles (up to [`MAX_BACKOFF`](super::MAX_BACKOFF) or `retry`, whichever is longer), so a store in
     /// trouble is not hammered.
     pub fn acquire(
         &self,
