@@ -185,16 +185,38 @@ fn kinds(events: &Receiver<Event>) -> Vec<String> {
         .collect()
 }
 
+/// One job's whole set-up: a temp dir with its output, a recorder, a context.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    sink: Arc<Recorder>,
+    events: Receiver<Event>,
+    cx: Context,
+    path: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
+        let (sink, events) = Recorder::new();
+        let (cx, path) = context(&Clock::real(1.0), dir.path(), sink.clone());
+        Fixture {
+            _dir: dir,
+            sink,
+            events,
+            cx,
+            path,
+        }
+    }
+}
+
 #[test]
 fn a_job_runs_to_its_end_under_a_test_double() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
-    let clock = Clock::real(1.0);
-    let (sink, events) = Recorder::new();
-    let (cx, path) = context(&clock, dir.path(), sink.clone());
-    let end = worker::run(&job(false), &cx);
+    let f = Fixture::new();
+    let (sink, events, cx, path) = (&f.sink, &f.events, &f.cx, &f.path);
+    let end = worker::run(&job(false), cx);
     assert_eq!(end, End::Finished);
     assert_eq!(
-        kinds(&events),
+        kinds(events),
         [
             "acquired",
             "chunk_written",
@@ -205,45 +227,41 @@ fn a_job_runs_to_its_end_under_a_test_double() {
         ]
     );
     assert_eq!(sink.calls(), ["holds 1", "lets go 1", "ended 1"]);
-    let written = std::fs::read(&path).unwrap_or_default();
+    let written = std::fs::read(path).unwrap_or_default();
     assert_eq!(written, b"hello world\n");
     assert_eq!(cx.lock.read().ok().flatten().map(|d| d.committed), Some(12));
 }
 
 #[test]
 fn an_order_from_the_runner_mid_record_repairs_and_releases() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
-    let clock = Clock::real(1.0);
-    let (sink, events) = Recorder::new();
-    let (cx, path) = context(&clock, dir.path(), sink.clone());
+    let f = Fixture::new();
+    let (sink, events, cx, path) = (&f.sink, &f.events, &f.cx, &f.path);
     // The runner orders a crash as the first chunk lands: the job takes it before
     // the second, cuts its torn first chunk and releases without committing.
     *sink
         .crash_after_chunk
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = Some(cx.mailbox.clone());
-    let end = worker::run(&job(false), &cx);
+    let end = worker::run(&job(false), cx);
     assert_eq!(end, End::Crashed);
     assert_eq!(
-        kinds(&events),
+        kinds(events),
         ["acquired", "chunk_written", "repair", "released", "crashed"]
     );
-    assert_eq!(std::fs::read(&path).unwrap_or_default(), b"");
+    assert_eq!(std::fs::read(path).unwrap_or_default(), b"");
     let doc = cx.lock.read().ok().flatten();
     assert_eq!(doc.map(|d| (d.owner, d.committed)), Some((None, 0)));
 }
 
 #[test]
 fn an_order_before_the_lock_is_won_ends_the_job_leaving_nothing() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
-    let clock = Clock::real(1.0);
-    let (sink, events) = Recorder::new();
-    let (cx, path) = context(&clock, dir.path(), sink.clone());
+    let f = Fixture::new();
+    let (sink, events, cx, path) = (&f.sink, &f.events, &f.cx, &f.path);
     cx.mailbox.post(Order::Crash);
-    assert_eq!(worker::run(&job(false), &cx), End::Crashed);
-    assert_eq!(kinds(&events), ["crashed"]);
+    assert_eq!(worker::run(&job(false), cx), End::Crashed);
+    assert_eq!(kinds(events), ["crashed"]);
     assert_eq!(sink.calls(), ["lets go 1", "ended 1"]);
-    assert_eq!(std::fs::read(&path).unwrap_or_default(), b"");
+    assert_eq!(std::fs::read(path).unwrap_or_default(), b"");
     assert!(
         cx.lock.read().ok().flatten().is_none(),
         "nothing was written to the store"
