@@ -81,10 +81,11 @@ fn pg_bin() -> Result<PathBuf, String> {
         None => Err(format!(
             "PostgreSQL server binaries not found in {DEFAULT_BIN} (nor any \
              /usr/lib/postgresql/<version>/bin); the PostgreSQL tests start their own \
-             throwaway server and need them: apt-get install -y postgresql-15 \
+             throwaway server and need them: run the tests with scripts/test (it installs \
+             them), or apt-get install -y postgresql-15 \
              (or set JOBLOCK_PG_BIN to a directory holding initdb and postgres){}",
             if std::env::var_os("CI").is_some() {
-                "; CI must install them before cargo test (see .ci/run)"
+                "; CI runs scripts/test, which installs them (see .ci/run)"
             } else {
                 ""
             }

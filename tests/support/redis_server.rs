@@ -139,7 +139,7 @@ impl RedisServer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SpawnError::Fatal(
                     "redis-server is not installed (not on PATH); the Redis tests need it: \
-                     apt-get install -y redis-server"
+                     run the tests with scripts/test (it installs it), or apt-get install -y redis-server"
                         .to_string(),
                 ));
             }
