@@ -306,8 +306,8 @@ fn output_that_is_a_subdirectory_is_a_runtime_error_naming_it() {
 #[test]
 fn output_in_a_directory_nobody_may_write_is_a_runtime_error() {
     // The tests run as root, for whom permission bits on a temporary directory do
-    // not stop a write. /sys refuses new files even to root (EACCES); if this
-    // machine's /sys lets the probe through, the case cannot be staged: skip it.
+    // not stop a write. /sys refuses new files even to root (EACCES); a machine
+    // whose /sys lets the probe through cannot stage the case, and says so.
     let target = "/sys/joblock-cli-test-out.txt";
     match fs::OpenOptions::new()
         .create(true)
@@ -316,14 +316,10 @@ fn output_in_a_directory_nobody_may_write_is_a_runtime_error() {
     {
         Ok(_) => {
             let _ = fs::remove_file(target);
-            eprintln!("skipped: {target} is writable here");
-            return;
+            panic!("cannot stage a permission error: {target} is writable here");
         }
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
-        Err(e) => {
-            eprintln!("skipped: {target} fails with {e}, not a permission error");
-            return;
-        }
+        Err(e) => panic!("cannot stage a permission error: {target} fails with {e}"),
     }
     let dir = workdir();
     let args = ["--clock", "virtual", "--jobs", "2", "--output", target];
