@@ -114,6 +114,15 @@ pub fn is_expired(still: Duration, lease: Duration) -> bool {
     still >= lease
 }
 
+/// How much of its lease a holder silent for `still` has left: 1 just after a
+/// renewal, 0 once a waiter may take over.
+pub fn lease_left(still: Duration, lease: Duration) -> f64 {
+    if lease.is_zero() {
+        return 0.0;
+    }
+    (1.0 - still.as_secs_f64() / lease.as_secs_f64()).clamp(0.0, 1.0)
+}
+
 /// A waiter's announcement as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement {
@@ -189,5 +198,15 @@ mod tests {
         assert_eq!(LeaseState::judge(true, 2 * S, lease), LeaseState::Silent);
         assert_eq!(LeaseState::judge(true, lease, lease), LeaseState::Expired);
         assert!(!is_expired(lease - Duration::from_nanos(1), lease));
+    }
+
+    #[test]
+    fn the_lease_left_drains_from_one_to_zero() {
+        let lease = 4 * S;
+        assert_eq!(lease_left(Duration::ZERO, lease), 1.0);
+        assert_eq!(lease_left(S, lease), 0.75);
+        assert_eq!(lease_left(lease, lease), 0.0);
+        assert_eq!(lease_left(Duration::MAX, lease), 0.0);
+        assert_eq!(lease_left(S, Duration::ZERO), 0.0);
     }
 }

@@ -1,7 +1,8 @@
 //! The lock panel: who holds each client's lock, with which fence, and how much of
 //! the lease is left since the last heartbeat.
 
-use crate::sanitize::printable;
+use std::time::Duration;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,6 +10,8 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::secs;
 use crate::describe::short_hash;
+use crate::lock::state;
+use crate::sanitize::printable;
 use crate::tui::app::App;
 use crate::tui::state::ClientView;
 
@@ -43,13 +46,16 @@ fn holder_text(app: &App, c: &ClientView) -> String {
     }
 }
 
-/// The lease left since the last heartbeat, as a fraction.
+/// The lease left since the last heartbeat, as a fraction (the lock's own rule).
 fn lease_left(app: &App, c: &ClientView, now: f64) -> f64 {
-    let lease = app.state.info.lease.max(0.001);
     if c.holder.is_none() {
         return 0.0;
     }
-    (1.0 - (now - c.heartbeat_at) / lease).clamp(0.0, 1.0)
+    let dur = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX);
+    state::lease_left(
+        dur(now - c.heartbeat_at),
+        dur(app.state.info.lease.max(0.001)),
+    )
 }
 
 /// A draining lease is a warning; a free lock is nothing to worry about.
