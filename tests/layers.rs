@@ -38,10 +38,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("describe", &["events", "sanitize"]),
     ("headless", &["describe", "engine", "events", "sanitize"]),
+    // The dashboard asks lock::state's pure rules (how much lease is left).
     (
         "tui",
         &[
-            "describe", "engine", "events", "sanitize", "screen", "verify",
+            "describe", "engine", "events", "lock", "sanitize", "screen", "verify",
         ],
     ),
     ("watch", &["lock", "sanitize", "screen", "store"]),
