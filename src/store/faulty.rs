@@ -16,7 +16,7 @@
 //! Sleeps go through the scenario clock, so faults work on the virtual clock too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -66,20 +66,45 @@ impl FaultKind {
     }
 }
 
-fn nanos(d: Duration) -> u64 {
+/// A duration in nanoseconds, saturating (u64 nanoseconds last 584 years).
+pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn prob(bits: &AtomicU64) -> f64 {
-    f64::from_bits(bits.load(Ordering::Relaxed))
+/// Locks a mutex, ignoring poisoning: an RNG or a map left by a panicking thread is
+/// still consistent, so a panic elsewhere is no reason to refuse service.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A duration drawn uniformly from `[0, max)`; no draw at all when `max` is zero, so
+/// turning a latency off does not shift the rest of the RNG sequence.
+pub(super) fn uniform(rng: &mut StdRng, max: Duration) -> Duration {
+    match nanos(max) {
+        0 => Duration::ZERO,
+        // Integer nanoseconds keep the upper bound exclusive; scaling a float in
+        // [0, 1) by `max` can round up to exactly `max`.
+        n => Duration::from_nanos(rng.random_range(0..n)),
+    }
+}
+
+/// Whether an event happens whose probability is stored as `f64` bits. Draws only
+/// when the outcome is uncertain, so p = 0 or 1 leaves the RNG sequence as it is.
+fn draw(rng: &Mutex<StdRng>, prob: &AtomicU64) -> bool {
+    let p = f64::from_bits(prob.load(Ordering::Relaxed));
+    p > 0.0 && (p >= 1.0 || lock(rng).random::<f64>() < p)
 }
 
 fn set_prob(bits: &AtomicU64, p: f64) {
+    // NaN would make every comparison false; treat it as "off" rather than guess.
     let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
     bits.store(p.to_bits(), Ordering::Relaxed);
 }
 
 /// Fault knobs shared by every handle of one wrapper; all settable while jobs run.
+///
+/// This is joblock's one fault injector: [`FaultyStore`] consults it around any
+/// store, and the memory store's older `Faults` hooks delegate to it as well.
 #[derive(Debug, Default)]
 pub struct WrapperFaults {
     /// Maximum extra latency per operation (ns of scenario time; 0: off).
@@ -187,6 +212,44 @@ impl WrapperFaults {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
     }
+
+    /// The maximum extra latency of an operation now: the steady latency, or a
+    /// spike's while one lasts. `now` is only asked while a spike is set, because
+    /// reading the clock takes its mutex.
+    pub(super) fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
+        let mut max = self.latency_nanos.load(Ordering::Relaxed);
+        let spike_until = self.spike_until_nanos.load(Ordering::Relaxed);
+        if spike_until > 0 && nanos(now()) < spike_until {
+            max = max.max(self.spike_nanos.load(Ordering::Relaxed));
+        }
+        Duration::from_nanos(max)
+    }
+
+    /// Decides whether an operation fails before it applies: an outage first (only
+    /// with a clock to time it), then a pending `fail_next`, then the probability,
+    /// drawn from `rng`. A `fail_next` is only consumed by an operation that would
+    /// otherwise have gone through, so "fail the next 2" means two failures the
+    /// caller can observe as such.
+    pub(super) fn fail_before(
+        &self,
+        clock: Option<&Clock>,
+        rng: &Mutex<StdRng>,
+    ) -> Result<(), StoreError> {
+        let until = self.outage_until_nanos.load(Ordering::Relaxed);
+        // Reading the clock takes its mutex; only do it while an outage is set.
+        if until > 0
+            && let Some(clock) = clock
+            && nanos(clock.now()) < until
+        {
+            self.count(FaultKind::Outage);
+            return Err(StoreError::Unavailable("outage".into()));
+        }
+        if WrapperFaults::take(&self.fail_next) || draw(rng, &self.fail_bits) {
+            self.count(FaultKind::Fail);
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
+    }
 }
 
 /// Any store, with injectable faults.
@@ -225,32 +288,9 @@ impl FaultyStore {
         self.faults.clone()
     }
 
-    fn draw(&self, p: f64) -> bool {
-        p > 0.0
-            && (p >= 1.0
-                || self
-                    .rng
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .random::<f64>()
-                    < p)
-    }
-
-    fn uniform(&self, max_nanos: u64) -> Duration {
-        if max_nanos == 0 {
-            return Duration::ZERO;
-        }
-        let n = self
-            .rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .random_range(0..max_nanos);
-        Duration::from_nanos(n)
-    }
-
     fn jitter(&self) {
         let f = &self.faults;
-        if !self.draw(prob(&f.jitter_bits)) {
+        if !draw(&self.rng, &f.jitter_bits) {
             return;
         }
         f.count(FaultKind::Jitter);
@@ -258,7 +298,7 @@ impl FaultyStore {
         // order of operations even on the virtual clock.
         thread::yield_now();
         if let Some(clock) = &self.clock {
-            clock.sleep(self.uniform(50_000));
+            clock.sleep(uniform(&mut lock(&self.rng), Duration::from_micros(50)));
         }
     }
 
@@ -267,27 +307,13 @@ impl FaultyStore {
         let f = &self.faults;
         self.jitter();
         if let Some(clock) = &self.clock {
-            let now = nanos(clock.now());
-            let mut max = f.latency_nanos.load(Ordering::Relaxed);
-            if now < f.spike_until_nanos.load(Ordering::Relaxed) {
-                max = max.max(f.spike_nanos.load(Ordering::Relaxed));
-            }
-            let delay = self.uniform(max);
+            let delay = uniform(&mut lock(&self.rng), f.latency_max(|| clock.now()));
             if !delay.is_zero() {
                 f.count(FaultKind::Latency);
                 clock.sleep(delay);
             }
-            let until = f.outage_until_nanos.load(Ordering::Relaxed);
-            if until > 0 && nanos(clock.now()) < until {
-                f.count(FaultKind::Outage);
-                return Err(StoreError::Unavailable("outage".into()));
-            }
         }
-        if WrapperFaults::take(&f.fail_next) || self.draw(prob(&f.fail_bits)) {
-            f.count(FaultKind::Fail);
-            return Err(StoreError::Unavailable("injected failure".into()));
-        }
-        Ok(())
+        f.fail_before(self.clock.as_ref(), &self.rng)
     }
 
     /// Faults that strike after the operation applied: the reply is lost.
@@ -295,7 +321,7 @@ impl FaultyStore {
         let f = &self.faults;
         self.jitter();
         let lose =
-            result.is_ok() && (WrapperFaults::take(&f.lose_next) || self.draw(prob(&f.lose_bits)));
+            result.is_ok() && (WrapperFaults::take(&f.lose_next) || draw(&self.rng, &f.lose_bits));
         if lose {
             f.count(FaultKind::LostReply);
             return Err(StoreError::Unavailable("reply lost".into()));
