@@ -221,7 +221,7 @@ pub struct RunArgs {
     pub namespace: String,
     /// A fault at a scenario time, e.g. `40.5:kill`, `30:outage=5`, `10:lose=2`
     /// (repeatable; see the README for every action).
-    #[arg(long = "at", value_name = "SECS:ACTION", value_parser = parse_at)]
+    #[arg(long = "at", value_name = "SECS:ACTION", allow_hyphen_values = true, value_parser = parse_at)]
     pub at: Vec<(f64, Command)>,
 }
 

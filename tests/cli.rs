@@ -218,6 +218,11 @@ fn each_bad_flag_value_is_a_usage_error_on_one_line_naming_the_value() {
         ("--jobs", Some("abc")),
         ("--clients", Some("0")),
         ("--wait", Some("fifo")),
+        ("--at", Some("-1:kill")),
+        ("--at", Some("-1e300:crash")),
+        ("--at", Some("1e300x:kill")),
+        ("--at", Some("1:explode")),
+        ("--at", Some("1:fail=1e-300")),
         ("--bogus", None),
     ];
     let mut problems = Vec::new();
