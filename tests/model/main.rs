@@ -1,4 +1,4 @@
-//! An exhaustive model check of the lock protocol (DESIGN §3) with stateright.
+//! An exhaustive model check of the lock protocol (docs/PROTOCOL.md §3) with stateright.
 //!
 //! The model abstracts the real code (`src/lock`, `src/output.rs`, `src/worker`) into
 //! atomic steps, one per store or output operation, and lets the checker try every
