@@ -30,17 +30,19 @@
 
 mod error;
 mod locked;
+mod open;
 pub mod sidecar;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub use error::OutputError;
 use locked::{Locked, check_regular};
+pub use open::recorded_path;
 pub use sidecar::{Pending, Record};
 
 /// Who acts on the output: a lock holder, named by its lock document, fence and owner.
@@ -96,72 +98,7 @@ pub struct FencedOutput {
     local: Mutex<()>,
 }
 
-/// A path as a lock document records it (`output_path`): absolute where it can be
-/// made so, so that runs started in other directories name the same file alike.
-pub fn recorded_path(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
-}
-
 impl FencedOutput {
-    /// Creates (or truncates) the file at `path` and starts a new record: a new run,
-    /// a new output id, nothing committed.
-    pub fn create(path: &Path) -> Result<FencedOutput, OutputError> {
-        Self::open(path, true)
-    }
-
-    /// Opens an output shared with other processes: nothing is truncated and the
-    /// record kept so far (fence, watermark, lock) stays.
-    pub fn open_shared(path: &Path) -> Result<FencedOutput, OutputError> {
-        Self::open(path, false)
-    }
-
-    fn open(path: &Path, fresh: bool) -> Result<FencedOutput, OutputError> {
-        let io_err = |error| OutputError::Io {
-            path: path.to_path_buf(),
-            error,
-        };
-        let fence_path = Self::fence_path_of(path);
-        check_regular(path)?;
-        check_regular(&fence_path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io_err)?;
-        let mut out = FencedOutput {
-            path: path.to_path_buf(),
-            fence_path,
-            id: String::new(),
-            local: Mutex::new(()),
-        };
-        let mut op = out.lock_unchecked()?;
-        if fresh || op.record.output.is_empty() {
-            if fresh {
-                file.set_len(0).map_err(io_err)?;
-                op.record = Record::default();
-            }
-            // An output without an id is new, or written by an older version: it
-            // gets one now, keeping whatever fence it had.
-            op.record.v = sidecar::VERSION;
-            op.record.output = sidecar::new_id();
-            sidecar::write(&mut op.sidecar_file, &op.record).map_err(|e| op.io_err(e))?;
-        }
-        let id = op.record.output.clone();
-        drop(op);
-        out.id = id;
-        Ok(out)
-    }
-
-    /// The sidecar path of an output path: `PATH.fence`.
-    pub fn fence_path_of(path: &Path) -> PathBuf {
-        let mut fence_path = path.as_os_str().to_owned();
-        fence_path.push(".fence");
-        PathBuf::from(fence_path)
-    }
-
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -360,30 +297,6 @@ impl FencedOutput {
     /// The output's record as it stands (fence, watermark, lock, pending commit).
     pub fn record(&self) -> Result<Record, OutputError> {
         self.lock().map(|op| op.record.clone())
-    }
-
-    /// Reads the record of the output at `path` without creating or changing anything.
-    pub fn read_record(path: &Path) -> Result<Option<Record>, OutputError> {
-        let fence_path = Self::fence_path_of(path);
-        check_regular(&fence_path)?;
-        let mut file = match File::open(&fence_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => {
-                return Err(OutputError::Io {
-                    path: fence_path,
-                    error,
-                });
-            }
-        };
-        let err = |error| OutputError::Io {
-            path: fence_path.clone(),
-            error,
-        };
-        file.lock_shared().map_err(err)?;
-        let record = sidecar::read(&mut file).map_err(err);
-        let _ = file.unlock();
-        record.map(Some)
     }
 
     /// The highest fence accepted so far (0 before any).
