@@ -1,9 +1,10 @@
-//! Store contract tests on the memory backend.
+//! Store contract tests on the memory backend, and the fault wrapper around it.
 //!
 //! The backend-independent contract lives in `support/conformance.rs` and runs here
 //! against the memory store (and in `store_postgres.rs` / `store_redis.rs` against
 //! the real engines). The `memory` module tests what only the embedded backend has:
-//! the latency model and faults.
+//! the latency model and faults. The `faulty` module tests joblock's one fault
+//! injector, `FaultyStore`, wrapped around a memory store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 mod support;
 
 use joblock::clock::Clock;
-use joblock::store::{MemoryConfig, MemoryStore, OpKind, Store, StoreError};
+use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, OpKind, Store, StoreError};
 use serde_json::json;
 
 /// A fresh memory store with no latency, so the contract tests take no time.
@@ -20,6 +21,68 @@ fn quiet_memory_store() -> MemoryStore {
 }
 
 all_conformance_tests!(memory_conformance, quiet_memory_store());
+
+/// Runs `op` on a participant thread and returns its result and the scenario time
+/// it took. Participants are what let virtual time jump over a store's sleep.
+fn timed<T: Send + 'static>(
+    clock: &Clock,
+    op: impl FnOnce() -> T + Send + 'static,
+) -> (T, Duration) {
+    let c = clock.clone();
+    clock
+        .spawn("timed-op".into(), move || {
+            let start = c.now();
+            let out = op();
+            (out, c.now() - start)
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Lets virtual time run to `t` (nobody else is running, so it jumps there).
+fn advance_to(clock: &Clock, t: Duration) {
+    let c = clock.clone();
+    clock
+        .spawn("advance".into(), move || {
+            let now = c.now();
+            c.sleep(t.saturating_sub(now));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(clock.now(), t);
+}
+
+/// Scenario time taken by each of `n` inserts through `store`.
+fn insert_delays(clock: &Clock, store: Arc<dyn Store>, n: u64) -> Vec<Duration> {
+    (0..n)
+        .map(|i| {
+            let s = Arc::clone(&store);
+            let (r, d) = timed(clock, move || s.insert_one(json!({"_id": i})));
+            r.unwrap();
+            d
+        })
+        .collect()
+}
+
+/// Every non-insert operation once, each returning whether it succeeded.
+fn every_other_op(store: &dyn Store) -> Vec<Result<(), StoreError>> {
+    let id = json!({"_id": "probe"});
+    vec![
+        store.find_one(&id).map(drop),
+        store.find_many(&id).map(drop),
+        store.count(&id).map(drop),
+        store.update_one(&id, &json!({"k": 1})).map(drop),
+        store.update_many(&id, &json!({"k": 2})).map(drop),
+        store.delete_one(&json!({"_id": "nothing"})).map(drop),
+        store.delete_many(&json!({"_id": "nothing"})).map(drop),
+    ]
+}
+
+fn unavailable(why: &str) -> StoreError {
+    StoreError::Unavailable(why.to_string())
+}
 
 /// What only the memory backend has: its name, latency model and fault hooks.
 mod memory {
@@ -31,68 +94,6 @@ mod memory {
         let clock = Clock::virtual_time();
         let store = Arc::new(MemoryStore::new(clock.clone(), config, seed));
         (clock, store)
-    }
-
-    /// Runs `op` on a participant thread and returns its result and the scenario time
-    /// it took. Participants are what let virtual time jump over a store's sleep.
-    fn timed<T: Send + 'static>(
-        clock: &Clock,
-        op: impl FnOnce() -> T + Send + 'static,
-    ) -> (T, Duration) {
-        let c = clock.clone();
-        clock
-            .spawn("timed-op".into(), move || {
-                let start = c.now();
-                let out = op();
-                (out, c.now() - start)
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    }
-
-    /// Lets virtual time run to `t` (nobody else is running, so it jumps there).
-    fn advance_to(clock: &Clock, t: Duration) {
-        let c = clock.clone();
-        clock
-            .spawn("advance".into(), move || {
-                let now = c.now();
-                c.sleep(t.saturating_sub(now));
-            })
-            .unwrap()
-            .join()
-            .unwrap();
-        assert_eq!(clock.now(), t);
-    }
-
-    /// Scenario time taken by each of `n` inserts through `store`.
-    fn insert_delays(clock: &Clock, store: Arc<dyn Store>, n: u64) -> Vec<Duration> {
-        (0..n)
-            .map(|i| {
-                let s = Arc::clone(&store);
-                let (r, d) = timed(clock, move || s.insert_one(json!({"_id": i})));
-                r.unwrap();
-                d
-            })
-            .collect()
-    }
-
-    /// Every non-insert operation once, each returning whether it succeeded.
-    fn every_other_op(store: &dyn Store) -> Vec<Result<(), StoreError>> {
-        let id = json!({"_id": "probe"});
-        vec![
-            store.find_one(&id).map(drop),
-            store.find_many(&id).map(drop),
-            store.count(&id).map(drop),
-            store.update_one(&id, &json!({"k": 1})).map(drop),
-            store.update_many(&id, &json!({"k": 2})).map(drop),
-            store.delete_one(&json!({"_id": "nothing"})).map(drop),
-            store.delete_many(&json!({"_id": "nothing"})).map(drop),
-        ]
-    }
-
-    fn unavailable(why: &str) -> StoreError {
-        StoreError::Unavailable(why.to_string())
     }
 
     #[test]
@@ -282,20 +283,6 @@ mod memory {
     }
 
     #[test]
-    fn failed_operations_are_still_counted() {
-        let store = quiet_memory_store();
-        store.faults().fail_next(3);
-        let _ = store.insert_one(json!({"_id": 1}));
-        let _ = store.find_one(&json!({}));
-        let _ = store.delete_many(&json!({}));
-        let counts = store.op_counts();
-        assert_eq!(counts.get(OpKind::InsertOne), 1);
-        assert_eq!(counts.get(OpKind::FindOne), 1);
-        assert_eq!(counts.get(OpKind::DeleteMany), 1);
-        assert_eq!(counts.total(), 3);
-    }
-
-    #[test]
     fn outage_fails_every_operation_until_its_end_in_scenario_time() {
         let (clock, store) = on_virtual_clock(MemoryConfig::default(), 5);
         store.faults().outage_until(Some(10 * SECOND));
@@ -398,5 +385,43 @@ mod memory {
         );
         assert_eq!(store.count(&json!({})), Ok(0));
         assert_eq!(store.faults().injected(), 1);
+    }
+}
+
+/// The fault wrapper around a memory store: joblock's one fault injector.
+mod faulty {
+    use super::*;
+
+    /// A memory store with no latency of its own on a virtual clock, wrapped for
+    /// fault injection (`seed` seeds the wrapper's fault draws), and the store inside.
+    fn faulty_store(seed: u64) -> (Clock, Arc<FaultyStore>, Arc<MemoryStore>) {
+        let clock = Clock::virtual_time();
+        let memory = Arc::new(MemoryStore::new(clock.clone(), MemoryConfig::default(), 1));
+        let store = FaultyStore::new(memory.clone(), seed).with_clock(clock.clone());
+        (clock, Arc::new(store), memory)
+    }
+
+    #[test]
+    fn failed_operations_never_reach_the_store_but_are_still_counted() {
+        let (_, store, memory) = faulty_store(5);
+        let handle = store.for_caller(2);
+        store.faults().fail_next(3);
+        assert!(store.insert_one(json!({"_id": 1})).is_err());
+        assert!(handle.find_one(&json!({})).is_err());
+        assert!(store.delete_many(&json!({})).is_err());
+        assert_eq!(memory.op_counts().total(), 0, "the store saw none of them");
+        // Issued all the same, and a store counts the calls that failed: the run
+        // summary's store operations include them, whichever handle issued them.
+        for counts in [store.op_counts(), handle.op_counts()] {
+            assert_eq!(counts.get(OpKind::InsertOne), 1);
+            assert_eq!(counts.get(OpKind::FindOne), 1);
+            assert_eq!(counts.get(OpKind::DeleteMany), 1);
+            assert_eq!(counts.total(), 3);
+        }
+        // An operation that goes through is counted once, by the store.
+        assert_eq!(handle.count(&json!({})), Ok(0));
+        assert_eq!(memory.op_counts().total(), 1);
+        assert_eq!(store.op_counts().total(), 4);
+        assert_eq!(store.op_counts().get(OpKind::Count), 1);
     }
 }

@@ -13,6 +13,9 @@
 //!   re-reads and recognises its own owner id;
 //! * an outage: every operation fails until a given scenario time.
 //!
+//! An operation failed here never reaches the store, yet [`Store::op_counts`] counts
+//! it: it was issued, and every store counts a call that failed.
+//!
 //! Sleeps go through the scenario clock, so faults work on the virtual clock too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +28,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{OpCounts, Store, StoreError};
+use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 use crate::clock::Clock;
 
 /// Kinds of store fault, for counting.
@@ -256,6 +259,8 @@ impl WrapperFaults {
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
     faults: Arc<WrapperFaults>,
+    /// Operations failed here before they reached `inner` (shared by every handle).
+    refused: Arc<OpCounter>,
     clock: Option<Clock>,
     rng: Mutex<StdRng>,
 }
@@ -267,6 +272,7 @@ impl FaultyStore {
         FaultyStore {
             inner,
             faults: Arc::new(WrapperFaults::default()),
+            refused: Arc::new(OpCounter::default()),
             clock: None,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
@@ -331,9 +337,13 @@ impl FaultyStore {
 
     fn run<T>(
         &self,
+        kind: OpKind,
         op: impl FnOnce(&dyn Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.before()?;
+        if let Err(e) = self.before() {
+            self.refused.record(kind);
+            return Err(e);
+        }
         let result = op(self.inner.as_ref());
         self.after(result)
     }
@@ -345,43 +355,49 @@ impl Store for FaultyStore {
     }
 
     fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
-        self.run(|s| s.insert_one(doc))
+        self.run(OpKind::InsertOne, |s| s.insert_one(doc))
     }
 
     fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
-        self.run(|s| s.insert_many(docs))
+        self.run(OpKind::InsertMany, |s| s.insert_many(docs))
     }
 
     fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError> {
-        self.run(|s| s.find_one(filter))
+        self.run(OpKind::FindOne, |s| s.find_one(filter))
     }
 
     fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError> {
-        self.run(|s| s.find_many(filter))
+        self.run(OpKind::FindMany, |s| s.find_many(filter))
     }
 
     fn count(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.count(filter))
+        self.run(OpKind::Count, |s| s.count(filter))
     }
 
     fn update_one(&self, filter: &Value, set: &Value) -> Result<Option<Value>, StoreError> {
-        self.run(|s| s.update_one(filter, set))
+        self.run(OpKind::UpdateOne, |s| s.update_one(filter, set))
     }
 
     fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.update_many(filter, set))
+        self.run(OpKind::UpdateMany, |s| s.update_many(filter, set))
     }
 
     fn delete_one(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.delete_one(filter))
+        self.run(OpKind::DeleteOne, |s| s.delete_one(filter))
     }
 
     fn delete_many(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.delete_many(filter))
+        self.run(OpKind::DeleteMany, |s| s.delete_many(filter))
     }
 
+    /// What the inner store counted, plus the operations failed here before they
+    /// reached it.
     fn op_counts(&self) -> OpCounts {
-        self.inner.op_counts()
+        let mut counts = self.inner.op_counts();
+        for (kind, n) in self.refused.snapshot().0 {
+            *counts.0.entry(kind).or_insert(0) += n;
+        }
+        counts
     }
 
     fn notifies(&self) -> bool {
@@ -396,6 +412,7 @@ impl Store for FaultyStore {
         Arc::new(FaultyStore {
             inner: self.inner.for_caller(seed),
             faults: self.faults.clone(),
+            refused: self.refused.clone(),
             clock: self.clock.clone(),
             rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17)),
         })
