@@ -3,7 +3,7 @@
 //! The backend-independent contract lives in `support/conformance.rs` and runs here
 //! against the memory store (and in `store_postgres.rs` / `store_redis.rs` against
 //! the real engines). The `memory` module tests what only the embedded backend has:
-//! the latency model and faults. The `faulty` module tests joblock's one fault
+//! its name and latency model. The `faulty` module tests joblock's one fault
 //! injector, `FaultyStore`, wrapped around a memory store.
 
 use std::sync::Arc;
@@ -12,7 +12,9 @@ use std::time::Duration;
 mod support;
 
 use joblock::clock::Clock;
-use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, OpKind, Store, StoreError};
+use joblock::store::{
+    FaultKind, FaultyStore, MemoryConfig, MemoryStore, OpKind, Store, StoreError,
+};
 use serde_json::json;
 
 /// A fresh memory store with no latency, so the contract tests take no time.
@@ -21,6 +23,8 @@ fn quiet_memory_store() -> MemoryStore {
 }
 
 all_conformance_tests!(memory_conformance, quiet_memory_store());
+
+const SECOND: Duration = Duration::from_secs(1);
 
 /// Runs `op` on a participant thread and returns its result and the scenario time
 /// it took. Participants are what let virtual time jump over a store's sleep.
@@ -84,11 +88,9 @@ fn unavailable(why: &str) -> StoreError {
     StoreError::Unavailable(why.to_string())
 }
 
-/// What only the memory backend has: its name, latency model and fault hooks.
+/// What only the memory backend has: its name and latency model (the simulated network).
 mod memory {
     use super::*;
-
-    const SECOND: Duration = Duration::from_secs(1);
 
     fn on_virtual_clock(config: MemoryConfig, seed: u64) -> (Clock, Arc<MemoryStore>) {
         let clock = Clock::virtual_time();
@@ -110,18 +112,13 @@ mod memory {
     }
 
     #[test]
-    fn clones_share_data_counts_and_faults() {
+    fn clones_share_data_and_counts() {
         let store = quiet_memory_store();
         let clone = store.clone();
         clone.insert_one(json!({"_id": "a"})).unwrap();
         assert_eq!(store.count(&json!({"_id": "a"})).unwrap(), 1);
-        store.faults().fail_next(1);
-        assert_eq!(
-            clone.count(&json!({})),
-            Err(unavailable("injected failure"))
-        );
         assert_eq!(store.op_counts(), clone.op_counts());
-        assert_eq!(clone.faults().injected(), 1);
+        assert_eq!(store.op_counts().total(), 2);
     }
 
     #[test]
@@ -222,170 +219,6 @@ mod memory {
             insert_delays(&clock_b, store_b, 6)
         );
     }
-
-    #[test]
-    fn extra_latency_delays_every_operation_and_zero_turns_it_off() {
-        let (clock, store) = on_virtual_clock(MemoryConfig::default(), 11);
-        store.faults().set_extra_latency(SECOND);
-        let delays = insert_delays(&clock, store.clone(), 4);
-        assert!(delays.iter().all(|d| *d < SECOND), "{delays:?}");
-        assert!(delays.iter().any(|d| !d.is_zero()), "{delays:?}");
-        let mut total = Duration::ZERO;
-        for _ in 0..4 {
-            let s = Arc::clone(&store);
-            let (r, d) = timed(&clock, move || s.count(&json!({})));
-            assert_eq!(r.unwrap(), 4);
-            assert!(d < SECOND);
-            total += d;
-        }
-        assert!(!total.is_zero());
-
-        store.faults().set_extra_latency(Duration::ZERO);
-        let s = Arc::clone(&store);
-        let (_, d) = timed(&clock, move || every_other_op(&*s));
-        assert_eq!(d, Duration::ZERO);
-    }
-
-    #[test]
-    fn fail_next_fails_exactly_that_many_operations_without_applying_them() {
-        let store = quiet_memory_store();
-        store.faults().fail_next(2);
-        assert_eq!(
-            store.insert_one(json!({"_id": "a"})),
-            Err(unavailable("injected failure"))
-        );
-        assert_eq!(
-            store.insert_many(vec![json!({"_id": "b"})]),
-            Err(unavailable("injected failure"))
-        );
-        store.insert_one(json!({"_id": "c"})).unwrap();
-        assert_eq!(store.find_one(&json!({"_id": "a"})).unwrap(), None);
-        assert_eq!(store.find_one(&json!({"_id": "b"})).unwrap(), None);
-        assert_eq!(store.count(&json!({})).unwrap(), 1);
-        assert_eq!(store.faults().injected(), 2);
-    }
-
-    #[test]
-    fn injected_failures_of_updates_and_deletes_leave_the_data_unchanged() {
-        let store = quiet_memory_store();
-        store.insert_one(json!({"_id": "a", "k": 0})).unwrap();
-        store.faults().fail_next(4);
-        let set = json!({"k": 1});
-        assert!(store.update_one(&json!({"_id": "a"}), &set).is_err());
-        assert!(store.update_many(&json!({}), &set).is_err());
-        assert!(store.delete_one(&json!({"_id": "a"})).is_err());
-        assert!(store.delete_many(&json!({})).is_err());
-        assert_eq!(
-            store.find_many(&json!({})).unwrap(),
-            vec![json!({"_id": "a", "k": 0})]
-        );
-        assert_eq!(store.faults().injected(), 4);
-    }
-
-    #[test]
-    fn outage_fails_every_operation_until_its_end_in_scenario_time() {
-        let (clock, store) = on_virtual_clock(MemoryConfig::default(), 5);
-        store.faults().outage_until(Some(10 * SECOND));
-        assert_eq!(
-            store.insert_one(json!({"_id": "a"})),
-            Err(unavailable("outage"))
-        );
-        assert!(
-            every_other_op(&*store)
-                .iter()
-                .all(|r| *r == Err(unavailable("outage")))
-        );
-        advance_to(&clock, 5 * SECOND);
-        assert_eq!(store.count(&json!({})), Err(unavailable("outage")));
-        advance_to(&clock, 10 * SECOND);
-        assert_eq!(
-            store.count(&json!({})),
-            Ok(0),
-            "the failed insert left nothing"
-        );
-        store.insert_one(json!({"_id": "a"})).unwrap();
-        assert_eq!(store.faults().injected(), 9);
-    }
-
-    #[test]
-    fn outage_until_none_ends_an_outage_early() {
-        let store = quiet_memory_store();
-        store.faults().outage_until(Some(3600 * SECOND));
-        assert!(store.count(&json!({})).is_err());
-        store.faults().outage_until(None);
-        assert_eq!(store.count(&json!({})), Ok(0));
-    }
-
-    #[test]
-    fn fail_probability_one_fails_everything_and_zero_nothing() {
-        let store = quiet_memory_store();
-        store.faults().set_fail_probability(1.0);
-        assert!(store.insert_one(json!({"_id": 1})).is_err());
-        assert!(
-            every_other_op(&store)
-                .iter()
-                .all(|r| *r == Err(unavailable("injected failure")))
-        );
-        store.faults().set_fail_probability(0.0);
-        store.insert_one(json!({"_id": 1})).unwrap();
-        assert!(every_other_op(&store).iter().all(Result::is_ok));
-        assert_eq!(store.faults().injected(), 8);
-    }
-
-    #[test]
-    fn fail_probability_is_clamped_to_zero_and_one() {
-        let store = quiet_memory_store();
-        store.faults().set_fail_probability(5.0);
-        assert!(every_other_op(&store).iter().all(Result::is_err));
-        store.faults().set_fail_probability(-5.0);
-        assert!(every_other_op(&store).iter().all(Result::is_ok));
-    }
-
-    #[test]
-    fn fail_probability_between_fails_some_operations_reproducibly() {
-        let failures = |seed| {
-            let store = MemoryStore::new(Clock::virtual_time(), MemoryConfig::default(), seed);
-            store.faults().set_fail_probability(0.5);
-            let pattern: Vec<bool> = (0..200).map(|_| store.count(&json!({})).is_err()).collect();
-            let failed = pattern.iter().filter(|f| **f).count() as u64;
-            assert_eq!(store.faults().injected(), failed);
-            pattern
-        };
-        let pattern = failures(21);
-        let failed = pattern.iter().filter(|f| **f).count();
-        assert!(failed > 0 && failed < 200, "{failed}");
-        assert_eq!(failures(21), pattern, "same seed, same failures");
-    }
-
-    #[test]
-    fn clear_turns_every_fault_off_but_keeps_the_injected_tally() {
-        let (clock, store) = on_virtual_clock(MemoryConfig::default(), 5);
-        let faults = store.faults();
-        faults.set_extra_latency(SECOND);
-        faults.fail_next(10);
-        faults.set_fail_probability(1.0);
-        faults.outage_until(Some(3600 * SECOND));
-        assert!(store.count(&json!({})).is_err());
-        faults.clear();
-        let s = Arc::clone(&store);
-        let (results, d) = timed(&clock, move || every_other_op(&*s));
-        assert!(results.iter().all(Result::is_ok), "{results:?}");
-        assert_eq!(d, Duration::ZERO, "extra latency is off");
-        assert_eq!(faults.injected(), 1);
-    }
-
-    #[test]
-    fn faults_reach_every_for_caller_handle() {
-        let store = quiet_memory_store();
-        let handle = store.for_caller(8);
-        store.faults().fail_next(1);
-        assert_eq!(
-            handle.insert_one(json!({"_id": "x"})),
-            Err(unavailable("injected failure"))
-        );
-        assert_eq!(store.count(&json!({})), Ok(0));
-        assert_eq!(store.faults().injected(), 1);
-    }
 }
 
 /// The fault wrapper around a memory store: joblock's one fault injector.
@@ -423,5 +256,190 @@ mod faulty {
         assert_eq!(memory.op_counts().total(), 1);
         assert_eq!(store.op_counts().total(), 4);
         assert_eq!(store.op_counts().get(OpKind::Count), 1);
+    }
+
+    /// How many faults of `kind` the wrapper injected.
+    fn injected(store: &FaultyStore, kind: FaultKind) -> u64 {
+        let by_kind = store.faults().injected_by_kind();
+        by_kind
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    #[test]
+    fn latency_delays_every_operation_and_zero_turns_it_off() {
+        let (clock, store, _) = faulty_store(11);
+        store.faults().set_latency(SECOND);
+        let mut delays = insert_delays(&clock, store.clone(), 4);
+        assert!(delays.iter().all(|d| *d < SECOND), "{delays:?}");
+        assert!(delays.iter().any(|d| !d.is_zero()), "{delays:?}");
+        for _ in 0..4 {
+            let s = Arc::clone(&store);
+            let (r, d) = timed(&clock, move || s.count(&json!({})));
+            assert_eq!(r.unwrap(), 4);
+            assert!(d < SECOND);
+            delays.push(d);
+        }
+        assert!(delays[4..].iter().any(|d| !d.is_zero()), "{delays:?}");
+        // Latency is a fault kind of the wrapper's: each delayed operation counts.
+        let delayed = delays.iter().filter(|d| !d.is_zero()).count() as u64;
+        assert_eq!(injected(&store, FaultKind::Latency), delayed);
+        assert_eq!(store.faults().injected(), delayed);
+
+        store.faults().set_latency(Duration::ZERO);
+        let s = Arc::clone(&store);
+        let (_, d) = timed(&clock, move || every_other_op(&*s));
+        assert_eq!(d, Duration::ZERO);
+        assert_eq!(store.faults().injected(), delayed);
+    }
+
+    #[test]
+    fn fail_next_fails_exactly_that_many_operations_without_applying_them() {
+        let (_, store, _) = faulty_store(1);
+        store.faults().fail_next(2);
+        assert_eq!(
+            store.insert_one(json!({"_id": "a"})),
+            Err(unavailable("injected failure"))
+        );
+        assert_eq!(
+            store.insert_many(vec![json!({"_id": "b"})]),
+            Err(unavailable("injected failure"))
+        );
+        store.insert_one(json!({"_id": "c"})).unwrap();
+        assert_eq!(store.find_one(&json!({"_id": "a"})).unwrap(), None);
+        assert_eq!(store.find_one(&json!({"_id": "b"})).unwrap(), None);
+        assert_eq!(store.count(&json!({})).unwrap(), 1);
+        assert_eq!(store.faults().injected(), 2);
+    }
+
+    #[test]
+    fn injected_failures_of_updates_and_deletes_leave_the_data_unchanged() {
+        let (_, store, _) = faulty_store(1);
+        store.insert_one(json!({"_id": "a", "k": 0})).unwrap();
+        store.faults().fail_next(4);
+        let set = json!({"k": 1});
+        assert!(store.update_one(&json!({"_id": "a"}), &set).is_err());
+        assert!(store.update_many(&json!({}), &set).is_err());
+        assert!(store.delete_one(&json!({"_id": "a"})).is_err());
+        assert!(store.delete_many(&json!({})).is_err());
+        assert_eq!(
+            store.find_many(&json!({})).unwrap(),
+            vec![json!({"_id": "a", "k": 0})]
+        );
+        assert_eq!(store.faults().injected(), 4);
+    }
+
+    #[test]
+    fn outage_fails_every_operation_until_its_end_in_scenario_time() {
+        let (clock, store, _) = faulty_store(5);
+        store.faults().outage_until(Some(10 * SECOND));
+        assert_eq!(
+            store.insert_one(json!({"_id": "a"})),
+            Err(unavailable("outage"))
+        );
+        assert!(
+            every_other_op(&*store)
+                .iter()
+                .all(|r| *r == Err(unavailable("outage")))
+        );
+        advance_to(&clock, 5 * SECOND);
+        assert_eq!(store.count(&json!({})), Err(unavailable("outage")));
+        advance_to(&clock, 10 * SECOND);
+        assert_eq!(
+            store.count(&json!({})),
+            Ok(0),
+            "the failed insert left nothing"
+        );
+        store.insert_one(json!({"_id": "a"})).unwrap();
+        assert_eq!(injected(&store, FaultKind::Outage), 9);
+        assert_eq!(store.faults().injected(), 9);
+    }
+
+    #[test]
+    fn outage_until_none_ends_an_outage_early() {
+        let (_, store, _) = faulty_store(1);
+        store.faults().outage_until(Some(3600 * SECOND));
+        assert!(store.count(&json!({})).is_err());
+        store.faults().outage_until(None);
+        assert_eq!(store.count(&json!({})), Ok(0));
+    }
+
+    #[test]
+    fn fail_probability_one_fails_everything_and_zero_nothing() {
+        let (_, store, _) = faulty_store(1);
+        store.faults().set_fail_probability(1.0);
+        assert!(store.insert_one(json!({"_id": 1})).is_err());
+        assert!(
+            every_other_op(&*store)
+                .iter()
+                .all(|r| *r == Err(unavailable("injected failure")))
+        );
+        store.faults().set_fail_probability(0.0);
+        store.insert_one(json!({"_id": 1})).unwrap();
+        assert!(every_other_op(&*store).iter().all(Result::is_ok));
+        assert_eq!(store.faults().injected(), 8);
+    }
+
+    #[test]
+    fn fail_probability_is_clamped_to_zero_and_one_and_nan_is_off() {
+        let (_, store, _) = faulty_store(3);
+        store.faults().set_fail_probability(5.0);
+        assert!(every_other_op(&*store).iter().all(Result::is_err));
+        store.faults().set_fail_probability(-5.0);
+        assert!(every_other_op(&*store).iter().all(Result::is_ok));
+        store.faults().set_fail_probability(f64::NAN);
+        assert!(every_other_op(&*store).iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn fail_probability_between_fails_some_operations_reproducibly() {
+        let failures = |seed| {
+            let (_, store, _) = faulty_store(seed);
+            store.faults().set_fail_probability(0.5);
+            let pattern: Vec<bool> = (0..200).map(|_| store.count(&json!({})).is_err()).collect();
+            let failed = pattern.iter().filter(|f| **f).count() as u64;
+            assert_eq!(store.faults().injected(), failed);
+            pattern
+        };
+        let pattern = failures(21);
+        let failed = pattern.iter().filter(|f| **f).count();
+        assert!(failed > 0 && failed < 200, "{failed}");
+        assert_eq!(failures(21), pattern, "same seed, same failures");
+    }
+
+    #[test]
+    fn clear_turns_every_fault_off_but_keeps_the_injected_tally() {
+        let (clock, store, _) = faulty_store(5);
+        let faults = store.faults();
+        faults.set_latency(SECOND);
+        faults.fail_next(10);
+        faults.set_fail_probability(1.0);
+        faults.outage_until(Some(3600 * SECOND));
+        assert_eq!(store.count(&json!({})), Err(unavailable("outage")));
+        // The outage strikes first; the latency drawn before it is a fault too.
+        let tally = faults.injected();
+        assert_eq!(injected(&store, FaultKind::Outage), 1);
+        assert_eq!(injected(&store, FaultKind::Fail), 0);
+        assert_eq!(tally, 1 + injected(&store, FaultKind::Latency));
+        faults.clear();
+        let s = Arc::clone(&store);
+        let (results, d) = timed(&clock, move || every_other_op(&*s));
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(d, Duration::ZERO, "latency is off");
+        assert_eq!(faults.injected(), tally);
+    }
+
+    #[test]
+    fn faults_reach_every_for_caller_handle() {
+        let (_, store, _) = faulty_store(1);
+        let handle = store.for_caller(8);
+        store.faults().fail_next(1);
+        assert_eq!(
+            handle.insert_one(json!({"_id": "x"})),
+            Err(unavailable("injected failure"))
+        );
+        assert_eq!(store.count(&json!({})), Ok(0));
+        assert_eq!(store.faults().injected(), 1);
     }
 }
