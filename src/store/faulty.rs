@@ -107,7 +107,7 @@ fn set_prob(bits: &AtomicU64, p: f64) {
 /// Fault knobs shared by every handle of one wrapper; all settable while jobs run.
 ///
 /// This is joblock's one fault injector: [`FaultyStore`] consults it around any
-/// store, and the memory store's older `Faults` hooks delegate to it as well.
+/// store (the memory store included, which has only its latency model).
 #[derive(Debug, Default)]
 pub struct WrapperFaults {
     /// Maximum extra latency per operation (ns of scenario time; 0: off).
@@ -219,7 +219,7 @@ impl WrapperFaults {
     /// The maximum extra latency of an operation now: the steady latency, or a
     /// spike's while one lasts. `now` is only asked while a spike is set, because
     /// reading the clock takes its mutex.
-    pub(super) fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
+    fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
         let mut max = self.latency_nanos.load(Ordering::Relaxed);
         let spike_until = self.spike_until_nanos.load(Ordering::Relaxed);
         if spike_until > 0 && nanos(now()) < spike_until {
@@ -233,11 +233,7 @@ impl WrapperFaults {
     /// drawn from `rng`. A `fail_next` is only consumed by an operation that would
     /// otherwise have gone through, so "fail the next 2" means two failures the
     /// caller can observe as such.
-    pub(super) fn fail_before(
-        &self,
-        clock: Option<&Clock>,
-        rng: &Mutex<StdRng>,
-    ) -> Result<(), StoreError> {
+    fn fail_before(&self, clock: Option<&Clock>, rng: &Mutex<StdRng>) -> Result<(), StoreError> {
         let until = self.outage_until_nanos.load(Ordering::Relaxed);
         // Reading the clock takes its mutex; only do it while an outage is set.
         if until > 0
