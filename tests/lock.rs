@@ -21,7 +21,7 @@ use joblock::lock::{
     raw_document,
 };
 use joblock::output::{Claim, FencedOutput, OutputError};
-use joblock::store::{MemoryConfig, MemoryStore, OpKind, Store};
+use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, OpKind, Store};
 use serde_json::json;
 
 mod support;
@@ -38,8 +38,15 @@ fn config() -> LockConfig {
 }
 
 /// A lock on the shared test key, with its own caller handle onto `store`.
-fn lock_on(store: &MemoryStore, clock: &Clock, seed: u64, config: LockConfig) -> Lock {
+fn lock_on(store: &dyn Store, clock: &Clock, seed: u64, config: LockConfig) -> Lock {
     Lock::new(store.for_caller(seed), clock.clone(), key(), config)
+}
+
+/// A fresh memory store on `clock` in the fault wrapper, for the tests that make
+/// the store fail.
+fn faulty_store(clock: &Clock, seed: u64) -> Arc<FaultyStore> {
+    let memory = MemoryStore::new(clock.clone(), MemoryConfig::default(), seed);
+    Arc::new(FaultyStore::new(Arc::new(memory), seed).with_clock(clock.clone()))
 }
 
 /// The lock document, which must exist: the protocol never deletes it.
@@ -782,11 +789,11 @@ fn store_errors_while_waiting_are_reported_and_the_waiter_still_acquires() {
     let cfg = config();
 
     // On an empty store: the atomic create fails three times, then succeeds.
-    let store = MemoryStore::new(clock.clone(), MemoryConfig::default(), 13);
+    let store = faulty_store(&clock, 13);
     store.faults().fail_next(3);
     let mut seen = Recorder::on(&clock);
     let (lease, acq) =
-        acquired(lock_on(&store, &clock, 1, cfg).acquire("first", &mut seen, &|| false));
+        acquired(lock_on(&*store, &clock, 1, cfg).acquire("first", &mut seen, &|| false));
     assert_eq!((acq.via, acq.attempts, lease.fence()), (Via::Created, 4, 1));
     assert_eq!(seen.store_errors(), 3, "{:?}", seen.attempts);
     assert_eq!(seen.attempts.len(), 3);
@@ -798,7 +805,7 @@ fn store_errors_while_waiting_are_reported_and_the_waiter_still_acquires() {
     store.faults().fail_next(3);
     let mut seen = Recorder::on(&clock);
     let (lease, acq) =
-        acquired(lock_on(&store, &clock, 2, cfg).acquire("second", &mut seen, &|| false));
+        acquired(lock_on(&*store, &clock, 2, cfg).acquire("second", &mut seen, &|| false));
     assert_eq!((acq.via, acq.attempts, lease.fence()), (Via::Free, 4, 2));
     assert_eq!(acq.committed, 7);
     assert_eq!(seen.store_errors(), 3, "{:?}", seen.attempts);
@@ -808,9 +815,9 @@ fn store_errors_while_waiting_are_reported_and_the_waiter_still_acquires() {
 #[test]
 fn store_errors_while_timing_a_dead_holder_neither_hasten_nor_prevent_the_takeover() {
     let clock = Clock::virtual_time();
-    let store = MemoryStore::new(clock.clone(), MemoryConfig::default(), 14);
+    let store = faulty_store(&clock, 14);
     let cfg = config();
-    let (dead, _) = acquire(&lock_on(&store, &clock, 1, cfg), "dead");
+    let (dead, _) = acquire(&lock_on(&*store, &clock, 1, cfg), "dead");
 
     // The first time the waiter sees the holder, the store starts failing for three
     // operations: the waiter loses three reads in the middle of timing the lease.
@@ -825,7 +832,7 @@ fn store_errors_while_timing_a_dead_holder_neither_hasten_nor_prevent_the_takeov
     }));
     let start = clock.now();
     let (lease, acq) =
-        acquired(lock_on(&store, &clock, 2, cfg).acquire("waiter", &mut seen, &|| false));
+        acquired(lock_on(&*store, &clock, 2, cfg).acquire("waiter", &mut seen, &|| false));
 
     assert_eq!(
         acq.via,
@@ -933,9 +940,9 @@ fn a_holder_that_renews_between_the_waiters_read_and_its_takeover_keeps_the_lock
 #[test]
 fn a_holder_that_cannot_renew_for_a_whole_lease_stops_being_valid() {
     let clock = Clock::virtual_time();
-    let store = MemoryStore::new(clock.clone(), MemoryConfig::default(), 16);
+    let store = faulty_store(&clock, 16);
     let cfg = config();
-    let (lease, _) = acquire(&lock_on(&store, &clock, 1, cfg), "holder");
+    let (lease, _) = acquire(&lock_on(&*store, &clock, 1, cfg), "holder");
     store.faults().outage_until(Some(secs(10)));
 
     // Renewals fail, so the holder cannot know whether a waiter took over; it must
@@ -963,5 +970,5 @@ fn a_holder_that_cannot_renew_for_a_whole_lease_stops_being_valid() {
     clock.sleep(secs(10) - clock.now());
     assert_eq!(lease.renew().unwrap(), Renewal::Renewed(3));
     assert!(lease.is_valid());
-    assert_eq!(doc(&lock_on(&store, &clock, 2, cfg)).heartbeat, 3);
+    assert_eq!(doc(&lock_on(&*store, &clock, 2, cfg)).heartbeat, 3);
 }

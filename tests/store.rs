@@ -1,9 +1,10 @@
-//! Store contract tests on the memory backend.
+//! Store contract tests on the memory backend, and the fault wrapper around it.
 //!
 //! The backend-independent contract lives in `support/conformance.rs` and runs here
 //! against the memory store (and in `store_postgres.rs` / `store_redis.rs` against
 //! the real engines). The `memory` module tests what only the embedded backend has:
-//! the latency model and faults.
+//! its name and latency model. The `faulty` module tests joblock's one fault
+//! injector, `FaultyStore`, wrapped around a memory store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use std::time::Duration;
 mod support;
 
 use joblock::clock::Clock;
-use joblock::store::{MemoryConfig, MemoryStore, OpKind, Store, StoreError};
+use joblock::store::{
+    FaultKind, FaultyStore, MemoryConfig, MemoryStore, OpKind, Store, StoreError,
+};
 use serde_json::json;
 
 /// A fresh memory store with no latency, so the contract tests take no time.
@@ -21,78 +24,78 @@ fn quiet_memory_store() -> MemoryStore {
 
 all_conformance_tests!(memory_conformance, quiet_memory_store());
 
-/// What only the memory backend has: its name, latency model and fault hooks.
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Runs `op` on a participant thread and returns its result and the scenario time
+/// it took. Participants are what let virtual time jump over a store's sleep.
+fn timed<T: Send + 'static>(
+    clock: &Clock,
+    op: impl FnOnce() -> T + Send + 'static,
+) -> (T, Duration) {
+    let c = clock.clone();
+    clock
+        .spawn("timed-op".into(), move || {
+            let start = c.now();
+            let out = op();
+            (out, c.now() - start)
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Lets virtual time run to `t` (nobody else is running, so it jumps there).
+fn advance_to(clock: &Clock, t: Duration) {
+    let c = clock.clone();
+    clock
+        .spawn("advance".into(), move || {
+            let now = c.now();
+            c.sleep(t.saturating_sub(now));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(clock.now(), t);
+}
+
+/// Scenario time taken by each of `n` inserts through `store`.
+fn insert_delays(clock: &Clock, store: Arc<dyn Store>, n: u64) -> Vec<Duration> {
+    (0..n)
+        .map(|i| {
+            let s = Arc::clone(&store);
+            let (r, d) = timed(clock, move || s.insert_one(json!({"_id": i})));
+            r.unwrap();
+            d
+        })
+        .collect()
+}
+
+/// Every non-insert operation once, each returning whether it succeeded.
+fn every_other_op(store: &dyn Store) -> Vec<Result<(), StoreError>> {
+    let id = json!({"_id": "probe"});
+    vec![
+        store.find_one(&id).map(drop),
+        store.find_many(&id).map(drop),
+        store.count(&id).map(drop),
+        store.update_one(&id, &json!({"k": 1})).map(drop),
+        store.update_many(&id, &json!({"k": 2})).map(drop),
+        store.delete_one(&json!({"_id": "nothing"})).map(drop),
+        store.delete_many(&json!({"_id": "nothing"})).map(drop),
+    ]
+}
+
+fn unavailable(why: &str) -> StoreError {
+    StoreError::Unavailable(why.to_string())
+}
+
+/// What only the memory backend has: its name and latency model (the simulated network).
 mod memory {
     use super::*;
-
-    const SECOND: Duration = Duration::from_secs(1);
 
     fn on_virtual_clock(config: MemoryConfig, seed: u64) -> (Clock, Arc<MemoryStore>) {
         let clock = Clock::virtual_time();
         let store = Arc::new(MemoryStore::new(clock.clone(), config, seed));
         (clock, store)
-    }
-
-    /// Runs `op` on a participant thread and returns its result and the scenario time
-    /// it took. Participants are what let virtual time jump over a store's sleep.
-    fn timed<T: Send + 'static>(
-        clock: &Clock,
-        op: impl FnOnce() -> T + Send + 'static,
-    ) -> (T, Duration) {
-        let c = clock.clone();
-        clock
-            .spawn("timed-op".into(), move || {
-                let start = c.now();
-                let out = op();
-                (out, c.now() - start)
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    }
-
-    /// Lets virtual time run to `t` (nobody else is running, so it jumps there).
-    fn advance_to(clock: &Clock, t: Duration) {
-        let c = clock.clone();
-        clock
-            .spawn("advance".into(), move || {
-                let now = c.now();
-                c.sleep(t.saturating_sub(now));
-            })
-            .unwrap()
-            .join()
-            .unwrap();
-        assert_eq!(clock.now(), t);
-    }
-
-    /// Scenario time taken by each of `n` inserts through `store`.
-    fn insert_delays(clock: &Clock, store: Arc<dyn Store>, n: u64) -> Vec<Duration> {
-        (0..n)
-            .map(|i| {
-                let s = Arc::clone(&store);
-                let (r, d) = timed(clock, move || s.insert_one(json!({"_id": i})));
-                r.unwrap();
-                d
-            })
-            .collect()
-    }
-
-    /// Every non-insert operation once, each returning whether it succeeded.
-    fn every_other_op(store: &dyn Store) -> Vec<Result<(), StoreError>> {
-        let id = json!({"_id": "probe"});
-        vec![
-            store.find_one(&id).map(drop),
-            store.find_many(&id).map(drop),
-            store.count(&id).map(drop),
-            store.update_one(&id, &json!({"k": 1})).map(drop),
-            store.update_many(&id, &json!({"k": 2})).map(drop),
-            store.delete_one(&json!({"_id": "nothing"})).map(drop),
-            store.delete_many(&json!({"_id": "nothing"})).map(drop),
-        ]
-    }
-
-    fn unavailable(why: &str) -> StoreError {
-        StoreError::Unavailable(why.to_string())
     }
 
     #[test]
@@ -109,18 +112,13 @@ mod memory {
     }
 
     #[test]
-    fn clones_share_data_counts_and_faults() {
+    fn clones_share_data_and_counts() {
         let store = quiet_memory_store();
         let clone = store.clone();
         clone.insert_one(json!({"_id": "a"})).unwrap();
         assert_eq!(store.count(&json!({"_id": "a"})).unwrap(), 1);
-        store.faults().fail_next(1);
-        assert_eq!(
-            clone.count(&json!({})),
-            Err(unavailable("injected failure"))
-        );
         assert_eq!(store.op_counts(), clone.op_counts());
-        assert_eq!(clone.faults().injected(), 1);
+        assert_eq!(store.op_counts().total(), 2);
     }
 
     #[test]
@@ -221,33 +219,84 @@ mod memory {
             insert_delays(&clock_b, store_b, 6)
         );
     }
+}
+
+/// The fault wrapper around a memory store: joblock's one fault injector.
+mod faulty {
+    use super::*;
+
+    /// A memory store with no latency of its own on a virtual clock, wrapped for
+    /// fault injection (`seed` seeds the wrapper's fault draws), and the store inside.
+    fn faulty_store(seed: u64) -> (Clock, Arc<FaultyStore>, Arc<MemoryStore>) {
+        let clock = Clock::virtual_time();
+        let memory = Arc::new(MemoryStore::new(clock.clone(), MemoryConfig::default(), 1));
+        let store = FaultyStore::new(memory.clone(), seed).with_clock(clock.clone());
+        (clock, Arc::new(store), memory)
+    }
 
     #[test]
-    fn extra_latency_delays_every_operation_and_zero_turns_it_off() {
-        let (clock, store) = on_virtual_clock(MemoryConfig::default(), 11);
-        store.faults().set_extra_latency(SECOND);
-        let delays = insert_delays(&clock, store.clone(), 4);
+    fn failed_operations_never_reach_the_store_but_are_still_counted() {
+        let (_, store, memory) = faulty_store(5);
+        let handle = store.for_caller(2);
+        store.faults().fail_next(3);
+        assert!(store.insert_one(json!({"_id": 1})).is_err());
+        assert!(handle.find_one(&json!({})).is_err());
+        assert!(store.delete_many(&json!({})).is_err());
+        assert_eq!(memory.op_counts().total(), 0, "the store saw none of them");
+        // Issued all the same, and a store counts the calls that failed: the run
+        // summary's store operations include them, whichever handle issued them.
+        for counts in [store.op_counts(), handle.op_counts()] {
+            assert_eq!(counts.get(OpKind::InsertOne), 1);
+            assert_eq!(counts.get(OpKind::FindOne), 1);
+            assert_eq!(counts.get(OpKind::DeleteMany), 1);
+            assert_eq!(counts.total(), 3);
+        }
+        // An operation that goes through is counted once, by the store.
+        assert_eq!(handle.count(&json!({})), Ok(0));
+        assert_eq!(memory.op_counts().total(), 1);
+        assert_eq!(store.op_counts().total(), 4);
+        assert_eq!(store.op_counts().get(OpKind::Count), 1);
+    }
+
+    /// How many faults of `kind` the wrapper injected.
+    fn injected(store: &FaultyStore, kind: FaultKind) -> u64 {
+        let by_kind = store.faults().injected_by_kind();
+        by_kind
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    #[test]
+    fn latency_delays_every_operation_and_zero_turns_it_off() {
+        let (clock, store, _) = faulty_store(11);
+        store.faults().set_latency(SECOND);
+        let mut delays = insert_delays(&clock, store.clone(), 4);
         assert!(delays.iter().all(|d| *d < SECOND), "{delays:?}");
         assert!(delays.iter().any(|d| !d.is_zero()), "{delays:?}");
-        let mut total = Duration::ZERO;
         for _ in 0..4 {
             let s = Arc::clone(&store);
             let (r, d) = timed(&clock, move || s.count(&json!({})));
             assert_eq!(r.unwrap(), 4);
             assert!(d < SECOND);
-            total += d;
+            delays.push(d);
         }
-        assert!(!total.is_zero());
+        assert!(delays[4..].iter().any(|d| !d.is_zero()), "{delays:?}");
+        // Latency is a fault kind of the wrapper's: each delayed operation counts.
+        let delayed = delays.iter().filter(|d| !d.is_zero()).count() as u64;
+        assert_eq!(injected(&store, FaultKind::Latency), delayed);
+        assert_eq!(store.faults().injected(), delayed);
 
-        store.faults().set_extra_latency(Duration::ZERO);
+        store.faults().set_latency(Duration::ZERO);
         let s = Arc::clone(&store);
         let (_, d) = timed(&clock, move || every_other_op(&*s));
         assert_eq!(d, Duration::ZERO);
+        assert_eq!(store.faults().injected(), delayed);
     }
 
     #[test]
     fn fail_next_fails_exactly_that_many_operations_without_applying_them() {
-        let store = quiet_memory_store();
+        let (_, store, _) = faulty_store(1);
         store.faults().fail_next(2);
         assert_eq!(
             store.insert_one(json!({"_id": "a"})),
@@ -266,7 +315,7 @@ mod memory {
 
     #[test]
     fn injected_failures_of_updates_and_deletes_leave_the_data_unchanged() {
-        let store = quiet_memory_store();
+        let (_, store, _) = faulty_store(1);
         store.insert_one(json!({"_id": "a", "k": 0})).unwrap();
         store.faults().fail_next(4);
         let set = json!({"k": 1});
@@ -282,22 +331,8 @@ mod memory {
     }
 
     #[test]
-    fn failed_operations_are_still_counted() {
-        let store = quiet_memory_store();
-        store.faults().fail_next(3);
-        let _ = store.insert_one(json!({"_id": 1}));
-        let _ = store.find_one(&json!({}));
-        let _ = store.delete_many(&json!({}));
-        let counts = store.op_counts();
-        assert_eq!(counts.get(OpKind::InsertOne), 1);
-        assert_eq!(counts.get(OpKind::FindOne), 1);
-        assert_eq!(counts.get(OpKind::DeleteMany), 1);
-        assert_eq!(counts.total(), 3);
-    }
-
-    #[test]
     fn outage_fails_every_operation_until_its_end_in_scenario_time() {
-        let (clock, store) = on_virtual_clock(MemoryConfig::default(), 5);
+        let (clock, store, _) = faulty_store(5);
         store.faults().outage_until(Some(10 * SECOND));
         assert_eq!(
             store.insert_one(json!({"_id": "a"})),
@@ -317,12 +352,13 @@ mod memory {
             "the failed insert left nothing"
         );
         store.insert_one(json!({"_id": "a"})).unwrap();
+        assert_eq!(injected(&store, FaultKind::Outage), 9);
         assert_eq!(store.faults().injected(), 9);
     }
 
     #[test]
     fn outage_until_none_ends_an_outage_early() {
-        let store = quiet_memory_store();
+        let (_, store, _) = faulty_store(1);
         store.faults().outage_until(Some(3600 * SECOND));
         assert!(store.count(&json!({})).is_err());
         store.faults().outage_until(None);
@@ -331,33 +367,35 @@ mod memory {
 
     #[test]
     fn fail_probability_one_fails_everything_and_zero_nothing() {
-        let store = quiet_memory_store();
+        let (_, store, _) = faulty_store(1);
         store.faults().set_fail_probability(1.0);
         assert!(store.insert_one(json!({"_id": 1})).is_err());
         assert!(
-            every_other_op(&store)
+            every_other_op(&*store)
                 .iter()
                 .all(|r| *r == Err(unavailable("injected failure")))
         );
         store.faults().set_fail_probability(0.0);
         store.insert_one(json!({"_id": 1})).unwrap();
-        assert!(every_other_op(&store).iter().all(Result::is_ok));
+        assert!(every_other_op(&*store).iter().all(Result::is_ok));
         assert_eq!(store.faults().injected(), 8);
     }
 
     #[test]
-    fn fail_probability_is_clamped_to_zero_and_one() {
-        let store = quiet_memory_store();
+    fn fail_probability_is_clamped_to_zero_and_one_and_nan_is_off() {
+        let (_, store, _) = faulty_store(3);
         store.faults().set_fail_probability(5.0);
-        assert!(every_other_op(&store).iter().all(Result::is_err));
+        assert!(every_other_op(&*store).iter().all(Result::is_err));
         store.faults().set_fail_probability(-5.0);
-        assert!(every_other_op(&store).iter().all(Result::is_ok));
+        assert!(every_other_op(&*store).iter().all(Result::is_ok));
+        store.faults().set_fail_probability(f64::NAN);
+        assert!(every_other_op(&*store).iter().all(Result::is_ok));
     }
 
     #[test]
     fn fail_probability_between_fails_some_operations_reproducibly() {
         let failures = |seed| {
-            let store = MemoryStore::new(Clock::virtual_time(), MemoryConfig::default(), seed);
+            let (_, store, _) = faulty_store(seed);
             store.faults().set_fail_probability(0.5);
             let pattern: Vec<bool> = (0..200).map(|_| store.count(&json!({})).is_err()).collect();
             let failed = pattern.iter().filter(|f| **f).count() as u64;
@@ -372,24 +410,29 @@ mod memory {
 
     #[test]
     fn clear_turns_every_fault_off_but_keeps_the_injected_tally() {
-        let (clock, store) = on_virtual_clock(MemoryConfig::default(), 5);
+        let (clock, store, _) = faulty_store(5);
         let faults = store.faults();
-        faults.set_extra_latency(SECOND);
+        faults.set_latency(SECOND);
         faults.fail_next(10);
         faults.set_fail_probability(1.0);
         faults.outage_until(Some(3600 * SECOND));
-        assert!(store.count(&json!({})).is_err());
+        assert_eq!(store.count(&json!({})), Err(unavailable("outage")));
+        // The outage strikes first; the latency drawn before it is a fault too.
+        let tally = faults.injected();
+        assert_eq!(injected(&store, FaultKind::Outage), 1);
+        assert_eq!(injected(&store, FaultKind::Fail), 0);
+        assert_eq!(tally, 1 + injected(&store, FaultKind::Latency));
         faults.clear();
         let s = Arc::clone(&store);
         let (results, d) = timed(&clock, move || every_other_op(&*s));
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        assert_eq!(d, Duration::ZERO, "extra latency is off");
-        assert_eq!(faults.injected(), 1);
+        assert_eq!(d, Duration::ZERO, "latency is off");
+        assert_eq!(faults.injected(), tally);
     }
 
     #[test]
     fn faults_reach_every_for_caller_handle() {
-        let store = quiet_memory_store();
+        let (_, store, _) = faulty_store(1);
         let handle = store.for_caller(8);
         store.faults().fail_next(1);
         assert_eq!(

@@ -13,6 +13,9 @@
 //!   re-reads and recognises its own owner id;
 //! * an outage: every operation fails until a given scenario time.
 //!
+//! An operation failed here never reaches the store, yet [`Store::op_counts`] counts
+//! it: it was issued, and every store counts a call that failed.
+//!
 //! Sleeps go through the scenario clock, so faults work on the virtual clock too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +28,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{OpCounts, Store, StoreError};
+use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 use crate::clock::Clock;
 
 /// Kinds of store fault, for counting.
@@ -104,7 +107,7 @@ fn set_prob(bits: &AtomicU64, p: f64) {
 /// Fault knobs shared by every handle of one wrapper; all settable while jobs run.
 ///
 /// This is joblock's one fault injector: [`FaultyStore`] consults it around any
-/// store, and the memory store's older `Faults` hooks delegate to it as well.
+/// store (the memory store included, which has only its latency model).
 #[derive(Debug, Default)]
 pub struct WrapperFaults {
     /// Maximum extra latency per operation (ns of scenario time; 0: off).
@@ -216,7 +219,7 @@ impl WrapperFaults {
     /// The maximum extra latency of an operation now: the steady latency, or a
     /// spike's while one lasts. `now` is only asked while a spike is set, because
     /// reading the clock takes its mutex.
-    pub(super) fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
+    fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
         let mut max = self.latency_nanos.load(Ordering::Relaxed);
         let spike_until = self.spike_until_nanos.load(Ordering::Relaxed);
         if spike_until > 0 && nanos(now()) < spike_until {
@@ -230,11 +233,7 @@ impl WrapperFaults {
     /// drawn from `rng`. A `fail_next` is only consumed by an operation that would
     /// otherwise have gone through, so "fail the next 2" means two failures the
     /// caller can observe as such.
-    pub(super) fn fail_before(
-        &self,
-        clock: Option<&Clock>,
-        rng: &Mutex<StdRng>,
-    ) -> Result<(), StoreError> {
+    fn fail_before(&self, clock: Option<&Clock>, rng: &Mutex<StdRng>) -> Result<(), StoreError> {
         let until = self.outage_until_nanos.load(Ordering::Relaxed);
         // Reading the clock takes its mutex; only do it while an outage is set.
         if until > 0
@@ -256,6 +255,8 @@ impl WrapperFaults {
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
     faults: Arc<WrapperFaults>,
+    /// Operations failed here before they reached `inner` (shared by every handle).
+    refused: Arc<OpCounter>,
     clock: Option<Clock>,
     rng: Mutex<StdRng>,
 }
@@ -267,6 +268,7 @@ impl FaultyStore {
         FaultyStore {
             inner,
             faults: Arc::new(WrapperFaults::default()),
+            refused: Arc::new(OpCounter::default()),
             clock: None,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
@@ -331,9 +333,13 @@ impl FaultyStore {
 
     fn run<T>(
         &self,
+        kind: OpKind,
         op: impl FnOnce(&dyn Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.before()?;
+        if let Err(e) = self.before() {
+            self.refused.record(kind);
+            return Err(e);
+        }
         let result = op(self.inner.as_ref());
         self.after(result)
     }
@@ -345,43 +351,49 @@ impl Store for FaultyStore {
     }
 
     fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
-        self.run(|s| s.insert_one(doc))
+        self.run(OpKind::InsertOne, |s| s.insert_one(doc))
     }
 
     fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
-        self.run(|s| s.insert_many(docs))
+        self.run(OpKind::InsertMany, |s| s.insert_many(docs))
     }
 
     fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError> {
-        self.run(|s| s.find_one(filter))
+        self.run(OpKind::FindOne, |s| s.find_one(filter))
     }
 
     fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError> {
-        self.run(|s| s.find_many(filter))
+        self.run(OpKind::FindMany, |s| s.find_many(filter))
     }
 
     fn count(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.count(filter))
+        self.run(OpKind::Count, |s| s.count(filter))
     }
 
     fn update_one(&self, filter: &Value, set: &Value) -> Result<Option<Value>, StoreError> {
-        self.run(|s| s.update_one(filter, set))
+        self.run(OpKind::UpdateOne, |s| s.update_one(filter, set))
     }
 
     fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.update_many(filter, set))
+        self.run(OpKind::UpdateMany, |s| s.update_many(filter, set))
     }
 
     fn delete_one(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.delete_one(filter))
+        self.run(OpKind::DeleteOne, |s| s.delete_one(filter))
     }
 
     fn delete_many(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(|s| s.delete_many(filter))
+        self.run(OpKind::DeleteMany, |s| s.delete_many(filter))
     }
 
+    /// What the inner store counted, plus the operations failed here before they
+    /// reached it.
     fn op_counts(&self) -> OpCounts {
-        self.inner.op_counts()
+        let mut counts = self.inner.op_counts();
+        for (kind, n) in self.refused.snapshot().0 {
+            *counts.0.entry(kind).or_insert(0) += n;
+        }
+        counts
     }
 
     fn notifies(&self) -> bool {
@@ -396,6 +408,7 @@ impl Store for FaultyStore {
         Arc::new(FaultyStore {
             inner: self.inner.for_caller(seed),
             faults: self.faults.clone(),
+            refused: self.refused.clone(),
             clock: self.clock.clone(),
             rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17)),
         })

@@ -18,7 +18,7 @@ pub mod url;
 
 pub use faulty::{FaultKind, FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
-pub use memory::{Faults, MemoryConfig, MemoryStore};
+pub use memory::{MemoryConfig, MemoryStore};
 pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
 pub use read_only::ReadOnly;

@@ -1,21 +1,18 @@
 //! The embedded backend: an insertion-ordered map behind one mutex, with the
 //! scenario's latency model.
 //!
-//! Every operation runs in four steps: count it, validate the request, sleep the
-//! drawn latency (never holding the data mutex, so a slow call cannot serialise the
-//! others and hide races), consult the fault hooks, then act under a single
-//! acquisition of the data mutex, which is what makes each operation atomic.
+//! Every operation runs in three steps: count it and validate the request, sleep
+//! the drawn latency (never holding the data mutex, so a slow call cannot serialise
+//! the others and hide races), then act under a single acquisition of the data
+//! mutex, which is what makes each operation atomic.
 //!
 //! The latency model (`MemoryConfig`) is the exercise's simulated network and is
-//! this store's own. Faults are not: the hooks in `faults.rs` delegate every
-//! decision to the one injector in `store/faulty.rs`.
+//! this store's own. Faults are not: this store injects none; wrap it in a
+//! [`FaultyStore`](crate::store::FaultyStore), joblock's one fault injector.
 
-mod faults;
 mod query;
 #[cfg(test)]
 mod tests;
-
-pub use faults::Faults;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,7 +45,6 @@ struct Shared {
     config: MemoryConfig,
     docs: Mutex<Docs>,
     ops: OpCounter,
-    faults: Faults,
 }
 
 /// The in-process document store; clones and [`Store::for_caller`] handles share the data.
@@ -61,7 +57,7 @@ pub struct MemoryStore {
 }
 
 impl Clone for MemoryStore {
-    /// Shares the data, counters and faults; the clone's RNG is seeded from a draw of
+    /// Shares the data and counters; the clone's RNG is seeded from a draw of
     /// this handle's RNG, so clones are independent yet still reproducible from the
     /// original seed. (`StdRng` is not `Clone` in rand 0.10, and copying its state
     /// would only make the two handles draw identical latencies.)
@@ -77,7 +73,6 @@ impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
             .field("config", &self.shared.config)
-            .field("faults", &self.shared.faults)
             .finish_non_exhaustive()
     }
 }
@@ -91,15 +86,9 @@ impl MemoryStore {
                 config,
                 docs: Mutex::new(Docs::new()),
                 ops: OpCounter::default(),
-                faults: Faults::default(),
             }),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
-    }
-
-    /// The fault hooks shared by every handle of this store.
-    pub fn faults(&self) -> &Faults {
-        &self.shared.faults
     }
 
     /// The latency model this store was built with.
@@ -111,29 +100,23 @@ impl MemoryStore {
         lock(&self.shared.docs)
     }
 
-    /// Sleeps the drawn latency, then consults the fault hooks; called after
-    /// validation and before taking the data mutex.
-    fn delay_and_faults(&self, kind: OpKind) -> Result<(), StoreError> {
-        let base = match kind {
+    /// Sleeps the latency drawn for an operation of `kind`; called after validation
+    /// and before taking the data mutex. A zero maximum draws nothing.
+    fn delay(&self, kind: OpKind) {
+        let max = match kind {
             OpKind::InsertOne | OpKind::InsertMany => self.shared.config.insert_latency,
             _ => self.shared.config.op_latency,
         };
-        let clock = &self.shared.clock;
-        let extra = self.shared.faults.extra_latency(clock);
-        if !(base.is_zero() && extra.is_zero()) {
-            // One lock for both draws, so they are consecutive in the RNG sequence.
-            let delay = {
-                let mut rng = lock(&self.rng);
-                uniform(&mut rng, base) + uniform(&mut rng, extra)
-            };
-            if !delay.is_zero() {
-                clock.sleep(delay);
-            }
+        if max.is_zero() {
+            return;
         }
-        self.shared.faults.check(clock, &self.rng)
+        let delay = uniform(&mut lock(&self.rng), max);
+        if !delay.is_zero() {
+            self.shared.clock.sleep(delay);
+        }
     }
 
-    /// Counts, validates the filter, delays and checks faults: the common prologue.
+    /// Counts, validates the filter and delays: the common prologue.
     fn prologue<'f>(
         &self,
         kind: OpKind,
@@ -141,7 +124,7 @@ impl MemoryStore {
     ) -> Result<&'f Map<String, Value>, StoreError> {
         self.shared.ops.record(kind);
         let filter = validate_filter(filter)?;
-        self.delay_and_faults(kind)?;
+        self.delay(kind);
         Ok(filter)
     }
 }
@@ -154,7 +137,7 @@ impl Store for MemoryStore {
     fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
         self.shared.ops.record(OpKind::InsertOne);
         let (key, fields) = keyed_document(doc, "document")?;
-        self.delay_and_faults(OpKind::InsertOne)?;
+        self.delay(OpKind::InsertOne);
         let mut docs = self.docs();
         if docs.contains_key(&key) {
             return Err(StoreError::DuplicateKey(key));
@@ -167,7 +150,7 @@ impl Store for MemoryStore {
         self.shared.ops.record(OpKind::InsertMany);
         // Shape errors are found before touching the data, so they insert nothing.
         let batch = check_batch(docs, keyed_document)?;
-        self.delay_and_faults(OpKind::InsertMany)?;
+        self.delay(OpKind::InsertMany);
         let mut docs = self.docs();
         // New documents are appended, so rolling back is truncating to the old length;
         // doing it under the same lock means no one ever sees a partial batch.
@@ -215,7 +198,7 @@ impl Store for MemoryStore {
         self.shared.ops.record(OpKind::UpdateOne);
         let filter = validate_filter(filter)?;
         let set = validate_set(set)?;
-        self.delay_and_faults(OpKind::UpdateOne)?;
+        self.delay(OpKind::UpdateOne);
         let mut docs = self.docs();
         let Some(i) = first_match(&docs, filter) else {
             return Ok(None);
@@ -230,7 +213,7 @@ impl Store for MemoryStore {
         self.shared.ops.record(OpKind::UpdateMany);
         let filter = validate_filter(filter)?;
         let set = validate_set(set)?;
-        self.delay_and_faults(OpKind::UpdateMany)?;
+        self.delay(OpKind::UpdateMany);
         let mut docs = self.docs();
         let hits = all_matches(&docs, filter);
         for &i in &hits {

@@ -1,15 +1,12 @@
-//! Checks of the memory store's internals: key canonicalisation, the latency draw,
-//! and the clamping of the fault hooks' probability.
+//! Checks of the memory store's internals: key canonicalisation and the latency
+//! draw.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::json;
 
-use super::Faults;
 use super::query::id_key;
-use crate::clock::Clock;
 use crate::store::faulty::uniform;
 
 #[test]
@@ -35,19 +32,4 @@ fn uniform_draw_stays_below_its_maximum() {
     for _ in 0..1000 {
         assert!(uniform(&mut rng, Duration::from_nanos(3)) < Duration::from_nanos(3));
     }
-}
-
-#[test]
-fn fail_probability_is_clamped() {
-    // Seen through the decision: a probability above 1 fails every operation, one
-    // below 0 or NaN none, whatever the RNG draws.
-    let (f, clock) = (Faults::default(), Clock::virtual_time());
-    let rng = Mutex::new(StdRng::seed_from_u64(3));
-    let failures = |p: f64| {
-        f.set_fail_probability(p);
-        (0..100).filter(|_| f.check(&clock, &rng).is_err()).count()
-    };
-    assert_eq!(failures(7.0), 100);
-    assert_eq!(failures(-1.0), 0);
-    assert_eq!(failures(f64::NAN), 0);
 }

@@ -65,7 +65,8 @@
 //!   completion. Each statement still sees one consistent snapshot.
 //! - `Unavailable` after the connection dropped *during* an operation does not say
 //!   whether the server applied it: the commit may have happened just before the
-//!   connection was lost. Memory's injected faults always fail before applying.
+//!   connection was lost. Memory never leaves that doubt: it injects no faults, and
+//!   `FaultyStore` says which of its faults applied (a lost reply did, a failure not).
 //!
 //! The code is split by job: [`connect`] opens connections and creates the store,
 //! [`schema`] creates the table and its notification trigger, [`names`] quotes and
