@@ -1,35 +1,16 @@
-//! A fault-injecting wrapper that works around any store.
-//!
-//! It brings the faults a real network and a busy server add to any backend, and the
-//! engine wraps every store in it so faults can be injected at runtime:
-//!
-//! * latency on **every** operation (latency on inserts alone hides check-then-act
-//!   races), and latency spikes for a while;
-//! * scheduling jitter: random yields and tiny sleeps around an operation, to shake
-//!   the interleavings of threads;
-//! * an operation that fails before it applies;
-//! * an operation that applies but whose reply is lost (the caller sees an error). A
-//!   lock that retries blindly after a lost reply can orphan itself; joblock's lock
-//!   re-reads and recognises its own owner id;
-//! * an outage: every operation fails until a given scenario time.
-//!
-//! An operation failed here never reaches the store, yet [`Store::op_counts`] counts
-//! it: it was issued, and every store counts a call that failed.
-//!
-//! Sleeps go through the scenario clock, so faults work on the virtual clock too.
+//! The fault knobs ([`WrapperFaults`]): what to inject, set at runtime from any
+//! thread, the decisions drawn from them, and the tally by kind.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use rand::RngExt;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 use crate::clock::Clock;
+use crate::store::StoreError;
 
 /// Kinds of store fault, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -70,19 +51,19 @@ impl FaultKind {
 }
 
 /// A duration in nanoseconds, saturating (u64 nanoseconds last 584 years).
-pub(super) fn nanos(d: Duration) -> u64 {
+pub(in crate::store) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Locks a mutex, ignoring poisoning: an RNG or a map left by a panicking thread is
 /// still consistent, so a panic elsewhere is no reason to refuse service.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(in crate::store) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A duration drawn uniformly from `[0, max)`; no draw at all when `max` is zero, so
 /// turning a latency off does not shift the rest of the RNG sequence.
-pub(super) fn uniform(rng: &mut StdRng, max: Duration) -> Duration {
+pub(in crate::store) fn uniform(rng: &mut StdRng, max: Duration) -> Duration {
     match nanos(max) {
         0 => Duration::ZERO,
         // Integer nanoseconds keep the upper bound exclusive; scaling a float in
@@ -93,7 +74,7 @@ pub(super) fn uniform(rng: &mut StdRng, max: Duration) -> Duration {
 
 /// Whether an event happens whose probability is stored as `f64` bits. Draws only
 /// when the outcome is uncertain, so p = 0 or 1 leaves the RNG sequence as it is.
-fn draw(rng: &Mutex<StdRng>, prob: &AtomicU64) -> bool {
+pub(super) fn draw(rng: &Mutex<StdRng>, prob: &AtomicU64) -> bool {
     let p = f64::from_bits(prob.load(Ordering::Relaxed));
     p > 0.0 && (p >= 1.0 || lock(rng).random::<f64>() < p)
 }
@@ -117,15 +98,15 @@ pub struct WrapperFaults {
     /// ... until this scenario time (ns).
     spike_until_nanos: AtomicU64,
     /// Probability of a yield / tiny sleep around an operation (f64 bits).
-    jitter_bits: AtomicU64,
+    pub(super) jitter_bits: AtomicU64,
     /// Operations still to fail before they apply.
     fail_next: AtomicU64,
     /// Probability that an operation fails before applying (f64 bits).
     fail_bits: AtomicU64,
     /// Operations still to apply and then report an error.
-    lose_next: AtomicU64,
+    pub(super) lose_next: AtomicU64,
     /// Probability that an operation applies and its reply is lost (f64 bits).
-    lose_bits: AtomicU64,
+    pub(super) lose_bits: AtomicU64,
     /// Scenario time (ns) until which every operation fails; 0: none.
     outage_until_nanos: AtomicU64,
     /// Faults injected so far, by kind (indexed like `FaultKind::ALL`).
@@ -205,12 +186,12 @@ impl WrapperFaults {
             .collect()
     }
 
-    fn count(&self, kind: FaultKind) {
+    pub(super) fn count(&self, kind: FaultKind) {
         let i = FaultKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.injected[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn take(counter: &AtomicU64) -> bool {
+    pub(super) fn take(counter: &AtomicU64) -> bool {
         counter
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
@@ -219,7 +200,7 @@ impl WrapperFaults {
     /// The maximum extra latency of an operation now: the steady latency, or a
     /// spike's while one lasts. `now` is only asked while a spike is set, because
     /// reading the clock takes its mutex.
-    fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
+    pub(super) fn latency_max(&self, now: impl FnOnce() -> Duration) -> Duration {
         let mut max = self.latency_nanos.load(Ordering::Relaxed);
         let spike_until = self.spike_until_nanos.load(Ordering::Relaxed);
         if spike_until > 0 && nanos(now()) < spike_until {
@@ -233,7 +214,11 @@ impl WrapperFaults {
     /// drawn from `rng`. A `fail_next` is only consumed by an operation that would
     /// otherwise have gone through, so "fail the next 2" means two failures the
     /// caller can observe as such.
-    fn fail_before(&self, clock: Option<&Clock>, rng: &Mutex<StdRng>) -> Result<(), StoreError> {
+    pub(super) fn fail_before(
+        &self,
+        clock: Option<&Clock>,
+        rng: &Mutex<StdRng>,
+    ) -> Result<(), StoreError> {
         let until = self.outage_until_nanos.load(Ordering::Relaxed);
         // Reading the clock takes its mutex; only do it while an outage is set.
         if until > 0
@@ -248,169 +233,5 @@ impl WrapperFaults {
             return Err(StoreError::Unavailable("injected failure".into()));
         }
         Ok(())
-    }
-}
-
-/// Any store, with injectable faults.
-pub struct FaultyStore {
-    inner: Arc<dyn Store>,
-    faults: Arc<WrapperFaults>,
-    /// Operations failed here before they reached `inner` (shared by every handle).
-    refused: Arc<OpCounter>,
-    clock: Option<Clock>,
-    rng: Mutex<StdRng>,
-}
-
-impl FaultyStore {
-    /// Wraps `inner`; `seed` seeds this handle's fault draws. Without a clock, only
-    /// the faults that need no time (fail, lost reply) work.
-    pub fn new(inner: Arc<dyn Store>, seed: u64) -> FaultyStore {
-        FaultyStore {
-            inner,
-            faults: Arc::new(WrapperFaults::default()),
-            refused: Arc::new(OpCounter::default()),
-            clock: None,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
-        }
-    }
-
-    /// Times latency, spikes and outages on `clock`.
-    pub fn with_clock(mut self, clock: Clock) -> FaultyStore {
-        self.clock = Some(clock);
-        self
-    }
-
-    /// The fault knobs (shared by every `for_caller` handle).
-    pub fn faults(&self) -> &WrapperFaults {
-        &self.faults
-    }
-
-    /// The fault knobs, shareable.
-    pub fn faults_arc(&self) -> Arc<WrapperFaults> {
-        self.faults.clone()
-    }
-
-    fn jitter(&self) {
-        let f = &self.faults;
-        if !draw(&self.rng, &f.jitter_bits) {
-            return;
-        }
-        f.count(FaultKind::Jitter);
-        // A real yield shakes the OS schedule; a tiny scenario sleep shakes the
-        // order of operations even on the virtual clock.
-        thread::yield_now();
-        if let Some(clock) = &self.clock {
-            clock.sleep(uniform(&mut lock(&self.rng), Duration::from_micros(50)));
-        }
-    }
-
-    /// Latency, jitter and faults that strike before the operation applies.
-    fn before(&self) -> Result<(), StoreError> {
-        let f = &self.faults;
-        self.jitter();
-        if let Some(clock) = &self.clock {
-            let delay = uniform(&mut lock(&self.rng), f.latency_max(|| clock.now()));
-            if !delay.is_zero() {
-                f.count(FaultKind::Latency);
-                clock.sleep(delay);
-            }
-        }
-        f.fail_before(self.clock.as_ref(), &self.rng)
-    }
-
-    /// Faults that strike after the operation applied: the reply is lost.
-    fn after<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        let f = &self.faults;
-        self.jitter();
-        let lose =
-            result.is_ok() && (WrapperFaults::take(&f.lose_next) || draw(&self.rng, &f.lose_bits));
-        if lose {
-            f.count(FaultKind::LostReply);
-            return Err(StoreError::Unavailable("reply lost".into()));
-        }
-        result
-    }
-
-    fn run<T>(
-        &self,
-        kind: OpKind,
-        op: impl FnOnce(&dyn Store) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        if let Err(e) = self.before() {
-            self.refused.record(kind);
-            return Err(e);
-        }
-        let result = op(self.inner.as_ref());
-        self.after(result)
-    }
-}
-
-impl Store for FaultyStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn insert_one(&self, doc: Value) -> Result<(), StoreError> {
-        self.run(OpKind::InsertOne, |s| s.insert_one(doc))
-    }
-
-    fn insert_many(&self, docs: Vec<Value>) -> Result<(), StoreError> {
-        self.run(OpKind::InsertMany, |s| s.insert_many(docs))
-    }
-
-    fn find_one(&self, filter: &Value) -> Result<Option<Value>, StoreError> {
-        self.run(OpKind::FindOne, |s| s.find_one(filter))
-    }
-
-    fn find_many(&self, filter: &Value) -> Result<Vec<Value>, StoreError> {
-        self.run(OpKind::FindMany, |s| s.find_many(filter))
-    }
-
-    fn count(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(OpKind::Count, |s| s.count(filter))
-    }
-
-    fn update_one(&self, filter: &Value, set: &Value) -> Result<Option<Value>, StoreError> {
-        self.run(OpKind::UpdateOne, |s| s.update_one(filter, set))
-    }
-
-    fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError> {
-        self.run(OpKind::UpdateMany, |s| s.update_many(filter, set))
-    }
-
-    fn delete_one(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(OpKind::DeleteOne, |s| s.delete_one(filter))
-    }
-
-    fn delete_many(&self, filter: &Value) -> Result<u64, StoreError> {
-        self.run(OpKind::DeleteMany, |s| s.delete_many(filter))
-    }
-
-    /// What the inner store counted, plus the operations failed here before they
-    /// reached it.
-    fn op_counts(&self) -> OpCounts {
-        let mut counts = self.inner.op_counts();
-        for (kind, n) in self.refused.snapshot().0 {
-            *counts.0.entry(kind).or_insert(0) += n;
-        }
-        counts
-    }
-
-    fn notifies(&self) -> bool {
-        self.inner.notifies()
-    }
-
-    fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
-        self.inner.wait_for_change(id, timeout)
-    }
-
-    fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
-        Arc::new(FaultyStore {
-            inner: self.inner.for_caller(seed),
-            faults: self.faults.clone(),
-            refused: self.refused.clone(),
-            clock: self.clock.clone(),
-            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17)),
-        })
     }
 }
