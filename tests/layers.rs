@@ -7,8 +7,8 @@
 //!    level (`engine::run` -> `engine::dispatch` -> `engine::run` is a cycle; a
 //!    child using its own parent's items is not, they are one unit).
 //!
-//! Paths inside an in-file `#[cfg(test)] mod tests` block are left out: those see
-//! their own file's items through `super::`.
+//! Paths inside an in-file `#[cfg(test)] mod tests` block count as their file's
+//! imports (their `super::` is the file's own module).
 
 #[path = "support/layers.rs"]
 mod layers;
@@ -93,40 +93,39 @@ fn planted(path: &str, module: &str, text: &str) -> Source {
     }
 }
 
+/// Plants `text` as module `module` (file `src/<path>`) into the library and
+/// asserts the check names that file and each of `targets`.
+fn assert_caught(module: &str, text: &str, targets: &[&str]) {
+    let path = format!("src/{}.rs", module.replace("::", "/"));
+    let mut sources = library();
+    sources.push(planted(&path, module, text));
+    let problems = check(&sources, ALLOWED);
+    for target in targets {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(&path) && p.contains(target)),
+            "{target} not caught in {path}: {problems:?}"
+        );
+    }
+}
+
 #[test]
 fn a_planted_upward_import_is_caught() {
-    let mut sources = library();
-    sources.push(planted(
-        "src/worker/planted.rs",
+    assert_caught(
         "worker::planted",
         "use crate::engine::registry::Registry;\n",
-    ));
-    let problems = check(&sources, ALLOWED);
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("src/worker/planted.rs") && p.contains("engine")),
-        "{problems:?}"
+        &["engine"],
     );
 }
 
 #[test]
 fn a_planted_import_in_a_use_group_or_a_path_is_caught() {
-    let mut sources = library();
-    sources.push(planted(
-        "src/lock/planted.rs",
+    assert_caught(
         "lock::planted",
         "use crate::{\n    clock::Clock,\n    tui::{self, app::App},\n};\nfn f() { crate::watch::once; }\n",
-    ));
-    let problems = check(&sources, ALLOWED);
-    for target in ["tui", "watch"] {
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("src/lock/planted.rs") && p.contains(target)),
-            "{target} not caught: {problems:?}"
-        );
-    }
+        &["tui", "watch"],
+    );
 }
 
 #[test]
@@ -146,7 +145,7 @@ fn a_planted_sibling_cycle_is_caught() {
 }
 
 #[test]
-fn a_child_using_its_parent_and_test_blocks_are_not_cycles() {
+fn a_child_using_its_parent_is_not_a_cycle_and_a_test_blocks_super_is_its_file() {
     let sources = vec![
         planted(
             "src/a/mod.rs",
@@ -156,12 +155,21 @@ fn a_child_using_its_parent_and_test_blocks_are_not_cycles() {
         planted(
             "src/a/x.rs",
             "a::x",
-            "use super::P;\npub struct X;\n#[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::b::B;\n}\n",
+            "use super::P;\npub struct X;\n#[cfg(test)]\nmod tests {\n    use super::*;\n    use super::super::P;\n}\n",
         ),
         planted("src/b.rs", "b", "use crate::a::X;\npub struct B;\n"),
     ];
     let problems = check(&sources, &[("a", &[]), ("b", &["a"])]);
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn an_import_planted_in_a_test_block_is_caught() {
+    assert_caught(
+        "lock::planted",
+        "pub struct X;\n#[cfg(test)]\nmod tests {\n    use super::X;\n    use crate::engine::Registry;\n}\n",
+        &["engine"],
+    );
 }
 
 /// The top-level import graph as the table docs/ARCHITECTURE.md shows.

@@ -3,8 +3,8 @@
 //! checks the module graph against a table of allowed imports and for cycles.
 //!
 //! It reads source text, not a compiler's view: comments and string literals are
-//! blanked first, and in-file `#[cfg(test)] mod NAME { .. }` blocks are dropped
-//! (their `super::` means their own file).
+//! blanked first; in-file `#[cfg(test)] mod NAME { .. }` blocks count as their
+//! file's code, with `super::` meaning that file's module.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -78,18 +78,28 @@ pub fn edges(sources: &[Source]) -> Vec<Edge> {
     let mut out = BTreeSet::new();
     for s in sources {
         let own = segments(&s.module);
-        let code = drop_test_blocks(&blank_comments_and_strings(&s.text));
-        for path in paths_in(&code) {
-            let Some(full) = resolve(&own, &path) else {
-                continue;
-            };
-            let target = longest_module(&modules, &full);
-            if target != own {
-                out.insert(Edge {
-                    from: s.module.clone(),
-                    to: target.join("::"),
-                    path: s.path.clone(),
-                });
+        let (code, blocks) = split_test_blocks(&blank_comments_and_strings(&s.text));
+        // An in-file test module's `super::` is its file's module; what it imports
+        // counts as the file's import.
+        let scopes =
+            std::iter::once((own.clone(), code)).chain(blocks.into_iter().map(|(name, body)| {
+                let mut inner = own.clone();
+                inner.push(name);
+                (inner, body)
+            }));
+        for (scope, code) in scopes {
+            for path in paths_in(&code) {
+                let Some(full) = resolve(&scope, &path) else {
+                    continue;
+                };
+                let target = longest_module(&modules, &full);
+                if target != own {
+                    out.insert(Edge {
+                        from: s.module.clone(),
+                        to: target.join("::"),
+                        path: s.path.clone(),
+                    });
+                }
             }
         }
     }
@@ -394,9 +404,11 @@ pub fn blank_comments_and_strings(text: &str) -> String {
     out
 }
 
-/// The code without its in-file `#[cfg(test)] mod NAME { .. }` blocks.
-pub fn drop_test_blocks(code: &str) -> String {
+/// The code outside its in-file `#[cfg(test)] mod NAME { .. }` blocks, and each
+/// block's name and body.
+pub fn split_test_blocks(code: &str) -> (String, Vec<(String, String)>) {
     let mut out = String::new();
+    let mut blocks = Vec::new();
     let mut rest = code;
     while let Some(at) = rest.find("#[cfg(test)]") {
         out.push_str(&rest[..at]);
@@ -411,7 +423,9 @@ pub fn drop_test_blocks(code: &str) -> String {
             rest = after;
             continue;
         }
-        let open = after.len() - trimmed.len() + trimmed.find('{').unwrap_or(0);
+        let brace = trimmed.find('{').unwrap_or(0);
+        let name = trimmed["mod ".len()..brace].trim().to_string();
+        let open = after.len() - trimmed.len() + brace;
         let mut depth = 0;
         let mut end = after.len();
         for (k, ch) in after[open..].char_indices() {
@@ -427,8 +441,9 @@ pub fn drop_test_blocks(code: &str) -> String {
                 _ => {}
             }
         }
+        blocks.push((name, after[open..end].to_string()));
         rest = &after[end..];
     }
     out.push_str(rest);
-    out
+    (out, blocks)
 }
