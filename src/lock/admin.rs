@@ -31,15 +31,16 @@ pub fn restore(
     incarnation: &str,
     binding: &OutputBinding,
 ) -> Result<bool, StoreError> {
-    let mut doc = json!({
-        "_id": key,
-        "owner": null,
-        "fence": fence,
-        "heartbeat": 0,
-        "committed": committed,
-        "incarnation": incarnation,
-    });
-    binding.write_into(&mut doc);
+    let doc = LockDoc {
+        key: key.to_string(),
+        owner: None,
+        fence,
+        heartbeat: 0,
+        committed,
+        incarnation: Some(incarnation.to_string()),
+        output: Some(binding.clone()),
+    }
+    .to_value();
     match store.insert_one(doc) {
         Ok(()) => Ok(true),
         Err(StoreError::DuplicateKey(_)) => Ok(false),

@@ -53,11 +53,29 @@ impl LockDoc {
         incarnation: &str,
         output: Option<&OutputBinding>,
     ) -> Value {
+        LockDoc {
+            key: key.to_string(),
+            owner: Some(owner.to_string()),
+            fence: 1,
+            heartbeat: 0,
+            committed: 0,
+            incarnation: Some(incarnation.to_string()),
+            output: output.cloned(),
+        }
+        .to_value()
+    }
+
+    /// The document as stored: the inverse of [`LockDoc::from_value`] (fields left
+    /// `None` other than the owner are not written).
+    pub fn to_value(&self) -> Value {
         let mut doc = json!({
-            "_id": key, "owner": owner, "fence": 1, "heartbeat": 0, "committed": 0,
-            "incarnation": incarnation,
+            "_id": self.key, "owner": self.owner, "fence": self.fence,
+            "heartbeat": self.heartbeat, "committed": self.committed,
         });
-        if let Some(b) = output {
+        if let Some(i) = &self.incarnation {
+            doc["incarnation"] = json!(i);
+        }
+        if let Some(b) = &self.output {
             b.write_into(&mut doc);
         }
         doc
@@ -146,6 +164,7 @@ mod tests {
         };
         let v = LockDoc::first("lock:worker:c", "me", "inc", Some(&binding));
         let d = LockDoc::from_value(&v).unwrap();
+        assert_eq!(d.to_value(), v);
         assert_eq!(d.owner.as_deref(), Some("me"));
         assert_eq!((d.fence, d.heartbeat, d.committed), (1, 0, 0));
         assert_eq!(d.incarnation.as_deref(), Some("inc"));

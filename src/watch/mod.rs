@@ -113,7 +113,7 @@ impl Watcher {
 
 /// Opens the store read-only: watching creates nothing (a namespace with no table
 /// yet reads as empty) and can write nothing.
-pub(crate) fn open(url: &StoreUrl, options: &Options) -> Result<Arc<dyn Store>, StoreError> {
+fn open(url: &StoreUrl, options: &Options) -> Result<Arc<dyn Store>, StoreError> {
     open_store_read_only(url, &options.namespace)
 }
 
