@@ -702,6 +702,7 @@ fn give_up_leaves_nothing_behind_in_the_store() {
             "heartbeat": lease.heartbeat(),
             "committed": 0,
             "incarnation": lease.incarnation(),
+            "lease_ms": cfg.lease.as_millis() as u64,
         })
     );
     assert_eq!(lease.heartbeat(), RENEWALS);

@@ -32,13 +32,11 @@ pub fn restore(
     binding: &OutputBinding,
 ) -> Result<bool, StoreError> {
     let doc = LockDoc {
-        key: key.to_string(),
-        owner: None,
         fence,
-        heartbeat: 0,
         committed,
         incarnation: Some(incarnation.to_string()),
         output: Some(binding.clone()),
+        ..LockDoc::free(key)
     }
     .to_value();
     match store.insert_one(doc) {

@@ -29,8 +29,10 @@ impl Lock {
             let earlier = w.unacked.clone();
             w.unacked.get_or_insert((sent_at, Via::Created));
             let incarnation = new_incarnation();
-            let first = LockDoc::first(&self.key, owner, &incarnation, self.output.as_ref());
-            match self.store.insert_one(first) {
+            let mut first = LockDoc::first(&self.key, owner, &incarnation, self.output.as_ref());
+            first.lease_ms = Some(self.lease_ms());
+            first.holder = self.holder_for(owner);
+            match self.store.insert_one(first.to_value()) {
                 Ok(()) => {
                     self.exists.store(true, Ordering::Relaxed);
                     let lease = self.lease(owner, 1, incarnation, 0, sent_at);
@@ -76,7 +78,12 @@ impl Lock {
             Some(holder) => {
                 let now = self.clock.now();
                 let unchanged_for = Stillness::observe(&mut w.watch, doc.fence, doc.heartbeat, now);
-                if is_expired(unchanged_for, self.config.lease) {
+                // Never sooner than the holder's own lease: processes with different
+                // --lease settings share keys.
+                let lease = doc.lease_ms.map_or(self.config.lease, |ms| {
+                    self.config.lease.max(Duration::from_millis(ms))
+                });
+                if is_expired(unchanged_for, lease) {
                     observer.expired(holder, doc.fence, unchanged_for);
                     let via = Via::Takeover {
                         owner: holder.clone(),
@@ -102,7 +109,13 @@ impl Lock {
     ) -> Result<Attempt, LockError> {
         let fence = doc.fence + 1;
         let heartbeat = doc.heartbeat + 1;
-        let mut set = json!({ "owner": w.owner, "fence": fence, "heartbeat": heartbeat });
+        let mut set = json!({
+            "owner": w.owner, "fence": fence, "heartbeat": heartbeat,
+            "lease_ms": self.lease_ms(),
+        });
+        if let Some(h) = self.holder_for(w.owner) {
+            set["holder"] = h.to_value();
+        }
         // A document from a version that wrote no incarnation gets one now; an
         // unbound one is bound to our output. Both in the same compare-and-set.
         let incarnation = match &doc.incarnation {

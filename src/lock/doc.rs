@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::LockError;
+use super::holder::Holder;
 use super::state::LOCK_PREFIX;
 
 /// Builds the lock key for a job name and a client, e.g. `lock:worker:client-1`.
@@ -28,6 +29,12 @@ pub struct LockDoc {
     pub incarnation: Option<String>,
     /// The output this lock commits to (`committed` counts bytes of that file).
     pub output: Option<OutputBinding>,
+    /// The lease the current holder keeps, in milliseconds, as it wrote when it
+    /// acquired: a waiter never times a holder out sooner than that, whatever its
+    /// own lease (documents from older versions have none).
+    pub lease_ms: Option<u64>,
+    /// Who the current holder is, for people (only a `joblock run` writes it).
+    pub holder: Option<Holder>,
 }
 
 /// The output a lock document commits to: its id (from the output's own record) and,
@@ -46,23 +53,36 @@ pub fn new_incarnation() -> String {
 }
 
 impl LockDoc {
-    /// The document the very first acquisition inserts.
+    /// The document the very first acquisition inserts (the caller adds its lease
+    /// and holder).
     pub fn first(
         key: &str,
         owner: &str,
         incarnation: &str,
         output: Option<&OutputBinding>,
-    ) -> Value {
+    ) -> LockDoc {
         LockDoc {
-            key: key.to_string(),
             owner: Some(owner.to_string()),
             fence: 1,
-            heartbeat: 0,
-            committed: 0,
             incarnation: Some(incarnation.to_string()),
             output: output.cloned(),
+            ..LockDoc::free(key)
         }
-        .to_value()
+    }
+
+    /// A free document of `key` at fence 0 with nothing committed, to build on.
+    pub fn free(key: &str) -> LockDoc {
+        LockDoc {
+            key: key.to_string(),
+            owner: None,
+            fence: 0,
+            heartbeat: 0,
+            committed: 0,
+            incarnation: None,
+            output: None,
+            lease_ms: None,
+            holder: None,
+        }
     }
 
     /// The document as stored: the inverse of [`LockDoc::from_value`] (fields left
@@ -77,6 +97,12 @@ impl LockDoc {
         }
         if let Some(b) = &self.output {
             b.write_into(&mut doc);
+        }
+        if let Some(ms) = self.lease_ms {
+            doc["lease_ms"] = json!(ms);
+        }
+        if let Some(h) = &self.holder {
+            doc["holder"] = h.to_value();
         }
         doc
     }
@@ -119,6 +145,8 @@ impl LockDoc {
             committed: num("committed")?,
             incarnation: text("incarnation")?,
             output,
+            lease_ms: v.get("lease_ms").and_then(Value::as_u64),
+            holder: Holder::of(v),
         })
     }
 
@@ -162,7 +190,7 @@ mod tests {
             id: "out-1".into(),
             path: "/tmp/o.txt".into(),
         };
-        let v = LockDoc::first("lock:worker:c", "me", "inc", Some(&binding));
+        let v = LockDoc::first("lock:worker:c", "me", "inc", Some(&binding)).to_value();
         let d = LockDoc::from_value(&v).unwrap();
         assert_eq!(d.to_value(), v);
         assert_eq!(d.owner.as_deref(), Some("me"));

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::holder::Holder;
 use super::queue::LocalQueue;
 use super::state::read_doc;
 use super::{Broken, Lock, LockConfig, LockDoc, LockError, OutputBinding};
@@ -24,7 +25,29 @@ impl Lock {
             broken: None,
             queue: None,
             output: None,
+            holder: None,
         }
+    }
+
+    /// This lock describing its holder (host, pid, command) in the document it
+    /// acquires; the owner id is filled in per acquisition.
+    pub fn with_holder(mut self, holder: Option<Holder>) -> Lock {
+        self.holder = holder;
+        self
+    }
+
+    /// The holder description for an acquisition by `owner`, if this lock has one.
+    pub(super) fn holder_for(&self, owner: &str) -> Option<Holder> {
+        self.holder.clone().map(|h| Holder {
+            owner: owner.to_string(),
+            ..h
+        })
+    }
+
+    /// The lease as the document records it: milliseconds, rounded up.
+    pub(super) fn lease_ms(&self) -> u64 {
+        let ms = self.config.lease.as_nanos().div_ceil(1_000_000);
+        u64::try_from(ms).unwrap_or(u64::MAX)
     }
 
     /// This lock bound to an output: acquisitions bind an unbound document to it and

@@ -17,13 +17,17 @@ mod admin;
 mod attempt;
 mod doc;
 mod handle;
+pub mod history;
+mod holder;
 mod lease;
 mod presence;
 mod queue;
+pub mod revoke;
 pub mod state;
 
 pub use admin::{raise_free, rebind, restore};
 pub use doc::{LockDoc, OutputBinding, lock_key, new_incarnation};
+pub use holder::Holder;
 pub use lease::{Lease, Renewal};
 pub use presence::Presence;
 pub use queue::LocalQueue;
@@ -203,7 +207,19 @@ pub struct Lock {
     /// The output this lock commits to, if the caller keeps one: the document is
     /// bound to it, and a document bound to another output is never taken.
     output: Option<OutputBinding>,
+    /// Who acquires, for people (`joblock run`): written with each acquisition.
+    holder: Option<Holder>,
 }
+
+/// The owner a revoked lease leaves in the document ([`admin::revoke`]): held,
+/// so no waiter takes it before the revoked holder has stopped its work (it frees
+/// it then) or a whole lease has passed.
+pub fn revoked_owner(owner: &str) -> String {
+    format!("{REVOKED_PREFIX}{owner}")
+}
+
+/// The prefix of a revoked holder's tombstone owner.
+pub const REVOKED_PREFIX: &str = "revoked:";
 
 /// The longest pause between attempts after store errors (unless `retry` is longer).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
