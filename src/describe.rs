@@ -219,6 +219,21 @@ fn raw_line(event: &Event) -> String {
         Event::CommandIgnored { command, reason } => {
             format!("command ignored: {command}: {reason}")
         }
+        Event::CommandStarted {
+            job,
+            pid,
+            fence,
+            command,
+            ..
+        } => format!(
+            "{} started pid {pid} at fence {fence}: {}",
+            who(*job),
+            command.join(" ")
+        ),
+        Event::CommandSignalled {
+            job, signal, why, ..
+        } => format!("{} sent {signal} to the command: {why}", who(*job)),
+        Event::CommandExited { job, exit, .. } => format!("{} command ended: {exit}", who(*job)),
         Event::FaultInjected { what } => format!("STORE FAULT: {what}"),
         Event::Paused => "paused".into(),
         Event::Resumed => "resumed".into(),

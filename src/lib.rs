@@ -18,6 +18,7 @@ pub mod headless;
 pub mod lock;
 pub mod output;
 pub mod reseed;
+pub mod run;
 pub mod sanitize;
 pub mod screen;
 pub mod store;

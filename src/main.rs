@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod run_cmd;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -26,6 +27,13 @@ const USAGE: u8 = 2;
 const RUNTIME: u8 = 3;
 
 fn main() -> ExitCode {
+    // The guardian of `joblock run` is this executable again; it starts before
+    // any argument parsing, so it is up in a millisecond.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(joblock::run::guard::GUARD_SUBCOMMAND))
+    {
+        return ExitCode::from(joblock::run::guard::guard_main());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
@@ -36,6 +44,7 @@ fn main() -> ExitCode {
         Some(Sub::Watch(args)) => run_watch(&args),
         Some(Sub::Torture(args)) => run_torture(&args),
         Some(Sub::Reseed(args)) => run_reseed(&args),
+        Some(Sub::Run(args)) => return run_cmd::run_command(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {

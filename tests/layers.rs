@@ -48,6 +48,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("watch", &["lock", "sanitize", "screen", "store"]),
     ("torture", &["engine", "events", "lock"]),
     ("reseed", &["lock", "output", "store"]),
+    (
+        "run",
+        &["clock", "events", "lock", "sanitize", "store", "worker"],
+    ),
 ];
 
 fn library() -> Vec<Source> {

@@ -294,6 +294,41 @@ pub enum Event {
         /// What broke.
         what: String,
     },
+    /// `joblock run`: the command under the lock started.
+    CommandStarted {
+        /// Job number (a wrapper runs job 1).
+        job: JobId,
+        /// The lock key.
+        client: String,
+        /// The command's process id (and process group id).
+        pid: u32,
+        /// The fence it was given (`JOBLOCK_FENCE`).
+        fence: u64,
+        /// Program and arguments.
+        command: Vec<String>,
+    },
+    /// `joblock run`: the wrapper signalled the command's process group.
+    CommandSignalled {
+        /// Job number.
+        job: JobId,
+        /// The lock key.
+        client: String,
+        /// e.g. `SIGTERM`.
+        signal: String,
+        /// Why: forwarded, lease not renewed, revoked, taken over.
+        why: String,
+    },
+    /// `joblock run`: the command ended.
+    CommandExited {
+        /// Job number.
+        job: JobId,
+        /// The lock key.
+        client: String,
+        /// `exit 0`, `signal 9 (SIGKILL)`.
+        exit: String,
+        /// The wrapper's exit code for it.
+        code: u8,
+    },
     /// The run is over.
     RunFinished {
         /// Counts, timings, verdicts.
@@ -324,7 +359,10 @@ impl Event {
             | Crashed { job, .. }
             | Killed { job, .. }
             | Fenced { job, .. }
-            | GaveUp { job, .. } => Some(*job),
+            | GaveUp { job, .. }
+            | CommandStarted { job, .. }
+            | CommandSignalled { job, .. }
+            | CommandExited { job, .. } => Some(*job),
             _ => None,
         }
     }

@@ -177,6 +177,16 @@ impl Lease {
         self.clock.now() < renewed_at + self.lease
     }
 
+    /// How long this holder may still act on its last successful renewal (zero once
+    /// a waiter may take over). A watchdog stops the work well before it reaches zero.
+    pub fn valid_for(&self) -> Duration {
+        if self.is_lost() {
+            return Duration::ZERO;
+        }
+        let renewed_at = *self.renewed_at.lock().unwrap_or_else(|p| p.into_inner());
+        (renewed_at + self.lease).saturating_sub(self.clock.now())
+    }
+
     /// Renews the lease: a compare-and-set on our owner and fence that bumps the heartbeat.
     pub fn renew(&self) -> Result<Renewal, StoreError> {
         if self.is_lost() {

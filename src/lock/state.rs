@@ -29,6 +29,26 @@ pub fn presence_id(key: &str, owner: &str) -> String {
     format!("{PRESENCE_PREFIX}{key}:{owner}")
 }
 
+/// Checks a user's lock key (`joblock run --key`): 1-200 bytes, no control
+/// characters or whitespace; the error names it.
+pub fn check_key(key: &str) -> Result<(), String> {
+    let ok = !key.is_empty()
+        && key.len() <= 200
+        && !key.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key:?} is not a lock key: use 1-200 bytes without spaces or control characters, e.g. worker:acme"
+        ))
+    }
+}
+
+/// The lock document `_id` of a user's key: `worker:acme` is `lock:worker:acme`.
+pub fn lock_id(key: &str) -> String {
+    format!("{LOCK_PREFIX}{key}")
+}
+
 /// Reads the lock document of `key`, if it exists.
 pub fn read_doc(store: &dyn Store, key: &str) -> Result<Option<LockDoc>, LockError> {
     match store.find_one(&json!({ "_id": key }))? {

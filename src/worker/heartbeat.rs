@@ -21,7 +21,8 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// Starts renewing `lease` for `job`, reporting each renewal to `sink`.
+    /// Starts renewing `lease` for `job` every third of the lease, reporting each
+    /// renewal to `sink`.
     pub fn start(
         clock: &Clock,
         lease: Arc<Lease>,
@@ -29,11 +30,25 @@ impl Heartbeat {
         job: JobId,
         client: String,
     ) -> std::io::Result<Heartbeat> {
+        let every = lease.lease() / 3;
+        Heartbeat::start_every(clock, lease, sink, job, client, every)
+    }
+
+    /// Starts renewing `lease` for `job` every `every`, reporting each renewal to
+    /// `sink` (a command wrapper renews more often, to ride out failed renewals).
+    pub fn start_every(
+        clock: &Clock,
+        lease: Arc<Lease>,
+        sink: Arc<dyn Sink>,
+        job: JobId,
+        client: String,
+        every: Duration,
+    ) -> std::io::Result<Heartbeat> {
         let stop = Arc::new(AtomicBool::new(false));
         let stall_until = Arc::new(AtomicU64::new(0));
         let (c, s, st) = (clock.clone(), stop.clone(), stall_until.clone());
         let handle = clock.spawn_joinable(format!("heartbeat-{job}"), move || {
-            beat(&c, &lease, sink.as_ref(), job, &client, &s, &st)
+            beat(&c, &lease, sink.as_ref(), job, &client, every, (&s, &st))
         })?;
         Ok(Heartbeat {
             clock: clock.clone(),
@@ -72,10 +87,9 @@ fn beat(
     sink: &dyn Sink,
     job: JobId,
     client: &str,
-    stop: &AtomicBool,
-    stall_until: &AtomicU64,
+    every: Duration,
+    (stop, stall_until): (&AtomicBool, &AtomicU64),
 ) {
-    let every = lease.lease() / 3;
     let stopped = || stop.load(Ordering::SeqCst);
     loop {
         if clock.sleep_or(every, &stopped) == Wake::Interrupted {

@@ -33,19 +33,36 @@ pub struct Edge {
 }
 
 /// Every `.rs` file under `src` that belongs to the library (the binary's
-/// `main.rs` and `cli.rs` are left out).
+/// `main.rs` and the modules it declares, such as `cli.rs`, are left out).
 pub fn read_sources(src: &Path) -> io::Result<Vec<Source>> {
     let mut out = Vec::new();
-    walk(src, src, &mut out)?;
+    let binary = binary_modules(&src.join("main.rs"))?;
+    walk(src, src, &binary, &mut out)?;
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<Source>) -> io::Result<()> {
+/// The files of the binary: `main.rs` and each `mod NAME;` it declares.
+fn binary_modules(main: &Path) -> io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(main)?;
+    let mut files = vec!["main.rs".to_string()];
+    for line in text.lines() {
+        if let Some(name) = line
+            .trim()
+            .strip_prefix("mod ")
+            .and_then(|r| r.strip_suffix(';'))
+        {
+            files.push(format!("{}.rs", name.trim()));
+        }
+    }
+    Ok(files)
+}
+
+fn walk(root: &Path, dir: &Path, binary: &[String], out: &mut Vec<Source>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            walk(root, &path, out)?;
+            walk(root, &path, binary, out)?;
             continue;
         }
         if path.extension().is_none_or(|e| e != "rs") {
@@ -55,7 +72,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Source>) -> io::Result<()> {
             continue;
         };
         let rel = rel.to_string_lossy().replace('\\', "/");
-        if rel == "main.rs" || rel == "cli.rs" {
+        if binary.contains(&rel) {
             continue;
         }
         let stem = rel.trim_end_matches(".rs");

@@ -245,6 +245,10 @@ impl DashState {
                 return Level::Warning;
             }
             Event::RunFinished { summary } => self.summary = Some((**summary).clone()),
+            // A command wrapper's events; the dashboard runs no commands.
+            Event::CommandStarted { .. }
+            | Event::CommandSignalled { .. }
+            | Event::CommandExited { .. } => {}
         }
         Level::Info
     }

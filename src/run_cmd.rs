@@ -1,0 +1,93 @@
+//! `joblock run`: the flags turned into a [`RunConfig`], checked before anything
+//! is touched; the run itself lives in the library (`joblock::run`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::EventsFile;
+use crate::cli::{CmdArgs, ConflictArg, LogFormatArg};
+use joblock::run::report::LogFormat;
+use joblock::run::{OnConflict, RunConfig};
+use joblock::store::StoreUrl;
+
+/// The longest duration any flag means: a century (longer values are clamped, so
+/// no arithmetic on them overflows).
+const CENTURY: f64 = 100.0 * 365.0 * 24.0 * 3600.0;
+
+/// The grace when `--grace` is not given (and the lease is at least twice as long).
+const DEFAULT_GRACE: f64 = 10.0;
+
+/// Seconds as a duration, clamped to [0, a century].
+fn secs(v: f64) -> Duration {
+    Duration::from_secs_f64(v.clamp(0.0, CENTURY))
+}
+
+/// The store `run` uses: `--store`, else `$JOBLOCK_STORE`, else the default.
+pub fn resolve_store(flag: Option<&StoreUrl>) -> Result<StoreUrl> {
+    if let Some(url) = flag {
+        return Ok(url.clone());
+    }
+    match std::env::var("JOBLOCK_STORE") {
+        Ok(v) if !v.trim().is_empty() => {
+            StoreUrl::parse(&v).map_err(|e| anyhow::anyhow!("JOBLOCK_STORE: {e}"))
+        }
+        _ => bail!("no --store given and JOBLOCK_STORE is not set"),
+    }
+}
+
+/// The run's configuration, or a one-line usage error.
+fn config(args: &CmdArgs) -> Result<RunConfig> {
+    let store = resolve_store(args.store.as_ref())?;
+    if args.store_timeout < 0.01 {
+        bail!(
+            "--store-timeout {} is too short: use at least 0.01",
+            args.store_timeout
+        );
+    }
+    let events = match &args.events {
+        Some(path) => Some(EventsFile::probe(path)?.begin()?.into_inner()?),
+        None => None,
+    };
+    let config = RunConfig {
+        store,
+        namespace: args.namespace.clone(),
+        key: args.key.clone(),
+        argv: args.command.clone(),
+        on_conflict: match args.on_conflict {
+            ConflictArg::Wait => OnConflict::Wait,
+            ConflictArg::Skip => OnConflict::Skip,
+            ConflictArg::Fail => OnConflict::Fail,
+        },
+        wait_timeout: args.wait_timeout.map(secs),
+        conflict_exit: args.conflict_exit_code,
+        lease: secs(args.lease),
+        grace: match args.grace {
+            Some(g) => secs(g),
+            None => secs(DEFAULT_GRACE.min(args.lease / 2.0)),
+        },
+        // Never poll harder than every millisecond, whatever was asked.
+        retry: secs(args.retry).max(Duration::from_millis(1)),
+        store_timeout: secs(args.store_timeout),
+        events,
+        log: match args.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+        verbose: args.verbose,
+    };
+    config.check().map_err(anyhow::Error::msg)?;
+    Ok(config)
+}
+
+/// `joblock run`: exit code 2 for bad flags, else whatever the run ends with.
+pub fn run_command(args: &CmdArgs) -> ExitCode {
+    match config(args) {
+        Ok(config) => ExitCode::from(joblock::run::run(config)),
+        Err(e) => {
+            eprintln!("error: {}", joblock::sanitize::printable(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
