@@ -25,6 +25,8 @@ pub struct Running {
     child: Child,
     /// Its process id, which is also its process group's id.
     pub pid: u32,
+    /// Whether it was given the terminal (and the wrapper must take it back).
+    terminal: bool,
 }
 
 /// How the command ended.
@@ -94,11 +96,19 @@ pub fn start(spec: &Spec) -> io::Result<Running> {
         cmd.env(k, v);
     }
     let parent = getpid();
+    let terminal = owns_terminal();
     // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls are allowed; it makes two raw system calls (prctl,
-    // getppid) and allocates nothing.
+    // async-signal-safe calls are allowed; it makes raw system calls (prctl,
+    // getppid, sigprocmask, tcsetpgrp) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            if terminal {
+                // An interactive command must own the terminal, or its first read
+                // stops it (SIGTTIN): its new group becomes the foreground.
+                without_ttou(|| {
+                    let _ = rustix::termios::tcsetpgrp(rustix::stdio::stdin(), getpid());
+                });
+            }
             // If the wrapper dies (even by SIGKILL), the kernel kills the command.
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
             // The wrapper may have died before that took effect: then we are
@@ -113,7 +123,33 @@ pub fn start(spec: &Spec) -> io::Result<Running> {
     Ok(Running {
         pid: child.id(),
         child,
+        terminal,
     })
+}
+
+/// Whether stdin is a terminal whose foreground group is ours (we were started
+/// in the foreground of an interactive shell).
+fn owns_terminal() -> bool {
+    let stdin = rustix::stdio::stdin();
+    rustix::termios::isatty(stdin)
+        && rustix::termios::tcgetpgrp(stdin).is_ok_and(|g| g == rustix::process::getpgrp())
+}
+
+/// Runs `f` with SIGTTOU blocked in the calling thread: a process outside the
+/// terminal's foreground group may then change the foreground group (otherwise
+/// the kernel stops it for trying).
+fn without_ttou(f: impl FnOnce()) {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; the
+    // calls only change this thread's signal mask and restore it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        f();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
 }
 
 impl Running {
@@ -125,9 +161,17 @@ impl Running {
         }
     }
 
-    /// Reaps the ended command and says how it ended.
+    /// Reaps the ended command and says how it ended; takes the terminal back if
+    /// the command had it.
     pub fn reap(mut self) -> io::Result<Exit> {
-        self.child.wait().map(Exit::of)
+        let exit = self.child.wait().map(Exit::of);
+        if self.terminal {
+            without_ttou(|| {
+                let _ =
+                    rustix::termios::tcsetpgrp(rustix::stdio::stdin(), rustix::process::getpgrp());
+            });
+        }
+        exit
     }
 }
 
