@@ -8,65 +8,113 @@
 //! gives up leaves its thread blocked in the store until the store answers or the
 //! process ends: it holds nothing of ours.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{RecvTimeoutError, bounded};
+use crossbeam_channel::{RecvTimeoutError, Sender, bounded, unbounded};
 use serde_json::Value;
 
 use crate::store::{OpCounts, Store, StoreError};
 
+/// A call for the worker thread: runs on the store handle it is given.
+type Job = Box<dyn FnOnce(&dyn Store) + Send>;
+
 /// Wraps a store so that no call takes longer than `limit`.
+///
+/// Calls run one at a time on a worker thread (starting a thread per call would
+/// cost more than a local store's call). A call that times out abandons that
+/// worker and its store handle: the next call gets a new worker on a fresh handle
+/// (`for_caller`: its own connection), so it does not queue behind the hung one.
 pub struct Bounded {
-    inner: Arc<dyn Store>,
+    handle: Mutex<Arc<dyn Store>>,
     limit: Duration,
     name: String,
+    worker: Mutex<Option<Sender<Job>>>,
 }
 
 impl Bounded {
     /// `inner` with every call bounded by `limit`.
     pub fn new(inner: Arc<dyn Store>, limit: Duration) -> Bounded {
         let name = inner.name().to_string();
-        Bounded { inner, limit, name }
+        Bounded {
+            handle: Mutex::new(inner),
+            limit,
+            name,
+            worker: Mutex::new(None),
+        }
     }
 
-    /// Runs `op` on a helper thread; `Unavailable` if it has not answered in `limit`.
+    fn inner(&self) -> Arc<dyn Store> {
+        self.handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The worker's queue, starting a worker if there is none.
+    fn worker(&self) -> Result<Sender<Job>, StoreError> {
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = worker.as_ref() {
+            return Ok(tx.clone());
+        }
+        let (tx, rx) = unbounded::<Job>();
+        let store = self.inner();
+        thread::Builder::new()
+            .name("store-calls".into())
+            .spawn(move || {
+                for job in rx {
+                    job(store.as_ref());
+                }
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start a store call: {e}")))?;
+        *worker = Some(tx.clone());
+        Ok(tx)
+    }
+
+    /// Gives up on the current worker and its handle after a call hung.
+    fn abandon(&self) {
+        *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut handle = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        *handle = handle.for_caller(rand::random());
+    }
+
+    /// Runs `op` on the worker; `Unavailable` if it has not answered in `limit`.
     fn call<T: Send + 'static>(
         &self,
         what: &str,
         limit: Duration,
         op: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        within(&self.inner, &self.name, what, limit, op)
-    }
-}
-
-/// Runs `op` on `store` on a helper thread, giving up after `limit`.
-pub fn within<T: Send + 'static>(
-    store: &Arc<dyn Store>,
-    name: &str,
-    what: &str,
-    limit: Duration,
-    op: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let (tx, rx) = bounded(1);
-    let store = store.clone();
-    thread::Builder::new()
-        .name(format!("store-{what}"))
-        .spawn(move || {
-            let _ = tx.send(op(store.as_ref()));
-        })
-        .map_err(|e| StoreError::Unavailable(format!("cannot start a store call: {e}")))?;
-    match rx.recv_timeout(limit) {
-        Ok(answer) => answer,
-        Err(RecvTimeoutError::Timeout) => Err(StoreError::Unavailable(format!(
-            "the {name} store did not answer {what} within {}",
-            secs(limit)
-        ))),
-        Err(RecvTimeoutError::Disconnected) => Err(StoreError::Unavailable(format!(
-            "the {name} store call {what} died"
-        ))),
+        let (tx, rx) = bounded(1);
+        let job: Job = Box::new(move |store| {
+            let _ = tx.send(op(store));
+        });
+        if self.worker()?.send(job).is_err() {
+            self.abandon();
+            return Err(StoreError::Unavailable(format!(
+                "the {} store call {what} could not be sent",
+                self.name
+            )));
+        }
+        match rx.recv_timeout(limit) {
+            Ok(answer) => answer,
+            Err(RecvTimeoutError::Timeout) => {
+                self.abandon();
+                Err(StoreError::Unavailable(format!(
+                    "the {} store did not answer {what} within {}",
+                    self.name,
+                    secs(limit)
+                )))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                self.abandon();
+                Err(StoreError::Unavailable(format!(
+                    "the {} store call {what} died",
+                    self.name
+                )))
+            }
+        }
     }
 }
 
@@ -124,11 +172,11 @@ impl Store for Bounded {
     }
 
     fn op_counts(&self) -> OpCounts {
-        self.inner.op_counts()
+        self.inner().op_counts()
     }
 
     fn notifies(&self) -> bool {
-        self.inner.notifies()
+        self.inner().notifies()
     }
 
     fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
@@ -142,6 +190,6 @@ impl Store for Bounded {
     }
 
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
-        Arc::new(Bounded::new(self.inner.for_caller(seed), self.limit))
+        Arc::new(Bounded::new(self.inner().for_caller(seed), self.limit))
     }
 }

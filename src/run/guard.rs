@@ -18,7 +18,7 @@
 //! group must not take the guard away while the wrapper still holds the lock).
 
 use std::io::{self, BufRead, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,8 @@ pub const GUARD_SUBCOMMAND: &str = "__guard";
 
 /// The wrapper's end of a running guardian.
 pub struct Guardian {
-    child: Child,
+    /// Its stdin: the only tie the wrapper keeps (it is never waited for; it exits
+    /// on `done` or on end of input).
     input: Option<ChildStdin>,
 }
 
@@ -44,7 +45,7 @@ impl Guardian {
             .stdout(Stdio::null())
             .spawn()?;
         let input = child.stdin.take();
-        Ok(Guardian { child, input })
+        Ok(Guardian { input })
     }
 
     fn say(&mut self, line: &str) -> io::Result<()> {
@@ -67,11 +68,37 @@ impl Guardian {
         self.say(&format!("deadline {}", left.as_millis()))
     }
 
-    /// The command has ended: the guardian exits without killing anything.
+    /// The command has ended: the guardian exits without killing anything. Not
+    /// waited for (it exits on its own; the wrapper need not pay for that).
     pub fn finish(mut self) {
         let _ = self.say("done");
         self.input = None;
-        let _ = self.child.wait();
+    }
+
+    /// Starts the guardian on a thread of its own, so that its start overlaps
+    /// opening the store and acquiring; [`Starting::ready`] waits for it.
+    pub fn start_soon() -> Starting {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let spawned = thread::Builder::new()
+            .name("guardian-start".into())
+            .spawn(move || {
+                let _ = tx.send(Guardian::start());
+            });
+        Starting(spawned.map(|_| rx).map_err(|e| e.to_string()))
+    }
+}
+
+/// A guardian being started ([`Guardian::start_soon`]).
+pub struct Starting(Result<crossbeam_channel::Receiver<io::Result<Guardian>>, String>);
+
+impl Starting {
+    /// The started guardian, or why it could not start.
+    pub fn ready(self) -> Result<Guardian, String> {
+        let rx = self.0?;
+        match rx.recv() {
+            Ok(started) => started.map_err(|e| e.to_string()),
+            Err(_) => Err("the thread starting it died".into()),
+        }
     }
 }
 

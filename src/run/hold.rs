@@ -14,15 +14,15 @@ use signal_hook::consts::{
 };
 
 use super::child::{self, Exit, Running, Spec, signal_name};
-use super::guard::Guardian;
+use super::guard::{Guardian, Starting};
 use super::report::{Level, Reporter};
 use super::{EX_LOST, EX_NOEXEC, EX_NOTFOUND, EX_OSERR, JOB, Me, RunConfig};
 use crate::clock::Clock;
 use crate::events::Event;
-use crate::lock::Lease;
 use crate::lock::history::{self, now_ms};
 use crate::lock::revoke::{free_revoked, was_revoked};
 use crate::lock::state::read_doc;
+use crate::lock::{Acquisition, Lease};
 use crate::store::Store;
 use crate::worker::{Heartbeat, Sink};
 
@@ -124,11 +124,12 @@ impl Sink for HoldSink {
 
 /// Runs the command while holding `lease`; returns the wrapper's exit code.
 pub fn hold(
+    guardian: Starting,
     config: &RunConfig,
     store: &Arc<dyn Store>,
     clock: &Clock,
     me: &Me,
-    lease: Arc<Lease>,
+    (lease, acquisition): (Arc<Lease>, &Acquisition),
     reporter: &Arc<Reporter>,
     signals: &Signals,
 ) -> u8 {
@@ -146,7 +147,7 @@ pub fn hold(
         let _ = lease.release(0);
         return EX_LOST;
     }
-    let mut guardian = match Guardian::start() {
+    let mut guardian = match guardian.ready() {
         Ok(g) => g,
         Err(e) => {
             say(
@@ -181,6 +182,8 @@ pub fn hold(
         }
     };
     let _ = guardian.guard(running.pid);
+    // Written while the command starts work, not before: history is best effort.
+    super::record_acquired(config, store, me, &lease, acquisition, reporter);
     report(Event::CommandStarted {
         job: JOB,
         client: key.clone(),

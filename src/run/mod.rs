@@ -179,6 +179,8 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
             return EX_OSERR;
         }
     };
+    // Only a run that acquires needs it; starting it now hides its start-up.
+    let guardian = guard::Guardian::start_soon();
     let store = match open::open(config) {
         Ok(s) => s,
         Err(msg) => {
@@ -191,8 +193,16 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
         Ok(got) => got,
         Err(code) => return code,
     };
-    record_acquired(config, &store, &me, &lease, &acquisition, reporter);
-    hold::hold(config, &store, &clock, &me, lease, reporter, &signals)
+    hold::hold(
+        guardian,
+        config,
+        &store,
+        &clock,
+        &me,
+        (lease, &acquisition),
+        reporter,
+        &signals,
+    )
 }
 
 /// Writes the acquisition into the key's history (best effort).

@@ -1,5 +1,4 @@
-//! Reaching the store before anything else happens: the open and a first read,
-//! both bounded in time, so that a store that is down or hung makes the wrapper
+//! Reaching the store before anything else happens: the open, bounded in time, so that a store that is down or hung makes the wrapper
 //! exit 69 without ever starting the command.
 
 use std::sync::Arc;
@@ -10,8 +9,6 @@ use crossbeam_channel::bounded;
 use super::RunConfig;
 use super::bounded::{Bounded, secs};
 use crate::clock::Clock;
-use crate::lock::LockError;
-use crate::lock::state::{lock_id, read_doc};
 use crate::store::{MemoryConfig, Store, open_store};
 
 /// Opens the store with every call bounded, and reads the lock document once.
@@ -36,13 +33,7 @@ pub fn open(config: &RunConfig) -> Result<Arc<dyn Store>, String> {
             ));
         }
     };
-    let store: Arc<dyn Store> = Arc::new(Bounded::new(inner, config.store_timeout));
-    // A malformed document is not the store's fault: acquiring reports it.
-    if let Err(LockError::Store(e)) = read_doc(store.as_ref(), &lock_id(&config.key)) {
-        return Err(format!(
-            "cannot read the lock {} in the {kind} store: {e}",
-            config.key
-        ));
-    }
-    Ok(store)
+    // The first attempt to acquire is the first read: a store error there (before
+    // anything succeeded) ends the run with 69 too (`wait.rs`).
+    Ok(Arc::new(Bounded::new(inner, config.store_timeout)))
 }

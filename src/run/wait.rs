@@ -63,8 +63,9 @@ impl AcquireObserver for Watcher<'_> {
             Seen::StoreError(e) => {
                 let since = *self.failing_since.get_or_insert_with(Instant::now);
                 self.last_error = Some(e.clone());
-                // Failures for longer than a few store calls: it is down.
-                if since.elapsed() >= self.config.store_timeout.saturating_mul(2) {
+                // The very first contact failed, or failures went on for longer
+                // than a few store calls: it is down.
+                if attempt == 1 || since.elapsed() >= self.config.store_timeout.saturating_mul(2) {
                     self.unreachable.store(true, Ordering::SeqCst);
                 }
             }
