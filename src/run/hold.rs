@@ -16,7 +16,7 @@ use signal_hook::consts::{
 use super::child::{self, Exit, Running, Spec, signal_name};
 use super::guard::{Guardian, Starting};
 use super::report::{Level, Reporter};
-use super::{EX_LOST, EX_NOEXEC, EX_NOTFOUND, EX_OSERR, JOB, Me, RunConfig};
+use super::{EX_LOST, EX_NOEXEC, EX_NOTFOUND, EX_OSERR, JOB, RunConfig, Wrapper};
 use crate::clock::Clock;
 use crate::events::Event;
 use crate::lock::history::{self, now_ms};
@@ -124,15 +124,18 @@ impl Sink for HoldSink {
 
 /// Runs the command while holding `lease`; returns the wrapper's exit code.
 pub fn hold(
+    w: &Wrapper<'_>,
     guardian: Starting,
-    config: &RunConfig,
-    store: &Arc<dyn Store>,
-    clock: &Clock,
-    me: &Me,
     (lease, acquisition): (Arc<Lease>, &Acquisition),
-    reporter: &Arc<Reporter>,
-    signals: &Signals,
 ) -> u8 {
+    let Wrapper {
+        config,
+        store,
+        clock,
+        me,
+        reporter,
+        signals,
+    } = *w;
     let key = config.key.clone();
     let say = |level, msg: &str| reporter.say(level, msg);
     let report = |event| reporter.report(clock.now(), event);

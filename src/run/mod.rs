@@ -131,6 +131,17 @@ impl RunConfig {
     }
 }
 
+/// What every stage of a wrapper's run works with.
+#[derive(Clone, Copy)]
+pub(crate) struct Wrapper<'a> {
+    config: &'a RunConfig,
+    store: &'a Arc<dyn crate::store::Store>,
+    clock: &'a Clock,
+    me: &'a Me,
+    reporter: &'a Arc<Reporter>,
+    signals: &'a hold::Signals,
+}
+
 /// The wrapper's identity: owner id and the description stored with the lock.
 struct Me {
     owner: String,
@@ -193,16 +204,15 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
         Ok(got) => got,
         Err(code) => return code,
     };
-    hold::hold(
-        guardian,
+    let w = Wrapper {
         config,
-        &store,
-        &clock,
-        &me,
-        (lease, &acquisition),
+        store: &store,
+        clock: &clock,
+        me: &me,
         reporter,
-        &signals,
-    )
+        signals: &signals,
+    };
+    hold::hold(&w, guardian, (lease, &acquisition))
 }
 
 /// Writes the acquisition into the key's history (best effort).
