@@ -15,6 +15,7 @@ use signal_hook::consts::{
 
 use super::child::{self, Exit, Running, Spec, signal_name};
 use super::guard::{Guardian, Starting};
+use super::lookout::Lookout;
 use super::report::{Level, Reporter};
 use super::{EX_LOST, EX_NOEXEC, EX_NOTFOUND, EX_OSERR, JOB, RunConfig, Wrapper};
 use crate::clock::Clock;
@@ -215,6 +216,13 @@ pub fn hold(
         );
     }
     let exited = watch_exit(running.pid);
+    let lookout = Lookout::start(
+        store,
+        lease.key(),
+        lease.owner(),
+        lease.fence(),
+        config.renew_every(),
+    );
     let mut watched = Watched {
         config,
         store,
@@ -225,7 +233,8 @@ pub fn hold(
         reporter,
         clock,
     };
-    let stop = watched.watch(signals, &beat_rx, &exited);
+    let stop = watched.watch(signals, &beat_rx, &exited, &lookout.displaced);
+    drop(lookout);
     // The command has ended (not reaped yet): the guardian can go.
     guardian.finish();
     if let Some(h) = heartbeat.as_mut() {
@@ -380,8 +389,8 @@ impl Watched<'_> {
     }
 
     /// Whether the wrapper must stop the command now, and why.
-    fn must_stop(&self) -> Option<Stop> {
-        if self.lease.is_lost() {
+    fn must_stop(&self, displaced: bool) -> Option<Stop> {
+        if self.lease.is_lost() || displaced {
             Some(lost_why(self.store, self.lease))
         } else if self.guard.passed() {
             Some(Stop::Frozen)
@@ -399,7 +408,12 @@ impl Watched<'_> {
         signals: &Signals,
         beats: &Receiver<()>,
         exited: &Receiver<()>,
+        displaced: &Receiver<()>,
     ) -> Option<Stop> {
+        let mut gone = false;
+        // It fires once; after that its sender is gone, and a closed channel
+        // would be ready for ever.
+        let mut displaced = displaced.clone();
         let mut stopping: Option<(Stop, Instant)> = None;
         let mut killed = false;
         // Even with no event the loop looks at the lease this often (a lost lease
@@ -420,10 +434,14 @@ impl Watched<'_> {
                         self.guard.tell(self.guardian, self.lease);
                     }
                 }
+                recv(displaced) -> _ => {
+                    gone = true;
+                    displaced = crossbeam_channel::never();
+                }
                 default(tick) => {}
             }
             if stopping.is_none()
-                && let Some(stop) = self.must_stop()
+                && let Some(stop) = self.must_stop(gone)
             {
                 let why = stop.why(self.config);
                 if matches!(stop, Stop::TakenOver(_)) || self.guard.passed() {

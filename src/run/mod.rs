@@ -18,6 +18,7 @@ pub mod bounded;
 pub mod child;
 pub mod guard;
 mod hold;
+mod lookout;
 mod open;
 pub mod report;
 mod wait;
