@@ -40,6 +40,11 @@ pub fn resolve_store(flag: Option<&StoreUrl>) -> Result<StoreUrl> {
 /// The run's configuration, or a one-line usage error.
 fn config(args: &CmdArgs) -> Result<RunConfig> {
     let store = resolve_store(args.store.as_ref())?;
+    if store == StoreUrl::Memory {
+        bail!(
+            "--store memory lives inside one process, so a lock there keeps nobody out: use sqlite://PATH (one machine), postgres:// or redis://"
+        );
+    }
     if args.store_timeout < 0.01 {
         bail!(
             "--store-timeout {} is too short: use at least 0.01",

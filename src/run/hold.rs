@@ -23,7 +23,7 @@ use crate::events::Event;
 use crate::lock::history::{self, now_ms};
 use crate::lock::revoke::{free_revoked, was_revoked};
 use crate::lock::state::read_doc;
-use crate::lock::{Acquisition, Lease};
+use crate::lock::{Acquisition, Lease, LockDoc, LockError};
 use crate::store::Store;
 use crate::worker::{Heartbeat, Sink};
 
@@ -352,13 +352,45 @@ impl GuardClock {
 fn lost_why(store: &Arc<dyn Store>, lease: &Lease) -> Stop {
     match read_doc(store.as_ref(), lease.key()) {
         Ok(Some(doc)) if was_revoked(&doc, lease.owner(), lease.fence()) => Stop::Revoked,
-        Ok(Some(doc)) => Stop::TakenOver(match doc.owner {
+        other => taken_over(other),
+    }
+}
+
+/// [`lost_why`] within `limit`: the watch loop must not wait on a store that
+/// stopped answering, and without an answer the safe reading is a takeover.
+fn lost_why_within(store: &Arc<dyn Store>, lease: &Lease, limit: Duration) -> Stop {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let (store, key, owner, fence) = (
+        store.clone(),
+        lease.key().to_string(),
+        lease.owner().to_string(),
+        lease.fence(),
+    );
+    let spawned = thread::Builder::new()
+        .name("why-lost".into())
+        .spawn(move || {
+            let why = match read_doc(store.as_ref(), &key) {
+                Ok(Some(doc)) if was_revoked(&doc, &owner, fence) => Stop::Revoked,
+                other => taken_over(other),
+            };
+            let _ = tx.send(why);
+        });
+    match spawned.ok().and_then(|_| rx.recv_timeout(limit).ok()) {
+        Some(why) => why,
+        None => Stop::TakenOver("the store did not say by whom in time".into()),
+    }
+}
+
+/// What a takeover looks like from the document read.
+fn taken_over(read: Result<Option<LockDoc>, LockError>) -> Stop {
+    Stop::TakenOver(match read {
+        Ok(Some(doc)) => match doc.owner {
             Some(o) => format!("now fence {} held by {o}", doc.fence),
             None => format!("now fence {}, free", doc.fence),
-        }),
-        Ok(None) => Stop::TakenOver("the lock document is gone".into()),
-        Err(e) => Stop::TakenOver(format!("the store says no more: {e}")),
-    }
+        },
+        Ok(None) => "the lock document is gone".into(),
+        Err(e) => format!("the store says no more: {e}"),
+    })
 }
 
 /// What the loop while the command runs works with.
@@ -391,7 +423,11 @@ impl Watched<'_> {
     /// Whether the wrapper must stop the command now, and why.
     fn must_stop(&self, displaced: bool) -> Option<Stop> {
         if self.lease.is_lost() || displaced {
-            Some(lost_why(self.store, self.lease))
+            Some(lost_why_within(
+                self.store,
+                self.lease,
+                self.config.margin(),
+            ))
         } else if self.guard.passed() {
             Some(Stop::Frozen)
         } else if self.lease.valid_for() <= self.config.grace + self.config.margin() {
