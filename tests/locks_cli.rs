@@ -1,6 +1,7 @@
-//! `joblock locks` (list, show, release) on locks that `joblock run` wrappers
-//! hold: the real binary against a throwaway Redis server, with the documents set
-//! up through the library (a `Lock` with a holder, announcements, history entries).
+//! `joblock locks` (list, show, release) and `joblock watch` on locks that
+//! `joblock run` wrappers hold: the real binary against a throwaway Redis server,
+//! with the documents set up through the library (a `Lock` with a holder,
+//! announcements, history entries, `revoke`).
 //!
 //! Nothing here waits for anything but the binary's exit: a lease that nobody
 //! renews stays exactly as it was written.
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use joblock::clock::Clock;
 use joblock::lock::history::{self, Entry};
+use joblock::lock::revoke::revoke;
 use joblock::lock::{Holder, Lease, Lock, LockConfig, Presence, Quiet, raw_document};
 use joblock::store::{RedisStore, Store};
 use serde_json::{Value, json};
@@ -514,4 +516,72 @@ fn an_unreachable_store_exits_69_in_one_line_without_hanging() {
             started.elapsed()
         );
     }
+}
+
+#[test]
+fn watch_shows_a_run_holders_host_and_command_and_a_revoked_tombstone() {
+    let n = ns();
+    let _held = n.hold(
+        "worker:acme",
+        "run-1",
+        Some(holder("box-7", 4242, &["python", "etl.py"])),
+    );
+    let _demo = n.hold("worker:demo", "demo-1", None);
+    let revoked = n.hold(
+        "worker:gone",
+        "run-9",
+        Some(holder("box-8", 8, &["sleep", "9"])),
+    );
+    revoke(n.store.as_ref(), "lock:worker:gone", revoked.fence()).unwrap();
+
+    // A short --lease keeps watch's two looks close together; the holders' own
+    // 30 s lease is what judges them, so none turns silent meanwhile.
+    let ran = n.run(&["watch", "--once", "--lease", "0.3"]);
+    let stdout = ran.expect(0).stdout();
+    let line = |key: &str| -> &str {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in\n{stdout}"))
+    };
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with("  process"))
+    );
+    let acme = line("lock:worker:acme");
+    assert!(
+        acme.contains(" held ") && acme.contains(" run-1 "),
+        "{stdout}"
+    );
+    assert!(
+        acme.ends_with("  box-7 pid 4242: python etl.py"),
+        "{stdout}"
+    );
+    let demo_line = line("lock:worker:demo");
+    assert!(demo_line.contains(" held ") && demo_line.contains(" demo-1 "));
+    assert!(demo_line.ends_with("  -"), "{stdout}");
+    assert!(line("lock:worker:gone").contains(" revoked "), "{stdout}");
+
+    let views = n
+        .run(&["watch", "--once", "--json", "--lease", "0.3"])
+        .expect(0)
+        .json();
+    let by_key = |k: &str| -> Value {
+        views
+            .as_array()
+            .and_then(|a| a.iter().find(|v| v["key"] == k).cloned())
+            .unwrap_or_else(|| panic!("no {k} in {views}"))
+    };
+    let acme = by_key("lock:worker:acme");
+    assert_eq!(acme["holder"]["host"], "box-7", "{acme}");
+    assert_eq!(acme["holder"]["pid"], 4242, "{acme}");
+    assert_eq!(acme["holder"]["command"], json!(["python", "etl.py"]));
+    assert_eq!(
+        (acme["state"].clone(), acme["lease_ms"].clone()),
+        (json!("held"), json!(30_000))
+    );
+    assert!(by_key("lock:worker:demo")["holder"].is_null());
+    assert_eq!(by_key("lock:worker:gone")["state"], "revoked");
 }
