@@ -127,7 +127,7 @@ fn run_reseed(args: &ReseedArgs) -> Result<ExitCode> {
 }
 
 /// `joblock locks ...`: a usage error is exit 2, a refusal or unknown key 1, a
-/// store that cannot be reached 69, each one line on stderr.
+/// store that cannot be reached 69, anything else 3, each one line on stderr.
 fn run_locks(args: &LocksArgs) -> Result<ExitCode> {
     let target = args.command.target();
     let one_line = |code: u8, text: &str| {
@@ -170,7 +170,9 @@ fn run_locks(args: &LocksArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) if e.unreachable() => one_line(UNREACHABLE, &e.to_string()),
-        Err(e) => one_line(FAILED, &e.to_string()),
+        Err(e) if e.refused() => one_line(FAILED, &e.to_string()),
+        // A table that is not joblock's, a malformed document: like every command.
+        Err(e) => one_line(RUNTIME, &e.to_string()),
     }
 }
 

@@ -50,9 +50,15 @@ pub enum LocksError {
 }
 
 impl LocksError {
-    /// Whether the store could not be reached (as opposed to a refusal).
+    /// Whether the store could not be reached.
     pub fn unreachable(&self) -> bool {
         matches!(self, LocksError::Store(StoreError::Unavailable(_)))
+    }
+
+    /// Whether the lock refused what was asked or does not exist (as opposed to a
+    /// store that failed or answered something joblock cannot use).
+    pub fn refused(&self) -> bool {
+        matches!(self, LocksError::NoSuchLock(_) | LocksError::Refused(_))
     }
 }
 
