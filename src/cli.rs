@@ -1,6 +1,7 @@
 //! Command-line arguments. Flag names are an interface: scripts depend on them.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -41,6 +42,145 @@ pub enum Sub {
     /// After a store forgot its documents: write a lock back from its output's own
     /// record (fence, committed watermark), so that halted workers can go on.
     Reseed(ReseedArgs),
+    /// List, show and release lock keys: who holds them, who waits, what happened.
+    Locks(LocksArgs),
+}
+
+/// `joblock locks list|show|release`
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LocksSub,
+}
+
+/// The `locks` subcommands. Exit 0 ok, 1 refused or not found, 2 usage, 69 store
+/// unreachable.
+#[derive(Debug, Subcommand)]
+pub enum LocksSub {
+    /// Every lock key: state, fence, owner, holder, lease left and waiters.
+    List(LocksListArgs),
+    /// One key in detail, with its recent history.
+    Show(LocksShowArgs),
+    /// Revoke the holder at fence N (needs --force): it stops, then the next waiter
+    /// acquires. A newer holder is never touched.
+    Release(LocksReleaseArgs),
+}
+
+impl LocksSub {
+    /// The store, namespace and format every subcommand takes.
+    pub fn target(&self) -> &LocksTarget {
+        match self {
+            LocksSub::List(a) => &a.target,
+            LocksSub::Show(a) => &a.target,
+            LocksSub::Release(a) => &a.target,
+        }
+    }
+}
+
+/// Where the locks are and how to print them.
+#[derive(Debug, Args)]
+pub struct LocksTarget {
+    /// The store (default: $JOBLOCK_STORE).
+    #[arg(long, value_name = "URL", value_parser = store_url)]
+    pub store: Option<StoreUrl>,
+    /// The namespace the lock holders use.
+    #[arg(long, value_name = "NAME", default_value = "joblock", value_parser = namespace)]
+    pub namespace: String,
+    /// JSON instead of text (stable field names, for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl LocksTarget {
+    /// `--store`, or the default store.
+    pub fn store(&self) -> Result<StoreUrl, String> {
+        self.store.clone().map_or_else(default_store, Ok)
+    }
+}
+
+/// `joblock locks list [--sample SECS]`
+#[derive(Debug, Args)]
+pub struct LocksListArgs {
+    /// Look twice, SECS apart, to bound each lease left by whether its heartbeat
+    /// moved (0: one look, which says only "at most the holder's lease").
+    #[arg(long, value_name = "SECS", default_value = "0", allow_negative_numbers = true, value_parser = sample)]
+    pub sample: Duration,
+    /// Store, namespace, format.
+    #[command(flatten)]
+    pub target: LocksTarget,
+}
+
+/// `joblock locks show KEY`
+#[derive(Debug, Args)]
+pub struct LocksShowArgs {
+    /// The key, as `joblock run --key` names it (e.g. worker:acme).
+    #[arg(value_name = "KEY", value_parser = lock_key_arg)]
+    pub key: String,
+    /// Store, namespace, format.
+    #[command(flatten)]
+    pub target: LocksTarget,
+}
+
+/// `joblock locks release KEY --fence N --force`
+#[derive(Debug, Args)]
+pub struct LocksReleaseArgs {
+    /// The key, as `joblock run --key` names it (e.g. worker:acme).
+    #[arg(value_name = "KEY", value_parser = lock_key_arg)]
+    pub key: String,
+    /// The fence of the holder to revoke, as `locks list` shows it: if the lock has
+    /// moved on to a newer holder, nothing is changed.
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = fence)]
+    pub fence: u64,
+    /// Required: revoking stops somebody's work.
+    #[arg(long)]
+    pub force: bool,
+    /// Store, namespace, format.
+    #[command(flatten)]
+    pub target: LocksTarget,
+}
+
+/// The store `joblock locks` uses without `--store`: `$JOBLOCK_STORE`.
+// TODO(merge): sqlite default: `sqlite://$XDG_STATE_HOME/joblock/locks.db`
+// (store::default_state_path()) once the SQLite store lands, the store `joblock
+// run` uses by default, so that `locks` finds its keys with no flag at all.
+pub fn default_store() -> Result<StoreUrl, String> {
+    match std::env::var("JOBLOCK_STORE") {
+        Ok(s) => StoreUrl::parse(&s).map_err(|e| format!("JOBLOCK_STORE: {e}")),
+        Err(std::env::VarError::NotPresent) => {
+            Err("no --store given and JOBLOCK_STORE is not set".to_string())
+        }
+        Err(std::env::VarError::NotUnicode(v)) => {
+            Err(format!("JOBLOCK_STORE {v:?} is not valid UTF-8"))
+        }
+    }
+}
+
+/// The longest `--sample`: an hour (longer is surely a typo, and would not fit
+/// every lease anyway).
+const MAX_SAMPLE_SECS: f64 = 3600.0;
+
+fn sample(s: &str) -> Result<Duration, String> {
+    let v = non_negative(s)?;
+    if v > MAX_SAMPLE_SECS {
+        return Err(format!(
+            "must be at most {MAX_SAMPLE_SECS} seconds, got {s}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn fence(s: &str) -> Result<u64, String> {
+    s.parse().map_err(|_| {
+        format!("{s:?} is not a fence: use the whole number `joblock locks list` shows")
+    })
+}
+
+fn lock_key_arg(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("an empty KEY names no lock".to_string());
+    }
+    Ok(s.to_string())
 }
 
 /// `joblock reseed --store URL [--namespace NAME] [--client C] [--output PATH] [--force]`

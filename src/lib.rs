@@ -4,11 +4,11 @@
 //!
 //! Layers, top to bottom (docs/ARCHITECTURE.md is the map, docs/PROTOCOL.md the
 //! rules the lock keeps): front ends ([`headless`], [`tui`], [`watch`], [`torture`],
-//! [`reseed`]) read the [`events`] the [`engine`] emits and send it commands; the
-//! engine runs one job body ([`worker`]) per thread, which reports through its own
-//! [`worker::Sink`]; the job body uses the [`lock`] (which touches only the [`store`]
-//! trait) and the fenced [`output`]. `tests/layers.rs` fails on an import that breaks
-//! this order or closes a cycle.
+//! [`reseed`]) read the [`events`] the [`engine`] emits and send it commands, or
+//! (`watch`, [`locks`]) read lock state; the engine runs one job body ([`worker`])
+//! per thread, which reports through its own [`worker::Sink`]; the job body uses the
+//! [`lock`] (which touches only the [`store`] trait) and the fenced [`output`].
+//! `tests/layers.rs` fails on an import that breaks this order or closes a cycle.
 
 pub mod clock;
 pub mod describe;
@@ -16,6 +16,7 @@ pub mod engine;
 pub mod events;
 pub mod headless;
 pub mod lock;
+pub mod locks;
 pub mod output;
 pub mod reseed;
 pub mod run;

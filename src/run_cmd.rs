@@ -24,16 +24,11 @@ fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v.clamp(0.0, CENTURY))
 }
 
-/// The store `run` uses: `--store`, else `$JOBLOCK_STORE`, else the default.
-pub fn resolve_store(flag: Option<&StoreUrl>) -> Result<StoreUrl> {
-    if let Some(url) = flag {
-        return Ok(url.clone());
-    }
-    match std::env::var("JOBLOCK_STORE") {
-        Ok(v) if !v.trim().is_empty() => {
-            StoreUrl::parse(&v).map_err(|e| anyhow::anyhow!("JOBLOCK_STORE: {e}"))
-        }
-        _ => bail!("no --store given and JOBLOCK_STORE is not set"),
+/// The store `run` uses: `--store`, else the default (`cli::default_store`).
+fn resolve_store(flag: Option<&StoreUrl>) -> Result<StoreUrl> {
+    match flag {
+        Some(url) => Ok(url.clone()),
+        None => crate::cli::default_store().map_err(anyhow::Error::msg),
     }
 }
 

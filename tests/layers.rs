@@ -46,6 +46,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("watch", &["lock", "sanitize", "screen", "store"]),
+    // The operator's view: reads and revokes through lock; clock only to open a store.
+    ("locks", &["clock", "lock", "sanitize", "store"]),
     ("torture", &["engine", "events", "lock"]),
     ("reseed", &["lock", "output", "store"]),
     (

@@ -201,6 +201,14 @@ fn watch_text_escapes_keys_and_owners_from_the_store() {
     let view = joblock::watch::LockView {
         key: format!("lock:worker:{NASTY}"),
         owner: Some(format!("owner{NASTY}\u{202e}")),
+        holder: Some(joblock::lock::Holder {
+            owner: format!("owner{NASTY}\u{202e}"),
+            host: format!("host{NASTY}"),
+            pid: 7,
+            command: vec![format!("cmd{NASTY}\u{202e}")],
+            started_at_ms: 0,
+        }),
+        lease_ms: Some(3000),
         fence: 1,
         heartbeat: 2,
         committed: 27,
@@ -213,4 +221,5 @@ fn watch_text_escapes_keys_and_owners_from_the_store() {
     assert!(!has_raw_controls(&out), "{}", text(&out));
     assert!(!text(&out).contains('\u{202e}'), "{}", text(&out));
     assert!(text(&out).contains("owner\\e]2;pwned"), "{}", text(&out));
+    assert!(text(&out).contains("host\\e]2;pwned"), "{}", text(&out));
 }

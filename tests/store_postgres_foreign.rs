@@ -102,14 +102,22 @@ fn refusal(out: &Output) -> String {
 }
 
 /// Runs every command on `url`/`ns` (watch --once, --once --json, worker, the main
-/// run), each of which must refuse with exit 3 and a line containing `expect`,
+/// run, locks list and release), each of which must refuse with exit 3 and a line
+/// containing `expect`,
 /// creating no output file; returns the lines. (The main run uses the real clock:
 /// `--clock virtual` on a server is a usage error, exit 2, before any connection.)
 fn every_command_refuses(url: &str, ns: &str, expect: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let watch = ["watch", "--store", url, "--namespace", ns, "--once"];
-    let runs: [Vec<&str>; 4] = [
+    let locks = ["--store", url, "--namespace", ns];
+    let runs: [Vec<&str>; 6] = [
         watch.to_vec(),
+        [&["locks", "list"][..], &locks[..]].concat(),
+        [
+            &["locks", "release", "acme", "--fence", "1", "--force"][..],
+            &locks[..],
+        ]
+        .concat(),
         [&watch[..], &["--json"]].concat(),
         vec![
             "worker",
@@ -260,6 +268,29 @@ fn watch_on_a_namespace_that_does_not_exist_creates_nothing() {
     assert_eq!(dump(&schema, "typo"), before);
     assert_eq!(before, "", "the schema is still empty");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn locks_on_a_namespace_that_does_not_exist_create_nothing() {
+    let (schema, url) = own_schema("absentlocks");
+    let dir = tempfile::tempdir().unwrap();
+    let store = ["--store", url.as_str(), "--namespace", "typo"];
+    let list = joblock(dir.path(), &[&["locks", "list"][..], &store[..]].concat());
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&list.stdout), "no locks\n");
+    // Release looks the key up read-only first: no table is made for the typo.
+    let release = ["locks", "release", "worker:acme", "--fence", "1", "--force"];
+    let out = joblock(dir.path(), &[&release[..], &store[..]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: no lock worker:acme in this store"
+    );
+    assert_eq!(dump(&schema, "typo"), "", "the schema is still empty");
 }
 
 #[test]

@@ -134,6 +134,13 @@ pub fn is_expired(still: Duration, lease: Duration) -> bool {
     still >= lease
 }
 
+/// The lease after which an onlooker may call this document's holder expired: the
+/// holder's own (`lease_ms`: no waiter takes over sooner), or `fallback` for a
+/// document from a version that recorded none.
+pub fn holders_lease(doc: &LockDoc, fallback: Duration) -> Duration {
+    doc.lease_ms.map_or(fallback, Duration::from_millis)
+}
+
 /// How much of its lease a holder silent for `still` has left: 1 just after a
 /// renewal, 0 once a waiter may take over.
 pub fn lease_left(still: Duration, lease: Duration) -> f64 {

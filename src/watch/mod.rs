@@ -3,7 +3,9 @@
 //! The watcher only reads, with the same exact-match operations the lock uses plus a
 //! `find_many({})` to list documents. It judges a lease the way a waiter does: by
 //! how long the (fence, heartbeat) pair has stood still on its *own* clock, never by
-//! comparing timestamps written by other machines.
+//! comparing timestamps written by other machines, against the holder's own lease
+//! when the document records one (`--lease` otherwise). A holder that is a
+//! `joblock run` wrapper is shown with its host, pid and command.
 
 mod live;
 
@@ -17,7 +19,9 @@ use serde::Serialize;
 
 pub use live::live;
 
-use crate::lock::{self, LeaseState, Stillness};
+use crate::lock::revoke::is_revoked;
+use crate::lock::state::holders_lease;
+use crate::lock::{self, Holder, LeaseState, Stillness};
 use crate::sanitize::printable;
 use crate::store::{Store, StoreError, StoreUrl, open_store_read_only};
 
@@ -37,8 +41,13 @@ pub struct Options {
 pub struct LockView {
     /// The lock key.
     pub key: String,
-    /// Holder id, if held.
+    /// Holder id, if held (a revoked holder's tombstone is `revoked:<owner>`).
     pub owner: Option<String>,
+    /// Who holds it (host, pid, command, start), when a `joblock run` wrapper does.
+    pub holder: Option<Holder>,
+    /// The lease the holder keeps, in ms, if its document records one; the state
+    /// is judged by it (by `--lease` otherwise).
+    pub lease_ms: Option<u64>,
     /// Fence of the latest acquisition.
     pub fence: u64,
     /// The holder's heartbeat counter.
@@ -47,8 +56,9 @@ pub struct LockView {
     pub committed: u64,
     /// Seconds the (fence, heartbeat) pair has stood still, as far as this watcher saw.
     pub unchanged_for: f64,
-    /// `free`, `held` (heartbeat moving), `silent` (still for a while) or
-    /// `expired` (still for a whole lease: a waiter may take it over).
+    /// `free`, `held` (heartbeat moving), `silent` (still for a while),
+    /// `expired` (still for a whole lease: a waiter may take it over) or `revoked`
+    /// (`joblock locks release`: held by a tombstone until its holder stops).
     pub state: String,
     /// Waiters that announced themselves (worker processes do).
     pub waiters: Vec<String>,
@@ -94,16 +104,22 @@ impl Watcher {
         for doc in survey.locks {
             let slot = self.seen.entry(doc.key.clone()).or_default();
             let still = Stillness::observe(slot, doc.fence, doc.heartbeat, now);
-            let state = LeaseState::judge(doc.owner.is_some(), still, self.lease);
+            let lease = holders_lease(&doc, self.lease);
+            let state = match doc.owner.as_deref() {
+                Some(o) if is_revoked(o) => "revoked",
+                _ => LeaseState::judge(doc.owner.is_some(), still, lease).name(),
+            };
             views.push(LockView {
                 waiters: waiters.remove(&doc.key).unwrap_or_default(),
                 key: doc.key,
+                holder: doc.holder,
+                lease_ms: doc.lease_ms.filter(|_| doc.owner.is_some()),
                 owner: doc.owner,
                 fence: doc.fence,
                 heartbeat: doc.heartbeat,
                 committed: doc.committed,
                 unchanged_for: still.as_secs_f64(),
-                state: state.name().to_string(),
+                state: state.to_string(),
             });
         }
         views.sort_by(|a, b| a.key.cmp(&b.key));
@@ -127,19 +143,21 @@ pub fn once(url: &StoreUrl, options: &Options) -> Result<Vec<LockView>, StoreErr
 }
 
 /// The text form of a look, one line per lock key. An empty or absent namespace
-/// is named, so that a mistyped `--namespace` shows.
+/// is named, so that a mistyped `--namespace` shows. A last `process` column
+/// (host, pid, command) appears only when some holder is a `joblock run` wrapper.
 pub fn write_text(views: &[LockView], namespace: &str, out: &mut dyn Write) -> io::Result<()> {
     if views.is_empty() {
         return writeln!(out, "no locks yet in namespace {}", printable(namespace));
     }
-    writeln!(
-        out,
+    let processes = views.iter().any(|v| v.holder.is_some());
+    let header = format!(
         "{:<28} {:<9} {:<38} {:>6} {:>9} {:>9} {:>9}  waiters",
         "key", "state", "holder", "fence", "heartbeat", "still", "committed"
-    )?;
+    );
+    let width = header.len();
+    writeln!(out, "{header}{}", if processes { "  process" } else { "" })?;
     for v in views {
-        writeln!(
-            out,
+        let line = format!(
             "{:<28} {:<9} {:<38} {:>6} {:>9} {:>8.1}s {:>9}  {}",
             printable(&v.key),
             printable(&v.state),
@@ -149,9 +167,20 @@ pub fn write_text(views: &[LockView], namespace: &str, out: &mut dyn Write) -> i
             v.unchanged_for,
             v.committed,
             v.waiters.len()
-        )?;
+        );
+        if processes {
+            let p = v.holder.as_ref().map_or("-".to_string(), process);
+            writeln!(out, "{line:<width$}  {p}")?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(())
+}
+
+/// A wrapper's process for people, made printable: `host pid 42: python job.py`.
+pub fn process(h: &Holder) -> String {
+    printable(&format!("{} pid {}: {}", h.host, h.pid, h.command_line())).into_owned()
 }
 
 /// Why watching failed.
