@@ -15,6 +15,7 @@ mod postgres_store;
 mod read_only;
 mod redis_store;
 pub mod url;
+mod wait;
 
 pub use faulty::{FaultKind, FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
