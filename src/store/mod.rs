@@ -14,6 +14,7 @@ mod ops;
 mod postgres_store;
 mod read_only;
 mod redis_store;
+mod state_path;
 pub mod url;
 mod wait;
 
@@ -24,6 +25,7 @@ pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
 pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
+pub use state_path::default_state_path;
 pub use url::{StoreUrl, open_store, open_store_read_only};
 
 use std::sync::Arc;
