@@ -38,9 +38,9 @@
 //! # Notifications
 //!
 //! SQLite has no LISTEN, but `PRAGMA data_version` (which changes when another
-//! connection committed) costs about a microsecond, so a wait polls it every
-//! [`notify::POLL`] on a second connection of the handle's, and reads the awaited
-//! row's `(seq, version)` only when it changed: see [`notify`].
+//! connection committed) costs a few microseconds, so a wait polls it every 1 ms,
+//! then every [`notify::POLL`], on a second connection of the handle's, and reads
+//! the awaited row's `(seq, version)` only when it changed: see [`notify`].
 //!
 //! # Where the guarantee ends
 //!
