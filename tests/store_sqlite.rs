@@ -249,6 +249,33 @@ mod sqlite {
     }
 
     #[test]
+    fn stores_opened_at_once_on_a_new_file_all_open() {
+        // Every worker of a fleet may be the first to open the default store: they
+        // race to create the file, switch it to WAL and create the table.
+        const OPENERS: usize = 8;
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("new/locks.db");
+            let start = Arc::new(Barrier::new(OPENERS));
+            let openers: Vec<_> = (0..OPENERS)
+                .map(|i| {
+                    let (path, start) = (path.clone(), Arc::clone(&start));
+                    thread::spawn(move || {
+                        start.wait();
+                        let store = SqliteStore::open(&path, "jobs")?;
+                        store.insert_one(json!({"_id": i}))
+                    })
+                })
+                .collect();
+            let results: Vec<_> = openers.into_iter().map(|t| t.join().unwrap()).collect();
+            assert!(
+                results.iter().all(Result::is_ok),
+                "round {round}: {results:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_directory_a_device_and_a_dangling_link_are_refused_naming_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let msg = invalid_message(SqliteStore::open(dir.path(), "jobs"));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::busy::patient;
+use super::busy::{patient, retry_busy};
 use super::exec::{Failure, store_error};
 use super::path::{Found, create_parents, inspect_path};
 use super::shape::{ensure_table, inspect};
@@ -72,9 +72,9 @@ fn use_wal(conn: &Connection, shown: &str) -> Result<(), StoreError> {
     if mode.eq_ignore_ascii_case("wal") {
         return Ok(());
     }
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(failed)?;
+    let mode: String =
+        retry_busy(|| conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)))
+            .map_err(failed)?;
     if mode.eq_ignore_ascii_case("wal") {
         Ok(())
     } else {
