@@ -154,7 +154,9 @@ impl SqliteStore {
 
     /// Opens the file at `path` without creating or changing anything: a missing
     /// file or table reads as an empty store (looked for again on each read), and
-    /// the file is opened read-only, so not even WAL mode is set on it.
+    /// the file is opened read-only, so not even WAL mode is set on it. (To read a
+    /// WAL database SQLite itself needs its `-wal` and `-shm` files, and creates them
+    /// beside an existing database when no writer left them there.)
     ///
     /// Writes are not refused here: `open_store_read_only`, the only caller, wraps
     /// the store in a [`crate::store::ReadOnly`] that refuses them.
