@@ -2,7 +2,8 @@
 //! engine's native lock primitive, one key, 1 and 8 contending threads.
 //!
 //! For each store (Redis, PostgreSQL) a throwaway server is started on a free
-//! loopback port (no persistence / fsync off), then for 1 and 8 threads:
+//! loopback port (no persistence / fsync off), and SQLite gets a fresh file in a
+//! temporary directory; then for 1 and 8 threads:
 //!
 //! * joblock: acquire+release pairs per second through [`Lock`] (real clock at speed
 //!   1.0, lease 30 s so nothing expires, retry 1 ms); every thread has its own store
@@ -10,7 +11,9 @@
 //! * native: the same with the engine's own primitive, one connection per thread:
 //!   PostgreSQL `SELECT pg_advisory_lock(42)` / `SELECT pg_advisory_unlock(42)`,
 //!   Redis `SET key v NX PX 30000` / `DEL key` where a loser of `SET NX` retries at
-//!   once (a spin); only successful pairs count;
+//!   once (a spin), SQLite `BEGIN IMMEDIATE` / `COMMIT` on a file of its own (the
+//!   file's write lock, waited for by SQLite's own busy timeout); only successful
+//!   pairs count;
 //! * handoff latency: from just before a holder's release to just after the next
 //!   acquisition returns (consecutive events paired through a shared
 //!   `Mutex<Option<Instant>>`), p50/p99 in milliseconds; the details also give the
@@ -30,6 +33,7 @@
 //! Each is killed when the bench ends; a small `sh` watchdog also kills it if the
 //! bench process dies without cleaning up.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -85,10 +89,12 @@ pub use namespace::unique_namespace;
 use pg_server::PgServer;
 use redis_server::RedisServer;
 
-/// A server started for one store; stopped when dropped.
+/// A server started for one store; stopped when dropped. SQLite's "server" is a
+/// temporary directory for its files, removed when dropped.
 enum Server {
     Redis(RedisServer),
     Postgres(PgServer),
+    Sqlite { _dir: tempfile::TempDir, db: String },
 }
 
 impl Server {
@@ -96,6 +102,7 @@ impl Server {
         match self {
             Server::Redis(s) => &s.url,
             Server::Postgres(s) => &s.url,
+            Server::Sqlite { db, .. } => db,
         }
     }
 }
@@ -106,6 +113,16 @@ fn start_redis() -> Result<Server, String> {
 
 fn start_postgres() -> Result<Server, String> {
     PgServer::try_start().map(Server::Postgres)
+}
+
+fn start_sqlite() -> Result<Server, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+    let db = dir.path().join("locks.db").display().to_string();
+    Ok(Server::Sqlite { _dir: dir, db })
+}
+
+fn sqlite_url(path: String) -> StoreUrl {
+    StoreUrl::Sqlite(PathBuf::from(path))
 }
 
 // ---------------------------------------------------------------------------------
@@ -246,6 +263,39 @@ impl Contender for RedisSetNx {
             .query::<i64>(&mut self.con)
             .map(|_| ())
             .map_err(|e| format!("DEL: {e}"))
+    }
+}
+
+/// The file's write lock: `BEGIN IMMEDIATE` / `COMMIT` on a WAL file of its own,
+/// one connection per thread, waiting with SQLite's own busy timeout.
+struct SqliteWriteLock {
+    conn: rusqlite::Connection,
+}
+
+impl SqliteWriteLock {
+    fn open(path: &std::path::Path) -> Result<SqliteWriteLock, String> {
+        let failed = |e: rusqlite::Error| format!("{}: {e}", path.display());
+        let conn = rusqlite::Connection::open(path).map_err(failed)?;
+        conn.busy_timeout(Duration::from_secs(600))
+            .map_err(failed)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(failed)?;
+        Ok(SqliteWriteLock { conn })
+    }
+}
+
+impl Contender for SqliteWriteLock {
+    fn acquire(&mut self) -> Result<u64, String> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map(|()| 0)
+            .map_err(|e| format!("BEGIN IMMEDIATE: {e}"))
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| format!("COMMIT: {e}"))
     }
 }
 
@@ -640,6 +690,13 @@ fn native_cell(url: &StoreUrl, threads: usize, secs: f64) -> Result<Cell, String
                 .collect::<Result<Vec<_>, _>>()?;
             run_cell(contenders, secs, || {}, || {})
         }
+        StoreUrl::Sqlite(path) => {
+            let native = path.with_file_name("native.db");
+            let contenders = (0..threads)
+                .map(|_| SqliteWriteLock::open(&native))
+                .collect::<Result<Vec<_>, _>>()?;
+            run_cell(contenders, secs, || {}, || {})
+        }
         StoreUrl::Memory => Err("no native primitive for the memory store".to_string()),
     }
 }
@@ -928,6 +985,14 @@ fn main() {
         "postgres",
         start_postgres,
         StoreUrl::Postgres,
+        secs,
+        &mut rows,
+        &mut skipped,
+    );
+    bench_store(
+        "sqlite",
+        start_sqlite,
+        sqlite_url,
         secs,
         &mut rows,
         &mut skipped,

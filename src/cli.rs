@@ -140,16 +140,17 @@ pub struct LocksReleaseArgs {
     pub target: LocksTarget,
 }
 
-/// The store `joblock locks` uses without `--store`: `$JOBLOCK_STORE`.
-// TODO(merge): sqlite default: `sqlite://$XDG_STATE_HOME/joblock/locks.db`
-// (store::default_state_path()) once the SQLite store lands, the store `joblock
-// run` uses by default, so that `locks` finds its keys with no flag at all.
+/// The store `joblock run` and `joblock locks` use without `--store`:
+/// `$JOBLOCK_STORE`, else the per-user SQLite file (`store::default_state_path`),
+/// so that `locks` finds `run`'s keys with no flag at all.
 pub fn default_store() -> Result<StoreUrl, String> {
     match std::env::var("JOBLOCK_STORE") {
-        Ok(s) => StoreUrl::parse(&s).map_err(|e| format!("JOBLOCK_STORE: {e}")),
-        Err(std::env::VarError::NotPresent) => {
-            Err("no --store given and JOBLOCK_STORE is not set".to_string())
+        Ok(s) if !s.trim().is_empty() => {
+            StoreUrl::parse(&s).map_err(|e| format!("JOBLOCK_STORE: {e}"))
         }
+        Ok(_) | Err(std::env::VarError::NotPresent) => joblock::store::default_state_path()
+            .map(StoreUrl::Sqlite)
+            .map_err(|e| format!("no --store given, JOBLOCK_STORE is not set, and {e}")),
         Err(std::env::VarError::NotUnicode(v)) => {
             Err(format!("JOBLOCK_STORE {v:?} is not valid UTF-8"))
         }
@@ -424,7 +425,7 @@ pub struct RunArgs {
     /// Print every lock attempt, not only those where what the waiter sees changes.
     #[arg(long)]
     pub verbose: bool,
-    /// Where the lock documents live: memory, postgres://user@host:port/db, redis://host:port.
+    /// Where the lock documents live: memory, sqlite://PATH, postgres://user@host:port/db, redis://host:port.
     #[arg(long, value_name = "URL", default_value = "memory", value_parser = store_url)]
     pub store: StoreUrl,
     /// Table name / key prefix that keeps runs and tenants apart in a shared store.

@@ -6,15 +6,12 @@
 //! connections, recovery after the server restarts, and change notification over
 //! pub/sub (a lock waiter wakes when the holder releases instead of polling).
 
-use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod support;
 
-use joblock::clock::Clock;
-use joblock::lock::{AcquireObserver, AcquireOutcome, Lock, LockConfig, Seen, Via, lock_key};
 use joblock::store::{RedisStore, Store, StoreError};
 use serde_json::{Value, json};
 
@@ -24,6 +21,7 @@ all_conformance_tests!(redis_conformance, support::redis_server::fresh_store());
 mod redis {
     use super::*;
     use support::redis_server::{RedisServer, fresh_store, shared, unique_namespace};
+    use support::wakes::assert_update_wakes;
 
     fn unavailable_message<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
         match r {
@@ -313,31 +311,6 @@ mod redis {
         assert_eq!(store.count(&json!({})).unwrap(), 1);
     }
 
-    /// Subscribes `waiter` to `id` (so nothing published from now on can be missed),
-    /// then blocks it in a 10 s wait in another thread while `updater` changes the
-    /// document: the wait must report the change, i.e. wake before its timeout.
-    fn assert_update_wakes(waiter: &dyn Store, updater: &dyn Store, id: &str, n: u64) {
-        waiter.wait_for_change(id, Duration::from_millis(1));
-        thread::scope(|s| {
-            let (started, ready) = mpsc::channel();
-            let wait = s.spawn(move || {
-                started.send(()).unwrap();
-                waiter.wait_for_change(id, Duration::from_secs(10))
-            });
-            ready.recv().unwrap();
-            assert!(
-                updater
-                    .update_one(&json!({"_id": id}), &json!({"n": n}))
-                    .unwrap()
-                    .is_some()
-            );
-            assert!(
-                wait.join().unwrap(),
-                "the wait for {id:?} timed out instead of waking on the update"
-            );
-        });
-    }
-
     #[test]
     fn notifies_on_every_handle() {
         let store = fresh_store();
@@ -440,63 +413,10 @@ mod redis {
         assert!(!store.wait_for_change("k", Duration::from_millis(300)));
     }
 
-    /// Tells the test when the waiter has made its second attempt: the first wait
-    /// (between attempts 1 and 2) subscribed, so a release from then on wakes it.
-    struct SignalSecondAttempt(mpsc::Sender<Seen>);
-
-    impl AcquireObserver for SignalSecondAttempt {
-        fn attempt(&mut self, attempt: u32, seen: &Seen) {
-            if attempt == 2 {
-                let _ = self.0.send(seen.clone());
-            }
-        }
-    }
-
     #[test]
     fn a_waiting_lock_acquires_as_soon_as_the_holder_releases() {
-        // Real time at speed 1: with a 10 s retry, a polling waiter would wait at
-        // least 10 s after the release; woken by the notice it needs far less than 5 s.
         let store = fresh_store();
-        let clock = Clock::real(1.0);
-        let config = LockConfig {
-            lease: Duration::from_secs(30),
-            retry: Duration::from_secs(10),
-            give_up: Duration::from_secs(60),
-        };
-        let key = lock_key("worker", "client-1");
-        let a = Lock::new(store.for_caller(1), clock.clone(), key.clone(), config);
-        let b = Lock::new(store.for_caller(2), clock.clone(), key, config);
-        let lease = match a
-            .acquire("a", &mut joblock::lock::Quiet, &|| false)
-            .unwrap()
-        {
-            AcquireOutcome::Acquired(lease, _) => lease,
-            _ => panic!("A could not take a free lock"),
-        };
-        let (tx, rx) = mpsc::channel();
-        let waiter = thread::spawn(move || {
-            match b
-                .acquire("b", &mut SignalSecondAttempt(tx), &|| false)
-                .unwrap()
-            {
-                AcquireOutcome::Acquired(_, acq) => acq,
-                AcquireOutcome::GaveUp { waited, .. } => panic!("B gave up after {waited:?}"),
-                AcquireOutcome::Aborted { .. } => panic!("B aborted"),
-            }
-        });
-        let seen = rx.recv().expect("B made a second attempt");
-        assert!(
-            matches!(&seen, Seen::Held { owner, .. } if owner == "a"),
-            "{seen:?}"
-        );
-        assert!(lease.release(0).unwrap());
-        let acq = waiter.join().unwrap();
-        assert_eq!(acq.via, Via::Free);
-        assert!(
-            acq.waited < Duration::from_secs(5),
-            "B waited {:?} after the release: it was not woken",
-            acq.waited
-        );
+        support::wakes::a_waiting_lock_acquires_as_soon_as_the_holder_releases(&store);
     }
 
     #[test]

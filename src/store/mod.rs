@@ -14,7 +14,10 @@ mod ops;
 mod postgres_store;
 mod read_only;
 mod redis_store;
+mod sqlite_store;
+mod state_path;
 pub mod url;
+mod wait;
 
 pub use faulty::{FaultKind, FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
@@ -23,6 +26,8 @@ pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
 pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
+pub use sqlite_store::SqliteStore;
+pub use state_path::default_state_path;
 pub use url::{StoreUrl, open_store, open_store_read_only};
 
 use std::sync::Arc;
@@ -89,8 +94,8 @@ pub trait Store: Send + Sync {
     fn op_counts(&self) -> OpCounts;
 
     /// Whether [`Store::wait_for_change`] can wake a waiter early (change
-    /// notification: PostgreSQL LISTEN/NOTIFY, Redis pub/sub). Without it a waiter
-    /// simply polls.
+    /// notification: PostgreSQL LISTEN/NOTIFY, Redis pub/sub, SQLite's cheap
+    /// `data_version` check). Without it a waiter simply polls.
     fn notifies(&self) -> bool {
         false
     }

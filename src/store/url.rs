@@ -1,5 +1,6 @@
 //! Choosing a store from `--store URL`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{MemoryConfig, MemoryStore, ReadOnly, Store, StoreError};
@@ -14,7 +15,13 @@ pub enum StoreUrl {
     Postgres(String),
     /// A Redis server: `redis://host:port` or `redis+unix:///path/to/socket`.
     Redis(String),
+    /// A SQLite database file on this machine: `sqlite:///abs/path.db` (absolute) or
+    /// `sqlite://rel/path.db` (relative to the working directory).
+    Sqlite(PathBuf),
 }
+
+/// The scheme of [`StoreUrl::Sqlite`]; what follows it is the path, as written.
+const SQLITE_SCHEME: &str = "sqlite://";
 
 impl StoreUrl {
     /// Parses a `--store` value; the error names it.
@@ -29,8 +36,22 @@ impl StoreUrl {
         if t.starts_with("redis://") || t.starts_with("redis+unix://") || t.starts_with("unix://") {
             return Ok(StoreUrl::Redis(t.to_string()));
         }
+        if let Some(path) = t.strip_prefix(SQLITE_SCHEME) {
+            if path.is_empty() {
+                return Err(format!(
+                    "{s:?} names no database file: use sqlite:///abs/path.db or sqlite://rel/path.db"
+                ));
+            }
+            return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
+        }
+        if t.starts_with("sqlite:") {
+            return Err(format!(
+                "{s:?} is not a store: a SQLite store is sqlite:///abs/path.db or sqlite://rel/path.db"
+            ));
+        }
         Err(format!(
-            "{s:?} is not a store: use memory, postgres://user@host:port/db or redis://host:port"
+            "{s:?} is not a store: use memory, sqlite://PATH, postgres://user@host:port/db \
+             or redis://host:port"
         ))
     }
 
@@ -40,6 +61,7 @@ impl StoreUrl {
             StoreUrl::Memory => "memory",
             StoreUrl::Postgres(_) => "postgres",
             StoreUrl::Redis(_) => "redis",
+            StoreUrl::Sqlite(_) => "sqlite",
         }
     }
 }
@@ -75,15 +97,17 @@ pub fn open_store(
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new(clock.clone(), config, seed))),
         StoreUrl::Postgres(u) => Ok(Arc::new(super::PostgresStore::connect(u, namespace)?)),
         StoreUrl::Redis(u) => Ok(Arc::new(super::RedisStore::connect(u, namespace)?)),
+        StoreUrl::Sqlite(path) => Ok(Arc::new(super::SqliteStore::open(path, namespace)?)),
     }
 }
 
 /// Opens the store a URL names for reading only (`joblock watch`): nothing is
 /// created or written, and every write through the store is refused.
 ///
-/// On PostgreSQL a namespace without a table reads as an empty store (nothing is
-/// created for it) and a table that is not joblock's is refused; Redis's open only
-/// PINGs and its reads write no key; the memory store is a fresh, empty one.
+/// On PostgreSQL and SQLite a namespace without a table reads as an empty store
+/// (nothing is created for it: on SQLite not even a missing database file) and a
+/// table that is not joblock's is refused; Redis's open only PINGs and its reads
+/// write no key; the memory store is a fresh, empty one.
 pub fn open_store_read_only(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn Store>, StoreError> {
     validate_namespace(namespace).map_err(StoreError::Invalid)?;
     let store: Arc<dyn Store> = match url {
@@ -94,6 +118,46 @@ pub fn open_store_read_only(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn S
         )),
         StoreUrl::Postgres(u) => Arc::new(super::PostgresStore::connect_read_only(u, namespace)?),
         StoreUrl::Redis(u) => Arc::new(super::RedisStore::connect(u, namespace)?),
+        StoreUrl::Sqlite(path) => Arc::new(super::SqliteStore::open_read_only(path, namespace)?),
     };
     Ok(Arc::new(ReadOnly::new(store)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_a_path_absolute_or_relative() {
+        assert_eq!(
+            StoreUrl::parse("sqlite:///var/lib/j/locks.db"),
+            Ok(StoreUrl::Sqlite(PathBuf::from("/var/lib/j/locks.db")))
+        );
+        assert_eq!(
+            StoreUrl::parse(" sqlite://state/locks.db "),
+            Ok(StoreUrl::Sqlite(PathBuf::from("state/locks.db")))
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite://x.db").map(|u| u.kind()),
+            Ok("sqlite")
+        );
+    }
+
+    #[test]
+    fn a_sqlite_url_without_a_path_is_refused_naming_it() {
+        for bad in ["sqlite:", "sqlite://", "sqlite:locks.db", "sqlite:/abs.db"] {
+            match StoreUrl::parse(bad) {
+                Err(msg) => assert!(msg.contains(&format!("{bad:?}")), "{msg}"),
+                Ok(url) => panic!("{bad} parsed as {url:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_error_for_an_unknown_store_lists_every_scheme() {
+        let msg = StoreUrl::parse("mongodb://h").unwrap_err();
+        for scheme in ["memory", "sqlite://", "postgres://", "redis://"] {
+            assert!(msg.contains(scheme), "{msg}");
+        }
+    }
 }

@@ -104,6 +104,7 @@ fn url_text(url: &StoreUrl) -> String {
     match url {
         StoreUrl::Memory => "memory".into(),
         StoreUrl::Postgres(u) | StoreUrl::Redis(u) => u.clone(),
+        StoreUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
     }
 }
 

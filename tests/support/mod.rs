@@ -10,6 +10,8 @@ mod namespace;
 pub mod pg_server;
 pub mod redis_server;
 mod spawn;
+pub mod sqlite;
+pub mod wakes;
 pub mod workers;
 
 pub use namespace::unique_namespace;

@@ -1,9 +1,8 @@
 //! [`Store`] for [`RedisStore`]: each operation as one script call, and
 //! `wait_for_change` on the handle's subscriber.
 
-use std::sync::{Arc, Mutex, TryLockError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -11,6 +10,7 @@ use super::RedisStore;
 use super::queries::{Action, flatten_doc};
 use crate::store::canonical::canonical_text;
 use crate::store::filter::{check_batch, validate_filter, validate_set};
+use crate::store::wait::{deadline_after, wait_in_slot};
 use crate::store::{OpCounts, OpKind, Store, StoreError};
 
 impl Store for RedisStore {
@@ -91,32 +91,16 @@ impl Store for RedisStore {
     /// before the subscription would otherwise go unreported, so it is reported as
     /// possible and the caller re-reads once.
     fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
-        let start = Instant::now();
-        // A timeout too long to add (Duration::MAX) waits a century instead.
-        let deadline = start
-            .checked_add(timeout)
-            .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
+        let deadline = deadline_after(timeout);
         let channel = format!(
             "{}{}",
             self.shared.channel_prefix,
             canonical_text(&Value::String(id.to_string()))
         );
-        let woke = match self.subscriber.try_lock() {
-            Ok(mut slot) => self.wait_on(&mut slot, &channel, deadline),
-            Err(TryLockError::Poisoned(p)) => self.wait_on(&mut p.into_inner(), &channel, deadline),
-            // Another thread of this handle is waiting: queueing behind its wait
-            // could overrun our timeout, so this one simply polls.
-            Err(TryLockError::WouldBlock) => Ok(false),
-        };
-        match woke {
-            Ok(true) => true,
-            // Without a notice the caller re-reads at once: pass the rest of the
-            // timeout here, so a broken or busy subscriber never makes it spin.
-            Ok(false) | Err(_) => {
-                thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                false
-            }
-        }
+        // A broken subscriber is no notice: the wait passes the rest of the timeout.
+        wait_in_slot(&self.subscriber, deadline, |slot| {
+            self.wait_on(slot, &channel, deadline).unwrap_or(false)
+        })
     }
 
     fn for_caller(&self, _seed: u64) -> Arc<dyn Store> {
