@@ -61,6 +61,12 @@ impl Signals {
         Ok(Signals { rx, first })
     }
 
+    /// Says whether a signal to forward has been caught: it ends a wait.
+    pub fn interrupt(&self) -> super::bounded::Interrupt {
+        let first = self.first.clone();
+        Arc::new(move || first.load(Ordering::SeqCst) != 0)
+    }
+
     /// The first forwarded signal caught, if any.
     pub fn first(&self) -> Option<i32> {
         match self.first.load(Ordering::SeqCst) {

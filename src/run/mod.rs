@@ -179,7 +179,7 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
             return EX_OSERR;
         }
     };
-    let store = match open::open(config) {
+    let store = match open::open(config, signals.interrupt()) {
         Ok(s) => s,
         Err(msg) => {
             reporter.say(Level::Error, &msg);

@@ -8,14 +8,15 @@ use std::thread;
 use crossbeam_channel::bounded;
 
 use super::RunConfig;
-use super::bounded::{Bounded, secs};
+use super::bounded::{Bounded, Interrupt, secs};
 use crate::clock::Clock;
 use crate::lock::LockError;
 use crate::lock::state::{lock_id, read_doc};
 use crate::store::{MemoryConfig, Store, open_store};
 
-/// Opens the store with every call bounded, and reads the lock document once.
-pub fn open(config: &RunConfig) -> Result<Arc<dyn Store>, String> {
+/// Opens the store with every call bounded (and its waits for a change ended by
+/// `interrupt`), and reads the lock document once.
+pub fn open(config: &RunConfig, interrupt: Interrupt) -> Result<Arc<dyn Store>, String> {
     let (tx, rx) = bounded(1);
     let (url, ns) = (config.store.clone(), config.namespace.clone());
     thread::Builder::new()
@@ -36,7 +37,8 @@ pub fn open(config: &RunConfig) -> Result<Arc<dyn Store>, String> {
             ));
         }
     };
-    let store: Arc<dyn Store> = Arc::new(Bounded::new(inner, config.store_timeout));
+    let store: Arc<dyn Store> =
+        Arc::new(Bounded::new(inner, config.store_timeout).interruptible(interrupt));
     // A malformed document is not the store's fault: acquiring reports it.
     if let Err(LockError::Store(e)) = read_doc(store.as_ref(), &lock_id(&config.key)) {
         return Err(format!(
