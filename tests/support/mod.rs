@@ -14,3 +14,5 @@ pub mod workers;
 
 pub use namespace::unique_namespace;
 pub mod events;
+pub mod net;
+pub mod run;
