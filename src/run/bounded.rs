@@ -7,10 +7,14 @@
 //! on a helper thread and gives up after the bound with `Unavailable`. A call that
 //! gives up leaves its thread blocked in the store until the store answers or the
 //! process ends: it holds nothing of ours.
+//!
+//! A wait for a change (a waiter's sleep until the lock document moves, up to a
+//! third of a lease) also ends as soon as the wrapper is told to stop (SIGINT,
+//! SIGTERM, ...), so that a waiting wrapper heeds a signal at once.
 
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded, unbounded};
 use serde_json::Value;
@@ -19,6 +23,12 @@ use crate::store::{OpCounts, Store, StoreError};
 
 /// A call for the worker thread: runs on the store handle it is given.
 type Job = Box<dyn FnOnce(&dyn Store) + Send>;
+
+/// Says whether a wait should end now (the wrapper was told to stop).
+pub type Interrupt = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// How often a pending wait for a change looks at its [`Interrupt`].
+const SLICE: Duration = Duration::from_millis(50);
 
 /// Wraps a store so that no call takes longer than `limit`.
 ///
@@ -31,6 +41,7 @@ pub struct Bounded {
     limit: Duration,
     name: String,
     worker: Mutex<Option<Sender<Job>>>,
+    interrupt: Interrupt,
 }
 
 impl Bounded {
@@ -42,7 +53,14 @@ impl Bounded {
             limit,
             name,
             worker: Mutex::new(None),
+            interrupt: Arc::new(|| false),
         }
+    }
+
+    /// The same, with waits for a change ending early once `interrupt` says so.
+    pub fn interruptible(mut self, interrupt: Interrupt) -> Bounded {
+        self.interrupt = interrupt;
+        self
     }
 
     fn inner(&self) -> Arc<dyn Store> {
@@ -86,6 +104,18 @@ impl Bounded {
         limit: Duration,
         op: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.call_unless(what, limit, &|| false, op)
+    }
+
+    /// [`Bounded::call`] that also gives up as soon as `interrupted` says so
+    /// (looked at every [`SLICE`]); a call given up on abandons its worker.
+    fn call_unless<T: Send + 'static>(
+        &self,
+        what: &str,
+        limit: Duration,
+        interrupted: &dyn Fn() -> bool,
+        op: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = bounded(1);
         let job: Job = Box::new(move |store| {
             let _ = tx.send(op(store));
@@ -97,24 +127,26 @@ impl Bounded {
                 self.name
             )));
         }
-        match rx.recv_timeout(limit) {
-            Ok(answer) => answer,
-            Err(RecvTimeoutError::Timeout) => {
-                self.abandon();
-                Err(StoreError::Unavailable(format!(
-                    "the {} store did not answer {what} within {}",
-                    self.name,
-                    secs(limit)
-                )))
+        let deadline = Instant::now().checked_add(limit);
+        let why = loop {
+            let left = deadline.map_or(SLICE, |d| d.saturating_duration_since(Instant::now()));
+            match rx.recv_timeout(left.min(SLICE)) {
+                Ok(answer) => return answer,
+                Err(RecvTimeoutError::Disconnected) => break "died".to_string(),
+                Err(RecvTimeoutError::Timeout) if interrupted() => {
+                    break "was interrupted".to_string();
+                }
+                Err(RecvTimeoutError::Timeout) if left <= SLICE => {
+                    break format!("did not answer within {}", secs(limit));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                self.abandon();
-                Err(StoreError::Unavailable(format!(
-                    "the {} store call {what} died",
-                    self.name
-                )))
-            }
-        }
+        };
+        self.abandon();
+        Err(StoreError::Unavailable(format!(
+            "the {} store call {what} {why}",
+            self.name
+        )))
     }
 }
 
@@ -183,13 +215,17 @@ impl Store for Bounded {
         let id = id.to_string();
         // The wait itself may take `timeout`; only a hang beyond it is cut short.
         let limit = timeout.saturating_add(self.limit);
-        self.call("wait_for_change", limit, move |s| {
+        let interrupt = self.interrupt.clone();
+        self.call_unless("wait_for_change", limit, interrupt.as_ref(), move |s| {
             Ok(s.wait_for_change(&id, timeout))
         })
         .unwrap_or(false)
     }
 
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
-        Arc::new(Bounded::new(self.inner().for_caller(seed), self.limit))
+        Arc::new(
+            Bounded::new(self.inner().for_caller(seed), self.limit)
+                .interruptible(self.interrupt.clone()),
+        )
     }
 }

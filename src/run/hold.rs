@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, never, select, unbounded};
 use rustix::process::Signal;
 use signal_hook::consts::{
     SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
@@ -60,6 +60,12 @@ impl Signals {
                 }
             })?;
         Ok(Signals { rx, first })
+    }
+
+    /// Says whether a signal to forward has been caught: it ends a wait.
+    pub fn interrupt(&self) -> super::bounded::Interrupt {
+        let first = self.first.clone();
+        Arc::new(move || first.load(Ordering::SeqCst) != 0)
     }
 
     /// The first forwarded signal caught, if any.
@@ -455,24 +461,33 @@ impl Watched<'_> {
         // Even with no event the loop looks at the lease this often (a lost lease
         // leaves the heartbeat silently).
         let tick = Duration::from_millis(100);
+        // A channel whose sender is gone (the heartbeat thread ends when a renewal
+        // finds the lease lost) is ready at once for ever: it is swapped for one
+        // that never is, so that the loop neither spins nor reads the closing as
+        // a renewal.
+        let (mut signals, mut beats) = (signals.rx.clone(), beats.clone());
         loop {
             select! {
                 recv(exited) -> _ => return stopping.map(|(s, _)| s),
-                recv(signals.rx) -> sig => {
-                    if let Ok(sig) = sig
-                        && let Some(s) = Signal::from_named_raw(sig)
-                    {
-                        self.signal(s, "forwarded");
+                recv(signals) -> sig => match sig {
+                    Ok(sig) => {
+                        if let Some(s) = Signal::from_named_raw(sig) {
+                            self.signal(s, "forwarded");
+                        }
                     }
-                }
-                recv(beats) -> _ => {
-                    if stopping.is_none() && !self.guard.passed() {
-                        self.guard.tell(self.guardian, self.lease);
+                    Err(_) => signals = never(),
+                },
+                recv(beats) -> beat => match beat {
+                    Ok(()) => {
+                        if stopping.is_none() && !self.guard.passed() {
+                            self.guard.tell(self.guardian, self.lease);
+                        }
                     }
-                }
+                    Err(_) => beats = never(),
+                },
                 recv(displaced) -> _ => {
                     gone = true;
-                    displaced = crossbeam_channel::never();
+                    displaced = never();
                 }
                 default(tick) => {}
             }

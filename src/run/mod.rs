@@ -193,7 +193,7 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
     };
     // Only a run that acquires needs it; starting it now hides its start-up.
     let guardian = guard::Guardian::start_soon();
-    let store = match open::open(config) {
+    let store = match open::open(config, signals.interrupt()) {
         Ok(s) => s,
         Err(msg) => {
             reporter.say(Level::Error, &msg);

@@ -7,12 +7,13 @@ use std::thread;
 use crossbeam_channel::bounded;
 
 use super::RunConfig;
-use super::bounded::{Bounded, secs};
+use super::bounded::{Bounded, Interrupt, secs};
 use crate::clock::Clock;
 use crate::store::{MemoryConfig, Store, open_store};
 
-/// Opens the store with every call bounded, and reads the lock document once.
-pub fn open(config: &RunConfig) -> Result<Arc<dyn Store>, String> {
+/// Opens the store with every call bounded (and its waits for a change ended by
+/// `interrupt`), so that a failed first read is exit 69.
+pub fn open(config: &RunConfig, interrupt: Interrupt) -> Result<Arc<dyn Store>, String> {
     let (tx, rx) = bounded(1);
     let (url, ns) = (config.store.clone(), config.namespace.clone());
     thread::Builder::new()
@@ -35,5 +36,7 @@ pub fn open(config: &RunConfig) -> Result<Arc<dyn Store>, String> {
     };
     // The first attempt to acquire is the first read: a store error there (before
     // anything succeeded) ends the run with 69 too (`wait.rs`).
-    Ok(Arc::new(Bounded::new(inner, config.store_timeout)))
+    Ok(Arc::new(
+        Bounded::new(inner, config.store_timeout).interruptible(interrupt),
+    ))
 }

@@ -100,11 +100,11 @@ impl Sink for Reporter {
         if let Some(f) = &self.events {
             let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
             // A full disk must not stop the command: the events are a record, not
-            // the work.
+            // the work. Each line is flushed at once: a wrapper's events are few
+            // (a heartbeat every lease/6), someone may follow the file while the
+            // command runs, and a wrapper killed with SIGKILL keeps what it wrote.
             let _ = stamped.write_json_line(&mut *f);
-            if stamped.event.is_end() {
-                let _ = f.flush();
-            }
+            let _ = f.flush();
         }
         match (&stamped.event, self.format) {
             (_, LogFormat::Json) => {

@@ -16,3 +16,5 @@ pub mod workers;
 
 pub use namespace::unique_namespace;
 pub mod events;
+pub mod net;
+pub mod run;
