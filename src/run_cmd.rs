@@ -19,6 +19,15 @@ const CENTURY: f64 = 100.0 * 365.0 * 24.0 * 3600.0;
 /// The grace when `--grace` is not given (and the lease is at least twice as long).
 const DEFAULT_GRACE: f64 = 10.0;
 
+/// A number as a person would write it: `1e-300`, not three hundred zeros.
+fn shown(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e9) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Seconds as a duration, clamped to [0, a century].
 fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v.clamp(0.0, CENTURY))
@@ -40,12 +49,30 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
             "--store memory lives inside one process, so a lock there keeps nobody out: use sqlite://PATH (one machine), postgres:// or redis://"
         );
     }
+    // Checked on the values as given, so the message names what the user typed,
+    // and before the events file is touched.
     if args.store_timeout < 0.01 {
         bail!(
             "--store-timeout {} is too short: use at least 0.01",
-            args.store_timeout
+            shown(args.store_timeout)
         );
     }
+    if args.lease < 0.3 {
+        bail!(
+            "--lease {} is too short: use at least 0.3",
+            shown(args.lease)
+        );
+    }
+    if let Some(g) = args.grace
+        && g > args.lease / 2.0
+    {
+        bail!(
+            "--grace {} must be at most half of --lease {}: the command must be dead before the lease can be taken over",
+            shown(g),
+            shown(args.lease)
+        );
+    }
+    joblock::lock::state::check_key(&args.key).map_err(anyhow::Error::msg)?;
     let events = match &args.events {
         Some(path) => Some(EventsFile::probe(path)?.begin()?.into_inner()?),
         None => None,
