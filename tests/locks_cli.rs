@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,11 +51,22 @@ struct Ran {
 
 /// Runs `joblock ARGS` with `JOBLOCK_STORE` set to `env_store` (or unset).
 fn joblock_env(args: &[&str], env_store: Option<&str>) -> Ran {
+    joblock_in_state(args, env_store, None)
+}
+
+/// [`joblock_env`] with the per-user state directory (the default SQLite store's
+/// home) at `state`, or with no state directory at all (`XDG_STATE_HOME` and
+/// `HOME` unset), so no test ever touches the real user's store.
+fn joblock_in_state(args: &[&str], env_store: Option<&str>, state: Option<&Path>) -> Ran {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_joblock"));
     cmd.args(args).stdin(Stdio::null());
     match env_store {
         Some(s) => cmd.env("JOBLOCK_STORE", s),
         None => cmd.env_remove("JOBLOCK_STORE"),
+    };
+    match state {
+        Some(dir) => cmd.env("XDG_STATE_HOME", dir),
+        None => cmd.env_remove("XDG_STATE_HOME").env_remove("HOME"),
     };
     Ran {
         args: args.iter().map(|s| s.to_string()).collect(),
@@ -475,10 +487,24 @@ fn bad_values_of_every_flag_are_one_line_naming_them_and_exit_2() {
 fn the_store_comes_from_joblock_store_when_no_flag_names_one() {
     let unset = joblock_env(&["locks", "list"], None);
     unset.expect(2);
-    assert_eq!(
-        unset.error(),
-        "error: no --store given and JOBLOCK_STORE is not set"
+    assert!(
+        unset
+            .error()
+            .starts_with("error: no --store given, JOBLOCK_STORE is not set, and "),
+        "{}",
+        unset.show()
     );
+    // With a state directory the default is the SQLite file there, which a
+    // listing only reads: it creates nothing.
+    let state = tempfile::tempdir().unwrap();
+    let empty = joblock_in_state(&["locks", "list"], None, Some(state.path()));
+    assert_eq!(
+        empty.expect(0).stdout().trim(),
+        "no locks",
+        "{}",
+        empty.show()
+    );
+    assert!(!state.path().join("joblock/locks.db").exists());
     let bad = joblock_env(&["locks", "list"], Some("nonsense"));
     bad.expect(2);
     assert!(bad.error().contains("\"nonsense\""), "{}", bad.show());

@@ -433,3 +433,34 @@ fn bad_flags_exit_2_with_a_clean_error_and_run_nothing() {
         "a bad flag still ran the command"
     );
 }
+
+#[test]
+fn with_no_store_named_run_uses_the_users_sqlite_file_and_locks_finds_it() {
+    let state = tempfile::tempdir().unwrap();
+    let joblock = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_joblock"))
+            .args(args)
+            .env_remove("JOBLOCK_STORE")
+            .env("XDG_STATE_HOME", state.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ran = joblock(&[
+        "run",
+        "--key",
+        "worker:acme",
+        "--",
+        "sh",
+        "-c",
+        "echo $JOBLOCK_FENCE",
+    ]);
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "1");
+    let db = state.path().join("joblock/locks.db");
+    assert!(db.is_file(), "no store at {}", db.display());
+    let listed = joblock(&["locks", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(keys[0]["key"], "worker:acme", "{keys}");
+    assert_eq!(keys[0]["fence"], 1, "{keys}");
+}

@@ -263,3 +263,50 @@ fn revoking_a_stale_fence_is_refused_and_the_current_one_stops_the_command_after
         no_overlap(&work, "log", fence, fence + 1);
     });
 }
+
+#[test]
+fn locks_release_force_refuses_a_stale_fence_and_with_the_current_one_hands_the_lock_on() {
+    each_store(|store| {
+        let work = Workdir::new();
+        let holder = Run::new(store, &work, KEY)
+            .args(&["--lease", "3", "--grace", "0.5"])
+            .command(work.child("log", "tick", &[]))
+            .spawn();
+        let fence = work.await_lines("log", 1, 1)[0].fence;
+        let next = Run::new(store, &work, KEY)
+            .args(&["--lease", "3", "--verbose"])
+            .command(work.child("log", "span", &["0"]))
+            .spawn();
+        next.await_stderr("waiting");
+        let release = |fence: u64| {
+            support::bin::joblock(
+                work.path(),
+                &[
+                    "locks",
+                    "release",
+                    KEY,
+                    "--fence",
+                    &fence.to_string(),
+                    "--force",
+                    "--store",
+                    &store.url,
+                    "--namespace",
+                    &store.namespace,
+                ],
+            )
+        };
+        let stale = release(fence - 1);
+        assert_eq!(stale.status.code(), Some(1), "{stale:?}");
+        let mut holder = holder;
+        assert!(holder.running(), "a refused release stopped the holder");
+
+        let done = release(fence);
+        assert_eq!(done.status.code(), Some(0), "{done:?}");
+        let holder = holder.wait();
+        holder.expect_code(76);
+        let next = next.wait();
+        next.expect_code(0);
+        assert_eq!(next.fence(), fence + 1);
+        no_overlap(&work, "log", fence, fence + 1);
+    });
+}
