@@ -8,8 +8,8 @@
 //!   it starts. The difference is the handoff as a user sees it: the first
 //!   wrapper's release, the waiter noticing, its guardian and command starting.
 //!
-//! Stores: every one this machine can start (Redis, PostgreSQL: throwaway servers
-//! from tests/support). `JOBLOCK_BENCH_RUNS` sets the runs per cell (default 200),
+//! Stores: SQLite (a file in a temporary directory) and every server this
+//! machine can start (Redis, PostgreSQL: throwaway servers from tests/support). `JOBLOCK_BENCH_RUNS` sets the runs per cell (default 200),
 //! `JOBLOCK_BENCH_HANDOFFS` the handoffs (default 30).
 
 use std::process::{Command, Stdio};
@@ -116,6 +116,8 @@ fn main() {
         stats(time_runs(runs, &["true"]))
     );
     let mut stores: Vec<(String, String, Box<dyn std::any::Any>)> = Vec::new();
+    let sqlite = format!("sqlite://{}", dir.path().join("locks.db").display());
+    stores.push(("sqlite".into(), sqlite, Box::new(())));
     match redis_server::RedisServer::try_start() {
         Ok(s) => stores.push(("redis".into(), s.url.clone(), Box::new(s))),
         Err(e) => println!("redis: skipped ({e})"),

@@ -271,8 +271,14 @@ pub struct CmdArgs {
     /// Also say what happens when all goes well.
     #[arg(long)]
     pub verbose: bool,
-    /// The command and its arguments (after --).
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The command and its arguments (after --; everything from the first word that
+    /// is not one of run's options on belongs to the command).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<std::ffi::OsString>,
 }
 

@@ -74,8 +74,16 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let rendered = e.render().to_string();
-    let line = rendered.lines().next().unwrap_or("error: bad arguments");
-    eprintln!("{}", printable(line));
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let mut line = lines.next().unwrap_or("error: bad arguments").to_string();
+    // "the following required arguments were not provided:" names them on the
+    // next line: keep it, so the one line says what is missing.
+    if line.ends_with(':')
+        && let Some(next) = lines.next()
+    {
+        line = format!("{line} {}", next.trim());
+    }
+    eprintln!("{}", printable(&line));
     ExitCode::from(USAGE)
 }
 

@@ -176,6 +176,9 @@ fn a_client_name_with_escape_sequences_never_reaches_the_terminal_raw() {
             "1",
             "--speed",
             "200",
+            // 1 s of real time: a loaded machine must not fence the job.
+            "--lease",
+            "200",
             "--crash-prob",
             "0",
             "--output",
