@@ -17,8 +17,10 @@
 //! at once. It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C to the terminal's
 //! group must not take the guard away while the wrapper still holds the lock).
 
+#![allow(unsafe_code)]
+
 use std::io::{self, BufRead, Write};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,7 +34,7 @@ pub const GUARD_SUBCOMMAND: &str = "__guard";
 pub struct Guardian {
     /// Its stdin: the only tie the wrapper keeps (it is never waited for; it exits
     /// on `done` or on end of input).
-    input: Option<ChildStdin>,
+    input: Option<Box<dyn Write + Send>>,
 }
 
 impl Guardian {
@@ -45,7 +47,35 @@ impl Guardian {
             .stdout(Stdio::null())
             .spawn()?;
         let input = child.stdin.take();
-        Ok(Guardian { input })
+        Ok(Guardian {
+            input: input.map(|i| Box::new(i) as Box<dyn Write + Send>),
+        })
+    }
+
+    /// Forks the guardian off this process (no exec: a fraction of a
+    /// millisecond). Only sound while the process has one thread: the child runs
+    /// ordinary Rust code, and a lock another thread held at the fork would stay
+    /// held in it for ever. [`Guardian::start_soon`] checks that first.
+    fn fork() -> io::Result<Guardian> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        // SAFETY: the process has a single thread (checked by the caller), so the
+        // child inherits no lock held by another thread; it leaves with `_exit`,
+        // running no destructor or exit handler of the parent's.
+        match unsafe { libc::fork() } {
+            -1 => Err(io::Error::last_os_error()),
+            0 => {
+                drop(write);
+                let code = guard_loop(std::fs::File::from(read));
+                // SAFETY: ends the forked child without touching the parent's state.
+                unsafe { libc::_exit(i32::from(code)) }
+            }
+            _ => {
+                drop(read);
+                Ok(Guardian {
+                    input: Some(Box::new(std::fs::File::from(write))),
+                })
+            }
+        }
     }
 
     fn say(&mut self, line: &str) -> io::Result<()> {
@@ -75,10 +105,16 @@ impl Guardian {
         self.input = None;
     }
 
-    /// Starts the guardian on a thread of its own, so that its start overlaps
-    /// opening the store and acquiring; [`Starting::ready`] waits for it.
+    /// Starts the guardian: forked at once if this process has one thread (as
+    /// `joblock run` has when it calls this), else started from this executable on
+    /// a thread of its own, so that its start overlaps opening the store and
+    /// acquiring; [`Starting::ready`] waits for it.
     pub fn start_soon() -> Starting {
         let (tx, rx) = crossbeam_channel::bounded(1);
+        if single_threaded() {
+            let _ = tx.send(Guardian::fork());
+            return Starting(Ok(rx));
+        }
         let spawned = thread::Builder::new()
             .name("guardian-start".into())
             .spawn(move || {
@@ -128,8 +164,22 @@ fn kill_group(group: Option<u32>) {
     }
 }
 
-/// The guardian's main: returns its exit code.
+/// Whether this process has exactly one thread (Linux: `/proc/self/status`).
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .is_some_and(|n| n.trim() == "1")
+    })
+}
+
+/// The guardian's main when started as `joblock __guard`: returns its exit code.
 pub fn guard_main() -> u8 {
+    guard_loop(io::stdin())
+}
+
+/// The guardian: reads the wrapper's lines from `input` until `done` or its end.
+fn guard_loop(input: impl io::Read + Send + 'static) -> u8 {
     for sig in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -142,7 +192,7 @@ pub fn guard_main() -> u8 {
     let reader = thread::Builder::new()
         .name("guard-input".into())
         .spawn(move || {
-            for line in io::stdin().lock().lines() {
+            for line in io::BufReader::new(input).lines() {
                 let Ok(line) = line else { break };
                 if let Some(heard) = parse(&line)
                     && tx.send(heard).is_err()

@@ -41,8 +41,10 @@ impl Lookout {
             };
         }
         let (tx, rx) = bounded(1);
+        // The handle (a connection of its own) is opened on the lookout's thread:
+        // a short command need not wait for it.
         let (store, key, owner, halt) = (
-            store.for_caller(rand::random()),
+            store.clone(),
             key.to_string(),
             owner.to_string(),
             stop.clone(),
@@ -50,6 +52,7 @@ impl Lookout {
         let spawned = thread::Builder::new()
             .name("lookout".into())
             .spawn(move || {
+                let store = store.for_caller(rand::random());
                 while !halt.load(Ordering::SeqCst) {
                     if !store.wait_for_change(&key, every) {
                         continue;

@@ -184,6 +184,9 @@ pub fn run(config: RunConfig) -> u8 {
 fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
     let clock = Clock::real(1.0);
     let me = Me::new(&config.argv);
+    // Only a run that acquires needs it; started first, while this process still
+    // has one thread, it is a cheap fork (and its start-up overlaps the rest).
+    let guardian = guard::Guardian::start_soon();
     let signals = match hold::Signals::catch() {
         Ok(s) => s,
         Err(e) => {
@@ -191,8 +194,6 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
             return EX_OSERR;
         }
     };
-    // Only a run that acquires needs it; starting it now hides its start-up.
-    let guardian = guard::Guardian::start_soon();
     let store = match open::open(config, signals.interrupt()) {
         Ok(s) => s,
         Err(msg) => {
