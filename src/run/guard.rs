@@ -65,6 +65,16 @@ impl Guardian {
             -1 => Err(io::Error::last_os_error()),
             0 => {
                 drop(write);
+                // Like the exec'd guardian: no stdin or stdout of the wrapper's,
+                // so a pipe reading the wrapper's output ends when the wrapper does.
+                if let Ok(null) = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/null")
+                {
+                    let _ = rustix::stdio::dup2_stdin(&null);
+                    let _ = rustix::stdio::dup2_stdout(&null);
+                }
                 let code = guard_loop(std::fs::File::from(read));
                 // SAFETY: ends the forked child without touching the parent's state.
                 unsafe { libc::_exit(i32::from(code)) }
