@@ -101,18 +101,25 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
 fn run_reseed(args: &ReseedArgs) -> Result<ExitCode> {
     use joblock::reseed::{Reseeded, reseed};
     joblock::store::url::validate_namespace(&args.namespace).map_err(anyhow::Error::msg)?;
-    let clock = joblock::clock::Clock::real(1.0);
-    let store = joblock::store::open_store(
-        &args.store,
-        &args.namespace,
-        &clock,
-        joblock::store::MemoryConfig::default(),
-        seeds::fresh_seed(),
+    let (url, ns) = (args.store.clone(), args.namespace.clone());
+    // Bounded: a server that never answers is reported, not waited on.
+    let store = joblock::store::open_within(
+        args.store.kind(),
+        joblock::store::bounded::DEFAULT_LIMIT,
+        move || {
+            joblock::store::open_store(
+                &url,
+                &ns,
+                &joblock::clock::Clock::real(1.0),
+                joblock::store::MemoryConfig::default(),
+                seeds::fresh_seed(),
+            )
+        },
     )
     .with_context(|| format!("cannot open the store {}", args.store.kind()))?;
     let key = joblock::lock::lock_key("worker", &args.client);
     let done = reseed(
-        store.as_ref(),
+        &store,
         &key,
         &args.output,
         args.force,

@@ -119,12 +119,12 @@ pub fn start(scenario: Scenario) -> Result<RunHandle, EngineError> {
         StoreUrl::Memory => memory_store_for(&scenario, &clock),
         ref url => {
             let seed = seeds::derive(scenario.seed, 0, seeds::Stream::Engine);
-            open_store(
-                url,
-                &scenario.namespace,
-                &clock,
-                MemoryConfig::default(),
-                seed,
+            let (u, ns, c) = (url.clone(), scenario.namespace.clone(), clock.clone());
+            // A server that accepts and never answers must not hang the start.
+            crate::store::bounded::open_in_time(
+                url.kind(),
+                crate::store::bounded::DEFAULT_LIMIT,
+                move || open_store(&u, &ns, &c, MemoryConfig::default(), seed),
             )?
         }
     };

@@ -29,6 +29,7 @@ use crate::clock::Clock;
 use crate::lock::revoke::is_revoked;
 use crate::lock::state::LOCK_PREFIX;
 use crate::lock::{Holder, LockDoc, LockError};
+use crate::store::bounded::{DEFAULT_LIMIT, open_within};
 use crate::store::{MemoryConfig, Store, StoreError, StoreUrl, open_store, open_store_read_only};
 
 /// Why a `locks` command did not do what was asked; each is one line.
@@ -151,18 +152,21 @@ pub fn user_key(id: &str) -> &str {
 }
 
 /// Opens the store for reading only: nothing is created or written.
+/// Like every open here, bounded in time: a server that never answers is
+/// reported as unavailable, not waited on.
 pub fn open_read(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn Store>, LocksError> {
-    Ok(open_store_read_only(url, namespace)?)
+    let (u, ns) = (url.clone(), namespace.to_string());
+    let store = open_within(url.kind(), DEFAULT_LIMIT, move || {
+        open_store_read_only(&u, &ns)
+    })?;
+    Ok(Arc::new(store))
 }
 
 /// Opens the store for writing (a release).
 fn open_write(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn Store>, LocksError> {
-    let clock = Clock::real(1.0);
-    Ok(open_store(
-        url,
-        namespace,
-        &clock,
-        MemoryConfig::default(),
-        0,
-    )?)
+    let (u, ns) = (url.clone(), namespace.to_string());
+    let store = open_within(url.kind(), DEFAULT_LIMIT, move || {
+        open_store(&u, &ns, &Clock::real(1.0), MemoryConfig::default(), 0)
+    })?;
+    Ok(Arc::new(store))
 }

@@ -63,7 +63,7 @@ impl Signals {
     }
 
     /// Says whether a signal to forward has been caught: it ends a wait.
-    pub fn interrupt(&self) -> super::bounded::Interrupt {
+    pub fn interrupt(&self) -> crate::store::bounded::Interrupt {
         let first = self.first.clone();
         Arc::new(move || first.load(Ordering::SeqCst) != 0)
     }

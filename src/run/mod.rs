@@ -14,7 +14,6 @@
 //! * every store call is bounded in time ([`bounded`]), so a hung store cannot
 //!   stall the wrapper.
 
-pub mod bounded;
 pub mod child;
 pub mod guard;
 mod hold;

@@ -6,6 +6,7 @@
 //! operations are; nothing else (no mutex, no range query, no script) is offered, so
 //! the lock protocol built on top must be correct with these alone.
 
+pub mod bounded;
 pub mod canonical;
 mod faulty;
 mod filter;
@@ -19,6 +20,7 @@ mod state_path;
 pub mod url;
 mod wait;
 
+pub use bounded::{Bounded, open_within};
 pub use faulty::{FaultKind, FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
 pub use memory::{MemoryConfig, MemoryStore};

@@ -23,6 +23,7 @@ use crate::lock::revoke::is_revoked;
 use crate::lock::state::holders_lease;
 use crate::lock::{self, Holder, LeaseState, Stillness};
 use crate::sanitize::printable;
+use crate::store::bounded::{DEFAULT_LIMIT, open_within};
 use crate::store::{Store, StoreError, StoreUrl, open_store_read_only};
 
 /// How to watch.
@@ -129,8 +130,15 @@ impl Watcher {
 
 /// Opens the store read-only: watching creates nothing (a namespace with no table
 /// yet reads as empty) and can write nothing.
+///
+/// The open and every read are bounded in time: a server that never answers is
+/// reported, not waited on.
 fn open(url: &StoreUrl, options: &Options) -> Result<Arc<dyn Store>, StoreError> {
-    open_store_read_only(url, &options.namespace)
+    let (u, ns) = (url.clone(), options.namespace.clone());
+    let store = open_within(url.kind(), DEFAULT_LIMIT, move || {
+        open_store_read_only(&u, &ns)
+    })?;
+    Ok(Arc::new(store))
 }
 
 /// Looks twice, a third of a lease apart, so a live heartbeat can be told from a

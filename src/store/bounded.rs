@@ -1,10 +1,11 @@
-//! A store whose every call returns within a time bound.
+//! A store whose every call (and whose open, [`open_within`]) returns within a
+//! time bound.
 //!
 //! A server that accepts connections and never answers would block a PostgreSQL
-//! query forever (TCP keeps the connection alive; only a reply is missing). The
-//! wrapper's watchdog must never wait on the store, and a wrapper that cannot
-//! reach its store before acquiring must say so and exit, so every call here runs
-//! on a helper thread and gives up after the bound with `Unavailable`. A call that
+//! connect or query forever (TCP keeps the connection alive; only a reply is
+//! missing). `joblock run`'s watchdog must never wait on the store, and no command
+//! (`run`, `locks`, `watch`) may hang on one, so every call here runs on a helper
+//! thread and gives up after the bound with `Unavailable`. A call that
 //! gives up leaves its thread blocked in the store until the store answers or the
 //! process ends: it holds nothing of ours.
 //!
@@ -147,6 +148,43 @@ impl Bounded {
             "the {} store call {what} {why}",
             self.name
         )))
+    }
+}
+
+/// The bound for commands that take no `--store-timeout` (`locks`, `watch`): long
+/// enough for a slow server, short enough that a silent one is reported.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Opens a store with `open` on a helper thread, giving up after `limit`, and
+/// bounds each of its calls by `limit` too. `kind` names the store in the error.
+pub fn open_within(
+    kind: &str,
+    limit: Duration,
+    open: impl FnOnce() -> Result<Arc<dyn Store>, StoreError> + Send + 'static,
+) -> Result<Bounded, StoreError> {
+    Ok(Bounded::new(open_in_time(kind, limit, open)?, limit))
+}
+
+/// Opens a store with `open` on a helper thread, giving up after `limit`; its
+/// calls are not bounded (the engine's job threads call it directly).
+pub fn open_in_time(
+    kind: &str,
+    limit: Duration,
+    open: impl FnOnce() -> Result<Arc<dyn Store>, StoreError> + Send + 'static,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let (tx, rx) = bounded(1);
+    thread::Builder::new()
+        .name("store-open".into())
+        .spawn(move || {
+            let _ = tx.send(open());
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot start opening the store: {e}")))?;
+    match rx.recv_timeout(limit) {
+        Ok(opened) => opened,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "the {kind} store did not answer within {}",
+            secs(limit)
+        ))),
     }
 }
 
