@@ -3,115 +3,26 @@
 //! longer be vouched for; then release and pass the command's exit code on.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, never, select, unbounded};
 use rustix::process::Signal;
-use signal_hook::consts::{
-    SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
-};
 
 use super::child::{self, Exit, Running, Spec, signal_name};
 use super::guard::{Guardian, Starting};
 use super::lookout::Lookout;
 use super::report::{Level, Reporter};
+use super::signals::Signals;
+use super::stop::{Stop, lost_why, lost_why_within};
 use super::{EX_LOST, EX_NOEXEC, EX_NOTFOUND, EX_OSERR, JOB, RunConfig, Wrapper};
 use crate::clock::Clock;
 use crate::events::Event;
 use crate::lock::history::{self, now_ms};
-use crate::lock::revoke::{free_revoked, was_revoked};
-use crate::lock::state::read_doc;
-use crate::lock::{Acquisition, Lease, LockDoc, LockError};
+use crate::lock::revoke::free_revoked;
+use crate::lock::{Acquisition, Lease};
 use crate::store::Store;
 use crate::worker::{Heartbeat, Sink};
-
-/// Signals the wrapper catches: the first four it forwards to the command (and
-/// they end a wait); job-control stops it ignores, because a stopped wrapper
-/// cannot renew the lease its command runs under.
-pub struct Signals {
-    rx: Receiver<i32>,
-    first: Arc<AtomicI32>,
-}
-
-const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
-
-impl Signals {
-    /// Starts catching.
-    pub fn catch() -> std::io::Result<Signals> {
-        let mut all = FORWARDED.to_vec();
-        all.extend([SIGTSTP, SIGTTIN, SIGTTOU]);
-        let mut signals = signal_hook::iterator::Signals::new(all)?;
-        let (tx, rx) = unbounded();
-        let first = Arc::new(AtomicI32::new(0));
-        let f = first.clone();
-        thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for sig in signals.forever() {
-                    if !FORWARDED.contains(&sig) {
-                        continue;
-                    }
-                    let _ = f.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
-                    if tx.send(sig).is_err() {
-                        return;
-                    }
-                }
-            })?;
-        Ok(Signals { rx, first })
-    }
-
-    /// Says whether a signal to forward has been caught: it ends a wait.
-    pub fn interrupt(&self) -> crate::store::bounded::Interrupt {
-        let first = self.first.clone();
-        Arc::new(move || first.load(Ordering::SeqCst) != 0)
-    }
-
-    /// The first forwarded signal caught, if any.
-    pub fn first(&self) -> Option<i32> {
-        match self.first.load(Ordering::SeqCst) {
-            0 => None,
-            s => Some(s),
-        }
-    }
-}
-
-/// Why the wrapper is stopping the command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Stop {
-    /// No renewal succeeded within the margin before the lease's end.
-    NotRenewed,
-    /// The wrapper itself was frozen (SIGSTOP, starved) past the point where the
-    /// guardian had to act.
-    Frozen,
-    /// An operator revoked the lease (`joblock locks release --force`).
-    Revoked,
-    /// Somebody else holds the lock now.
-    TakenOver(String),
-}
-
-impl Stop {
-    fn why(&self, config: &RunConfig) -> String {
-        match self {
-            Stop::NotRenewed => format!(
-                "the lease could not be renewed in time (it ends in {:.1} s or less)",
-                (config.grace + config.margin()).as_secs_f64()
-            ),
-            Stop::Frozen => "the wrapper was frozen (stopped or starved) past its lease, so the guardian had to stop the command".into(),
-            Stop::Revoked => "the lease was revoked (joblock locks release --force)".into(),
-            Stop::TakenOver(by) => format!("the lock was taken over ({by})"),
-        }
-    }
-
-    fn history_word(&self) -> &'static str {
-        match self {
-            Stop::NotRenewed | Stop::Frozen => "expired",
-            Stop::Revoked => "revoked",
-            Stop::TakenOver(_) => "lost",
-        }
-    }
-}
 
 /// What the holder's heartbeat tells the loop, and the wrapper's reporter.
 struct HoldSink {
@@ -352,51 +263,6 @@ impl GuardClock {
     fn passed(&self) -> bool {
         Instant::now() >= self.until
     }
-}
-
-/// Why `lease` was lost: revoked by an operator, or taken over.
-fn lost_why(store: &Arc<dyn Store>, lease: &Lease) -> Stop {
-    match read_doc(store.as_ref(), lease.key()) {
-        Ok(Some(doc)) if was_revoked(&doc, lease.owner(), lease.fence()) => Stop::Revoked,
-        other => taken_over(other),
-    }
-}
-
-/// [`lost_why`] within `limit`: the watch loop must not wait on a store that
-/// stopped answering, and without an answer the safe reading is a takeover.
-fn lost_why_within(store: &Arc<dyn Store>, lease: &Lease, limit: Duration) -> Stop {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let (store, key, owner, fence) = (
-        store.clone(),
-        lease.key().to_string(),
-        lease.owner().to_string(),
-        lease.fence(),
-    );
-    let spawned = thread::Builder::new()
-        .name("why-lost".into())
-        .spawn(move || {
-            let why = match read_doc(store.as_ref(), &key) {
-                Ok(Some(doc)) if was_revoked(&doc, &owner, fence) => Stop::Revoked,
-                other => taken_over(other),
-            };
-            let _ = tx.send(why);
-        });
-    match spawned.ok().and_then(|_| rx.recv_timeout(limit).ok()) {
-        Some(why) => why,
-        None => Stop::TakenOver("the store did not say by whom in time".into()),
-    }
-}
-
-/// What a takeover looks like from the document read.
-fn taken_over(read: Result<Option<LockDoc>, LockError>) -> Stop {
-    Stop::TakenOver(match read {
-        Ok(Some(doc)) => match doc.owner {
-            Some(o) => format!("now fence {} held by {o}", doc.fence),
-            None => format!("now fence {}, free", doc.fence),
-        },
-        Ok(None) => "the lock document is gone".into(),
-        Err(e) => format!("the store says no more: {e}"),
-    })
 }
 
 /// What the loop while the command runs works with.

@@ -20,6 +20,8 @@ mod hold;
 mod lookout;
 mod open;
 pub mod report;
+mod signals;
+mod stop;
 mod wait;
 
 use std::ffi::OsString;
@@ -139,7 +141,7 @@ pub(crate) struct Wrapper<'a> {
     clock: &'a Clock,
     me: &'a Me,
     reporter: &'a Arc<Reporter>,
-    signals: &'a hold::Signals,
+    signals: &'a signals::Signals,
 }
 
 /// The wrapper's identity: owner id and the description stored with the lock.
@@ -186,7 +188,7 @@ fn run_with(config: &RunConfig, reporter: &Arc<Reporter>) -> u8 {
     // Only a run that acquires needs it; started first, while this process still
     // has one thread, it is a cheap fork (and its start-up overlaps the rest).
     let guardian = guard::Guardian::start_soon();
-    let signals = match hold::Signals::catch() {
+    let signals = match signals::Signals::catch() {
         Ok(s) => s,
         Err(e) => {
             reporter.say(Level::Error, &format!("cannot catch signals: {e}"));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::hold::Signals;
 use super::report::{Level, Reporter};
+use super::signals::Signals;
 use super::{EX_DATAERR, EX_UNAVAILABLE, JOB, Me, OnConflict, RunConfig};
 use crate::clock::Clock;
 use crate::events::{Event, How, SeenLock};
