@@ -247,7 +247,11 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
         None => None,
     };
     if dashboard && !args.headless && !args.json && io::stdout().is_terminal() {
-        return run_dashboard(scenario, events);
+        if dumb_terminal() {
+            eprintln!("TERM=dumb: printing events instead of the dashboard (--headless)");
+        } else {
+            return run_dashboard(scenario, events);
+        }
     }
     let handle = match engine::start(scenario) {
         Ok(h) => h,
@@ -277,6 +281,11 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
     )?;
     drop(out);
     Ok(verdict_code(&summary))
+}
+
+/// A terminal that says it cannot draw a full-screen view (`TERM=dumb`).
+fn dumb_terminal() -> bool {
+    std::env::var_os("TERM").is_some_and(|t| t == "dumb")
 }
 
 /// The exit code a finished run earns: 1 if an output or invariant failed, 3 if
@@ -311,7 +320,19 @@ fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Resu
         Some((w, path, existed)) => (Some(w), Some((path, existed))),
         None => (None, None),
     };
-    let summary = match joblock::tui::run(scenario, writer) {
+    // `r` restarts with a new seed: that run is recorded to a file of its own.
+    let next = cleanup.as_ref().map(|(path, _)| {
+        let base = path.clone();
+        Box::new(move |_: &engine::Scenario, n: u32| {
+            let path = numbered(&base, n);
+            let file = File::create(&path)?;
+            Ok((
+                Box::new(BufWriter::new(file)) as Box<dyn Write>,
+                path.display().to_string(),
+            ))
+        }) as joblock::tui::NextRecording
+    });
+    let summary = match joblock::tui::run(scenario, writer, next) {
         Ok(s) => s,
         Err(e) => {
             if let Some((path, false)) = cleanup
@@ -334,6 +355,17 @@ fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Resu
         Some(s) => verdict_code(&s),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// The `n`th recording's path beside `base`: `events.jsonl` -> `events.2.jsonl`.
+fn numbered(base: &Path, n: u32) -> std::path::PathBuf {
+    let stem = base.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let name = match (stem, base.extension()) {
+        (Some(stem), Some(ext)) => format!("{stem}.{n}.{}", ext.to_string_lossy()),
+        (Some(stem), None) => format!("{stem}.{n}"),
+        (None, _) => format!("events.{n}.jsonl"),
+    };
+    base.with_file_name(name)
 }
 
 /// First Ctrl-C: stop the run cleanly (partial writes repaired, summary printed);

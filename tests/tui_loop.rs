@@ -211,7 +211,7 @@ fn pressing_k_while_a_job_writes_leads_to_a_takeover_and_a_repair() {
         h.press(KeyCode::Char(' '));
         h.until("the run to resume", |h| !h.is_paused());
     };
-    h.press(KeyCode::Char('K'));
+    h.press(KeyCode::Char('9'));
     h.press(KeyCode::Char(' '));
     h.until("the kill, a takeover and a repair, on screen", |h| {
         let st = &h.dashboard.app().state;

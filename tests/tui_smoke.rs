@@ -174,11 +174,11 @@ fn the_dashboard_runs_in_a_real_terminal_and_every_key_works() {
 
     // The legend always says "T takeover"; these only appear once a job was killed.
     // A kill sent between two holders finds no holder and is ignored, so resend.
-    tmux.send("K");
+    tmux.send("9");
     tmux.wait_or_retry(
         "a killed job or a takeover",
         |s| s.contains("killed") || s.contains("KILLED") || s.contains("takeovers 1"),
-        || tmux.send("K"),
+        || tmux.send("9"),
     );
 
     tmux.send("q");

@@ -399,7 +399,10 @@ fn the_header_names_queue_mode_and_only_queue_mode() {
         screen_lines(&draw(&d.app, 120, 40, 0.1))[0].clone()
     };
     let queue = header("queue");
-    assert!(queue.contains("memory · queue mode · "), "{queue}");
+    assert!(
+        queue.contains("1 client · memory · queue mode · "),
+        "{queue}"
+    );
     let race = header("race");
     assert!(!race.contains("mode"), "{race}");
 }
@@ -599,7 +602,9 @@ fn stalled_holder_fenced_after_takeover() {
         },
     );
     let terminal = draw(&d.app, 120, 40, 6.8);
-    assert_eq!(d.app.state.warnings.len(), 2);
+    // The stall was injected: the expiry and the fenced write it causes are the
+    // lock doing its job, not warnings.
+    assert_eq!(d.app.state.warnings.len(), 0);
     insta::assert_snapshot!("stalled_holder_fenced", terminal.backend());
 }
 

@@ -463,7 +463,7 @@ fn a_killed_holder_stays_the_holder_but_dead_until_a_waiter_takes_over() {
 }
 
 #[test]
-fn a_stalled_holder_whose_lease_expires_is_a_warning_and_ends_fenced() {
+fn a_stalled_holder_whose_lease_expires_is_expected_not_a_warning_and_ends_fenced() {
     let mut d = Dash::with_jobs(2);
     d.feed(0.1, acquired(1, 1, How::Created));
     d.feed(0.2, attempt(2, 1, 1, 1));
@@ -474,20 +474,22 @@ fn a_stalled_holder_whose_lease_expires_is_a_warning_and_ends_fenced() {
     assert_eq!(d.state().count(JobState::Running), 0);
     assert!(d.state().warnings.is_empty());
 
+    // The stall was injected: its expiry and the fenced write are the lock
+    // working as designed, so they are notices, not warnings.
     d.feed(3.5, lease_expired(2, 1, 1));
-    assert_eq!(d.state().warnings.len(), 1, "{:?}", d.state().warnings);
-    assert!(
-        d.state()
-            .log
-            .iter()
-            .any(|l| l.text.starts_with('⚠') && l.level == Level::Warning),
-        "the log shows the warning"
-    );
+    assert!(d.state().warnings.is_empty(), "{:?}", d.state().warnings);
 
     d.feed(3.5, takeover(2, 2, 1, 0));
     d.feed(3.5, repair(2, 2, 5, 0));
     d.feed(6.4, write_rejected(1, 1, 2));
-    assert_eq!(d.state().warnings.len(), 2);
+    assert!(d.state().warnings.is_empty(), "{:?}", d.state().warnings);
+    assert!(
+        d.state()
+            .log
+            .iter()
+            .any(|l| l.text.contains("REJECTED") && l.level == Level::Notice),
+        "the log still tells of the rejected write"
+    );
     assert!(marks(&d).contains(&MarkKind::Rejected));
 
     d.feed(6.4, fenced(1));
@@ -833,22 +835,28 @@ fn fault_keys_become_commands_for_the_holder() {
     d.feed(0.1, acquired(1, 1, How::Created));
     assert_eq!(
         d.press(Action::KillHolder),
-        Effect::Send(Command::Kill(Target::Holder(None)))
+        Effect::Send(Command::Kill(Target::Holder(Some("client-1".into()))))
     );
     assert_eq!(
         d.press(Action::CrashHolder),
-        Effect::Send(Command::Crash(Target::Holder(None)))
+        Effect::Send(Command::Crash(Target::Holder(Some("client-1".into()))))
     );
     assert_eq!(
         d.press(Action::StallHolder),
-        Effect::Send(Command::Stall(Target::Holder(None), 2.0 * LEASE))
+        Effect::Send(Command::Stall(
+            Target::Holder(Some("client-1".into())),
+            2.0 * LEASE
+        ))
     );
     d.press(Action::Down);
     assert_eq!(
         d.press(Action::CrashSelected),
         Effect::Send(Command::Crash(Target::Job(2)))
     );
-    assert_eq!(d.press(Action::AddJob), Effect::Send(Command::AddJob(None)));
+    assert_eq!(
+        d.press(Action::AddJob),
+        Effect::Send(Command::AddJob(Some("client-1".into())))
+    );
 }
 
 #[test]

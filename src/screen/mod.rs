@@ -3,6 +3,7 @@
 //! It knows nothing of runs or locks.
 
 pub mod input;
+pub mod signals;
 pub mod term;
 pub mod theme;
 

@@ -7,17 +7,31 @@
 use std::io;
 
 use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
 
 /// Owns the terminal while the dashboard runs.
 pub struct TerminalGuard {
     terminal: DefaultTerminal,
+    mouse: bool,
 }
 
 impl TerminalGuard {
     /// Switches to raw mode and the alternate screen.
     pub fn enter() -> io::Result<TerminalGuard> {
         let terminal = ratatui::try_init()?;
-        Ok(TerminalGuard { terminal })
+        Ok(TerminalGuard {
+            terminal,
+            mouse: false,
+        })
+    }
+
+    /// As [`TerminalGuard::enter`], and reports clicks and the wheel too.
+    pub fn enter_with_mouse() -> io::Result<TerminalGuard> {
+        let mut guard = TerminalGuard::enter()?;
+        execute!(io::stdout(), EnableMouseCapture)?;
+        guard.mouse = true;
+        Ok(guard)
     }
 
     /// The terminal to draw on.
@@ -28,6 +42,9 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        if self.mouse {
+            let _ = execute!(io::stdout(), DisableMouseCapture);
+        }
         let _ = self.terminal.show_cursor();
         ratatui::restore();
     }

@@ -1,5 +1,9 @@
 //! The one key table: it maps keys to actions and feeds both the footer hints and
 //! the help overlay, so they can never disagree with what the keys do.
+//!
+//! Letters are read without regard to case where a flipped case would do harm:
+//! with Caps Lock on, `k` arrives as `K`, so no upper-case letter is destructive
+//! (killing the holder is `9`, as in `kill -9`).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -12,23 +16,23 @@ pub enum Action {
     Quit,
     /// Show the help overlay.
     Help,
-    /// Close the open overlay.
+    /// Close the open overlay (or clear the search).
     Close,
-    /// Pause or resume the engine.
+    /// Pause or resume (the engine, or the replay).
     TogglePause,
     /// Double the speed.
     Faster,
     /// Halve the speed.
     Slower,
-    /// Crash the holder (clean failure).
+    /// Crash the holder of the chosen client (clean failure).
     CrashHolder,
-    /// Kill the holder (no release).
+    /// Kill the holder of the chosen client (no release).
     KillHolder,
-    /// Stall the holder past its lease.
+    /// Stall the holder of the chosen client past its lease.
     StallHolder,
     /// Crash the selected job.
     CrashSelected,
-    /// Start one more job.
+    /// Start one more job (for the chosen client).
     AddJob,
     /// Move the selection up.
     Up,
@@ -38,6 +42,14 @@ pub enum Action {
     PageUp,
     /// A page down.
     PageDown,
+    /// To the first row (the newest log line).
+    Top,
+    /// To the last row (the oldest log line).
+    Bottom,
+    /// Choose the previous client (lock and timeline panels follow).
+    PrevClient,
+    /// Choose the next client.
+    NextClient,
     /// Open the selected job's detail.
     Detail,
     /// Move focus between the jobs table and the event log.
@@ -48,8 +60,63 @@ pub enum Action {
     CycleSort,
     /// Reverse the sort.
     ReverseSort,
+    /// Search jobs and events.
+    Search,
     /// Restart with a new seed.
     Restart,
+    /// Replay: back a few seconds.
+    SeekBack,
+    /// Replay: forward a few seconds.
+    SeekForward,
+    /// Replay: to the start.
+    SeekStart,
+    /// Replay: to the end.
+    SeekEnd,
+    /// Replay: one event forward.
+    StepForward,
+    /// Replay: one event back.
+    StepBack,
+    /// Replay: to the next fault or takeover.
+    NextMark,
+    /// Replay: to the previous fault or takeover.
+    PrevMark,
+}
+
+impl Action {
+    /// Whether the action injects a fault or changes the run (a replay cannot).
+    pub fn changes_the_run(self) -> bool {
+        matches!(
+            self,
+            Action::CrashHolder
+                | Action::KillHolder
+                | Action::StallHolder
+                | Action::CrashSelected
+                | Action::AddJob
+                | Action::Restart
+        )
+    }
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// The live dashboard and the replay.
+    Both,
+    /// Only on a live run.
+    Live,
+    /// Only in a replay.
+    Replay,
+}
+
+impl Where {
+    /// Whether a binding for `self` applies in a replay (`true`) or live (`false`).
+    pub fn applies(self, replay: bool) -> bool {
+        match self {
+            Where::Both => true,
+            Where::Live => !replay,
+            Where::Replay => replay,
+        }
+    }
 }
 
 /// One row of the key table.
@@ -64,36 +131,59 @@ pub struct Binding {
     pub footer: bool,
     /// Help section.
     pub section: &'static str,
+    /// Live, replay or both.
+    pub mode: Where,
+}
+
+macro_rules! bind {
+    ($keys:literal, $help:literal, $action:ident, $footer:literal, $section:literal, $mode:ident) => {
+        Binding {
+            keys: $keys,
+            help: $help,
+            action: Action::$action,
+            footer: $footer,
+            section: $section,
+            mode: Where::$mode,
+        }
+    };
 }
 
 /// Every key binding, in the order help shows them.
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    Binding { keys: "q", help: "quit (stops the run cleanly)", action: Action::Quit, footer: true, section: "general" },
-    Binding { keys: "?", help: "help", action: Action::Help, footer: true, section: "general" },
-    Binding { keys: "Esc", help: "close overlay", action: Action::Close, footer: false, section: "general" },
-    Binding { keys: "space", help: "pause / resume", action: Action::TogglePause, footer: true, section: "general" },
-    Binding { keys: "+ -", help: "double / halve speed", action: Action::Faster, footer: true, section: "general" },
-    Binding { keys: "r", help: "restart with a new seed", action: Action::Restart, footer: false, section: "general" },
-    Binding { keys: "c", help: "crash the holder (repair + release)", action: Action::CrashHolder, footer: true, section: "faults" },
-    Binding { keys: "K", help: "kill the holder (no release: the lease frees it)", action: Action::KillHolder, footer: true, section: "faults" },
-    Binding { keys: "s", help: "stall the holder past its lease (it ends fenced)", action: Action::StallHolder, footer: true, section: "faults" },
-    Binding { keys: "x", help: "crash the selected job", action: Action::CrashSelected, footer: false, section: "faults" },
-    Binding { keys: "a", help: "add a job", action: Action::AddJob, footer: true, section: "faults" },
-    Binding { keys: "↑ ↓ j k", help: "move the selection", action: Action::Up, footer: false, section: "jobs" },
-    Binding { keys: "PgUp PgDn", help: "move a page", action: Action::PageDown, footer: false, section: "jobs" },
-    Binding { keys: "Enter", help: "job detail", action: Action::Detail, footer: true, section: "jobs" },
-    Binding { keys: "Tab", help: "focus jobs / log", action: Action::FocusNext, footer: false, section: "jobs" },
-    Binding { keys: "f", help: "cycle the state filter", action: Action::CycleFilter, footer: true, section: "jobs" },
-    Binding { keys: "o O", help: "sort by next column / reverse", action: Action::CycleSort, footer: false, section: "jobs" },
+    bind!("q", "quit (stops the run cleanly)", Quit, true, "general", Both),
+    bind!("?", "help", Help, true, "general", Both),
+    bind!("Esc", "close overlay / clear search", Close, false, "general", Both),
+    bind!("space", "pause / resume", TogglePause, true, "general", Both),
+    bind!("+ -", "double / halve speed", Faster, true, "general", Both),
+    bind!("r", "restart with a new seed (and a new recording)", Restart, false, "general", Live),
+    bind!("← →", "back / forward 5 s (Shift: 30 s)", SeekBack, true, "replay", Replay),
+    bind!("Home End", "to the start / end", SeekStart, false, "replay", Replay),
+    bind!(". ,", "one event forward / back", StepForward, true, "replay", Replay),
+    bind!("n N", "next / previous fault or takeover", NextMark, true, "replay", Replay),
+    bind!("c", "crash the chosen client's holder (repair + release)", CrashHolder, true, "faults", Live),
+    bind!("9", "kill -9 the chosen client's holder (no release: the lease frees it)", KillHolder, true, "faults", Live),
+    bind!("s", "stall the chosen client's holder past its lease (it ends fenced)", StallHolder, true, "faults", Live),
+    bind!("x", "crash the selected job", CrashSelected, false, "faults", Live),
+    bind!("a", "add a job for the chosen client", AddJob, true, "faults", Live),
+    bind!("[ ]", "choose the previous / next client", NextClient, true, "faults", Both),
+    bind!("↑ ↓ j k", "move the selection (or scroll the log)", Up, false, "jobs", Both),
+    bind!("PgUp PgDn", "move a page", PageDown, false, "jobs", Both),
+    bind!("g G", "to the top / bottom", Top, false, "jobs", Both),
+    bind!("Enter", "job detail", Detail, true, "jobs", Both),
+    bind!("Tab", "focus jobs / log (or click a panel)", FocusNext, false, "jobs", Both),
+    bind!("/", "search jobs and events", Search, true, "jobs", Both),
+    bind!("f", "cycle the state filter", CycleFilter, true, "jobs", Both),
+    bind!("o O", "sort by next column / reverse", CycleSort, false, "jobs", Both),
 ];
 
-/// The action for a key press, if any.
-pub fn action_for(key: KeyEvent) -> Option<Action> {
+/// The action for a key press, if any. `replay` picks the replay's meaning of the
+/// keys both use (Home and End seek in a replay, and move to the ends live).
+pub fn action_for(key: KeyEvent, replay: bool) -> Option<Action> {
     if is_quit(key) {
         return Some(Action::Quit);
     }
-    if key.modifiers.contains(KeyModifiers::CONTROL) {
+    if key.modifiers.contains(KeyModifiers::CONTROL) || key.modifiers.contains(KeyModifiers::ALT) {
         return None;
     }
     Some(match key.code {
@@ -103,22 +193,47 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') | KeyCode::Char('_') => Action::Slower,
         KeyCode::Char('c') => Action::CrashHolder,
-        KeyCode::Char('K') => Action::KillHolder,
+        KeyCode::Char('9') => Action::KillHolder,
         KeyCode::Char('s') => Action::StallHolder,
         KeyCode::Char('x') => Action::CrashSelected,
         KeyCode::Char('a') => Action::AddJob,
-        KeyCode::Up | KeyCode::Char('k') => Action::Up,
-        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::Char('[') => Action::PrevClient,
+        KeyCode::Char(']') => Action::NextClient,
+        // Either case: Caps Lock must not turn "up" into something else.
+        KeyCode::Up | KeyCode::Char('k') | KeyCode::Char('K') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') | KeyCode::Char('J') => Action::Down,
         KeyCode::PageUp => Action::PageUp,
         KeyCode::PageDown => Action::PageDown,
+        KeyCode::Char('g') => Action::Top,
+        KeyCode::Char('G') => Action::Bottom,
+        KeyCode::Home if replay => Action::SeekStart,
+        KeyCode::End if replay => Action::SeekEnd,
+        KeyCode::Home => Action::Top,
+        KeyCode::End => Action::Bottom,
+        KeyCode::Left => Action::SeekBack,
+        KeyCode::Right => Action::SeekForward,
+        KeyCode::Char('.') | KeyCode::Char('>') => Action::StepForward,
+        KeyCode::Char(',') | KeyCode::Char('<') => Action::StepBack,
+        KeyCode::Char('n') => Action::NextMark,
+        KeyCode::Char('N') => Action::PrevMark,
         KeyCode::Enter => Action::Detail,
         KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
+        KeyCode::Char('/') => Action::Search,
         KeyCode::Char('f') => Action::CycleFilter,
         KeyCode::Char('o') => Action::CycleSort,
         KeyCode::Char('O') => Action::ReverseSort,
         KeyCode::Char('r') => Action::Restart,
         _ => return None,
     })
+}
+
+/// Seconds a seek key moves a replay: Shift moves further.
+pub fn seek_step(key: KeyEvent) -> f64 {
+    if key.modifiers.contains(KeyModifiers::SHIFT) {
+        30.0
+    } else {
+        5.0
+    }
 }
 
 #[cfg(test)]
@@ -132,18 +247,25 @@ mod tests {
     #[test]
     fn every_bound_action_has_a_key_that_triggers_it() {
         let keys = [
-            'q', '?', ' ', '+', '-', 'c', 'K', 's', 'x', 'a', 'k', 'j', 'f', 'o', 'O', 'r',
+            'q', '?', ' ', '+', '-', 'c', '9', 's', 'x', 'a', 'k', 'j', 'f', 'o', 'O', 'r', '[',
+            ']', 'g', 'G', '/', '.', ',', 'n', 'N',
         ];
-        let mut reachable: Vec<Action> =
-            keys.iter().filter_map(|c| action_for(press(*c))).collect();
+        let mut reachable: Vec<Action> = keys
+            .iter()
+            .filter_map(|c| action_for(press(*c), false))
+            .collect();
         for code in [
             KeyCode::Esc,
             KeyCode::Enter,
             KeyCode::Tab,
             KeyCode::PageUp,
             KeyCode::PageDown,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::Home,
+            KeyCode::End,
         ] {
-            reachable.extend(action_for(KeyEvent::new(code, KeyModifiers::NONE)));
+            reachable.extend(action_for(KeyEvent::new(code, KeyModifiers::NONE), true));
         }
         for b in BINDINGS {
             assert!(reachable.contains(&b.action), "no key for {:?}", b.action);
@@ -153,7 +275,27 @@ mod tests {
     #[test]
     fn ctrl_c_quits_and_a_plain_c_crashes_the_holder() {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(ctrl_c), Some(Action::Quit));
-        assert_eq!(action_for(press('c')), Some(Action::CrashHolder));
+        assert_eq!(action_for(ctrl_c, false), Some(Action::Quit));
+        assert_eq!(action_for(press('c'), false), Some(Action::CrashHolder));
+    }
+
+    #[test]
+    fn no_upper_case_letter_changes_the_run() {
+        for c in 'A'..='Z' {
+            let shifted = KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT);
+            for key in [press(c), shifted] {
+                if let Some(a) = action_for(key, false) {
+                    assert!(!a.changes_the_run(), "{c} does {a:?}");
+                }
+            }
+        }
+        assert_eq!(action_for(press('K'), false), Some(Action::Up));
+    }
+
+    #[test]
+    fn home_and_end_seek_in_a_replay_and_move_to_the_ends_live() {
+        let home = KeyEvent::new(KeyCode::Home, KeyModifiers::NONE);
+        assert_eq!(action_for(home, true), Some(Action::SeekStart));
+        assert_eq!(action_for(home, false), Some(Action::Top));
     }
 }

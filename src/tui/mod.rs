@@ -20,7 +20,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 
 use crate::screen::{Input, TerminalGuard, input};
-use app::{App, Effect};
+use app::{App, Effect, Pointer};
 use theme::Theme;
 
 use crate::engine::{self, EngineError, RunHandle, Scenario, seeds};
@@ -28,6 +28,9 @@ use crate::events::{Command, Stamped, Summary};
 
 /// Minimum time between two frames (about 30 a second).
 pub const FRAME: Duration = Duration::from_millis(33);
+
+/// How long a dashboard that failed waits for its run to stop cleanly.
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// Why the dashboard failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,8 @@ pub struct Dashboard {
     /// The run's event stream (`never()` once it has closed).
     events: Receiver<Stamped>,
     input: Receiver<Input>,
+    /// SIGTERM and SIGHUP: leave as `q` does.
+    signals: Receiver<i32>,
     ticker: Receiver<Instant>,
     /// Quit (or restart) asked: the run was told to stop; leave when it reports done.
     leaving: Option<Leaving>,
@@ -69,7 +74,17 @@ pub struct Dashboard {
     recorder: Option<Box<dyn Write>>,
     /// The first failure to record, reported when the dashboard closes.
     record_error: Option<io::Error>,
+    /// Opens recording number N (2, 3...) when `r` restarts the run: each run
+    /// gets its own recording, with its own header, instead of appending.
+    next_recording: Option<NextRecording>,
+    /// Recordings made so far.
+    recordings: u32,
 }
+
+/// Opens the recording of the `n`th run (from 2) of `scenario`: a new file with
+/// its header written; returns it and where it is, for the footer.
+pub type NextRecording =
+    Box<dyn FnMut(&Scenario, u32) -> io::Result<(Box<dyn Write>, String)> + Send>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Leaving {
@@ -91,18 +106,34 @@ impl Dashboard {
             events: run.events().clone(),
             run,
             input,
+            signals: crossbeam_channel::never(),
             ticker: crossbeam_channel::tick(FRAME),
             leaving: None,
             dirty: true,
             last_draw: None,
             recorder: None,
             record_error: None,
+            next_recording: None,
+            recordings: 0,
         })
     }
 
     /// Also records every event as a JSON line to `w` (the `--events` file).
     pub fn with_recorder(mut self, w: Box<dyn Write>) -> Dashboard {
         self.recorder = Some(w);
+        self.recordings = 1;
+        self
+    }
+
+    /// How to open the next run's recording when `r` restarts.
+    pub fn with_next_recording(mut self, open: NextRecording) -> Dashboard {
+        self.next_recording = Some(open);
+        self
+    }
+
+    /// Leaves as `q` does when a number arrives on `signals` (SIGTERM, SIGHUP).
+    pub fn with_signals(mut self, signals: Receiver<i32>) -> Dashboard {
+        self.signals = signals;
         self
     }
 
@@ -133,9 +164,13 @@ impl Dashboard {
         &self.app
     }
 
-    /// Scenario time now.
+    /// Scenario time now; once the run is over, the time it ended (the end
+    /// screen stands still).
     pub fn now(&self) -> f64 {
-        self.run.clock().now_secs()
+        self.app
+            .state
+            .ended_at()
+            .unwrap_or_else(|| self.run.clock().now_secs())
     }
 
     /// Waits for the next input, event batch or tick, handles it, and draws if due.
@@ -159,20 +194,30 @@ impl Dashboard {
                     self.events = crossbeam_channel::never();
                 }
             }
-            recv(self.input) -> key => match key {
-                Ok(Input::Key(k)) => {
-                    if let Some(action) = keys::action_for(k) {
-                        let now = self.now();
-                        let effect = self.app.handle(action, now);
-                        self.apply(effect);
-                        // Closing an overlay may uncover a summary that arrived meanwhile.
-                        self.app.after_events();
-                    }
+            recv(self.input) -> input => match input {
+                Ok(input) => {
+                    let now = self.now();
+                    let effect = match input {
+                        Input::Key(k) => self.app.handle_key(k, now),
+                        Input::Click(col, row) => self.app.pointer(Pointer::Click { col, row }, now),
+                        Input::Wheel(down, col, row) => {
+                            self.app.pointer(Pointer::Scroll { down, col, row }, now)
+                        }
+                        Input::Resize => Effect::None,
+                    };
+                    self.apply(effect);
+                    // Closing an overlay may uncover a summary that arrived meanwhile.
+                    self.app.after_events();
                     self.dirty = true;
                 }
-                Ok(Input::Resize) => self.dirty = true,
                 // No more input (the input thread ended): keep showing the run.
                 Err(_) => self.input = crossbeam_channel::never(),
+            },
+            recv(self.signals) -> signal => match signal {
+                // A second signal while leaving: stop waiting for the run.
+                Ok(_) if self.leaving.is_some() => return Ok(Flow::Exit(self.app.state.summary.clone())),
+                Ok(_) => self.leave(Leaving::Quit),
+                Err(_) => self.signals = crossbeam_channel::never(),
             },
             recv(self.ticker) -> _ => {}
         }
@@ -191,6 +236,8 @@ impl Dashboard {
             }
             Effect::Quit => self.leave(Leaving::Quit),
             Effect::Restart => self.leave(Leaving::Restart),
+            // A live run has no replay to move (the app says so before it gets here).
+            Effect::Replay(_) => {}
         }
     }
 
@@ -218,9 +265,52 @@ impl Dashboard {
                 self.run = engine::start(self.scenario.clone())?;
                 self.events = self.run.events().clone();
                 self.app = App::new(self.app.theme);
+                self.new_recording();
                 self.leaving = None;
                 self.dirty = true;
                 Ok(None)
+            }
+        }
+    }
+
+    /// The restarted run records to a file of its own (or not at all, said once).
+    fn new_recording(&mut self) {
+        if self.recorder.is_none() {
+            return;
+        }
+        if let Some(w) = self.recorder.as_mut()
+            && let Err(e) = w.flush()
+        {
+            self.record_error.get_or_insert(e);
+        }
+        self.recorder = None;
+        let Some(open) = self.next_recording.as_mut() else {
+            self.app.ui.notice = Some("this run is not recorded (only the first one was)".into());
+            return;
+        };
+        self.recordings += 1;
+        match open(&self.scenario, self.recordings) {
+            Ok((w, path)) => {
+                self.recorder = Some(w);
+                self.app.ui.notice = Some(format!("recording this run to {path}"));
+            }
+            Err(e) => {
+                self.app.ui.notice = Some(format!("cannot record this run: {e}"));
+            }
+        }
+    }
+
+    /// Stops the run and waits for it to end (partial writes repaired): the way
+    /// out after the loop itself failed.
+    fn stop_run(&mut self) {
+        let _ = self.run.commands().send(Command::Resume);
+        let _ = self.run.commands().send(Command::Stop);
+        let events = self.run.events().clone();
+        let deadline = Instant::now() + STOP_WAIT;
+        while let Ok(ev) = events.recv_deadline(deadline) {
+            self.record(&ev);
+            if matches!(ev.event, crate::events::Event::RunFinished { .. }) {
+                break;
             }
         }
     }
@@ -244,6 +334,8 @@ impl Dashboard {
             .map_err(|e| TuiError::Terminal(e.to_string()))?;
         self.app.ui.page = drawn.page.max(1);
         self.app.ui.offset = drawn.offset;
+        self.app.ui.log_page = drawn.log_page.max(1);
+        self.app.ui.areas = drawn.areas;
         self.dirty = false;
         self.last_draw = Some(Instant::now());
         Ok(())
@@ -262,20 +354,52 @@ pub fn run_loop<B: Backend>(
     }
 }
 
-/// Opens the dashboard in this terminal on `scenario` until the user quits,
-/// recording events to `recorder` if given.
+/// Opens the dashboard in this terminal on `scenario` until the user quits (or a
+/// SIGTERM or SIGHUP arrives), recording events to `recorder` if given and each
+/// restarted run to what `next` opens.
+///
+/// Whatever ends the loop (an error, a panic in drawing) the run is stopped
+/// cleanly first, so its outputs hold whole records only, and the terminal is
+/// restored.
 pub fn run(
     scenario: Scenario,
     recorder: Option<Box<dyn Write>>,
+    next: Option<NextRecording>,
 ) -> Result<Option<Summary>, TuiError> {
     let input = input::spawn();
-    let mut dashboard = Dashboard::start(scenario, input, Theme::from_env())?;
+    let signals = crate::screen::signals::spawn();
+    let mut dashboard = Dashboard::start(scenario, input, Theme::from_env())?.with_signals(signals);
     if let Some(w) = recorder {
         dashboard = dashboard.with_recorder(w);
     }
-    let summary = {
-        let mut guard = TerminalGuard::enter().map_err(|e| TuiError::Terminal(e.to_string()))?;
-        run_loop(guard.terminal(), &mut dashboard)?
+    if let Some(open) = next {
+        dashboard = dashboard.with_next_recording(open);
+    }
+    let outcome = {
+        let mut guard = match TerminalGuard::enter_with_mouse() {
+            Ok(g) => g,
+            Err(e) => {
+                dashboard.stop_run();
+                return Err(TuiError::Terminal(e.to_string()));
+            }
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_loop(guard.terminal(), &mut dashboard)
+        }))
+    };
+    let summary = match outcome {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(e)) => {
+            dashboard.stop_run();
+            return Err(e);
+        }
+        Err(panic) => {
+            // The terminal is restored (the guard dropped); the run must not be
+            // cut mid-record: stop it, then let the panic go on.
+            eprintln!("joblock: the dashboard failed; stopping the run cleanly");
+            dashboard.stop_run();
+            std::panic::resume_unwind(panic);
+        }
     };
     if let Some(e) = dashboard.take_record_error() {
         return Err(TuiError::Record(e));

@@ -70,10 +70,12 @@ impl DashState {
                 if let Some(c) = self.client_mut(client) {
                     c.marks.push(Mark::new(t, MarkKind::Expired, *job));
                 }
-                let alive = holder
-                    .and_then(|h| self.job(h))
+                let holder_job = holder.and_then(|h| self.job(h));
+                let alive = holder_job
                     .is_some_and(|j| matches!(j.state, JobState::Running | JobState::Stalled));
-                if alive {
+                // A stalled holder or a store fault makes an expiry expected.
+                let explained = self.store_faults > 0 || holder_job.is_some_and(|j| j.faulted);
+                if alive && !explained {
                     let who = holder.map(|h| format!("job {h}")).unwrap_or_default();
                     self.warn(
                         t,
@@ -155,6 +157,11 @@ impl DashState {
                 if let Some(j) = self.job_mut(*job) {
                     j.note(t, format!("write rejected: fence {fence} < {highest}"));
                 }
+                // The fence stopping a stalled job is the lock working, not a fault.
+                let explained = self.store_faults > 0 || self.job(*job).is_some_and(|j| j.faulted);
+                if explained {
+                    return Level::Notice;
+                }
                 self.warn(
                     t,
                     format!("{client}: job {job}'s write was rejected by the fence ({fence} < {highest})"),
@@ -172,6 +179,7 @@ impl DashState {
             Event::Stalled { job, secs, .. } => {
                 self.set_state(*job, JobState::Stalled, t);
                 if let Some(j) = self.job_mut(*job) {
+                    j.faulted = true;
                     j.note(t, format!("stalled for {secs}s"));
                 }
                 return Level::Notice;
@@ -199,7 +207,10 @@ impl DashState {
                 return Level::Warning;
             }
             Event::Halted { reason, .. } => {
-                self.warn(t, format!("run halted: {reason}"));
+                // Halting after an injected store reset is the safe answer to it.
+                if self.store_faults == 0 {
+                    self.warn(t, format!("run halted: {reason}"));
+                }
                 return Level::Warning;
             }
             Event::Finished { job, client } => {
@@ -234,17 +245,39 @@ impl DashState {
                 self.ended(t, *job, client, JobState::GaveUp, "gave up".into());
                 return Level::Notice;
             }
-            Event::CommandApplied { .. } => return Level::Notice,
+            Event::CommandApplied { command, job } => {
+                if ["crash ", "kill ", "stall "]
+                    .iter()
+                    .any(|p| command.starts_with(p))
+                {
+                    self.faults += 1;
+                    if let Some(j) = job.and_then(|j| self.job_mut(j)) {
+                        j.faulted = true;
+                    }
+                }
+                return Level::Notice;
+            }
             Event::CommandIgnored { .. } => return Level::Notice,
-            Event::FaultInjected { .. } => return Level::Notice,
+            Event::FaultInjected { what } => {
+                // Turning faults off is not a fault.
+                if !what.starts_with("clear") {
+                    self.faults += 1;
+                    self.store_faults += 1;
+                }
+                return Level::Notice;
+            }
             Event::Paused => self.paused = true,
             Event::Resumed => self.paused = false,
             Event::SpeedChanged { speed } => self.speed = *speed,
             Event::InvariantBroken { what } => {
+                self.invariants_broken = true;
                 self.warn(t, format!("invariant broken: {what}"));
                 return Level::Warning;
             }
-            Event::RunFinished { summary } => self.summary = Some((**summary).clone()),
+            Event::RunFinished { summary } => {
+                self.invariants_broken |= !summary.violations.is_empty();
+                self.summary = Some((**summary).clone());
+            }
             // A command wrapper's events; the dashboard runs no commands.
             Event::CommandStarted { .. }
             | Event::CommandSignalled { .. }

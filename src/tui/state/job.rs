@@ -115,6 +115,8 @@ pub struct JobRow {
     pub reason: String,
     /// Whether the crash draw said it would crash.
     pub will_crash: bool,
+    /// Whether an injected fault (crash, kill, stall) hit it: what follows is expected.
+    pub faulted: bool,
     /// Key moments, for the detail view: (time, what).
     pub history: Vec<(f64, String)>,
 }
@@ -138,6 +140,7 @@ impl JobRow {
             fence: None,
             reason: String::new(),
             will_crash,
+            faulted: false,
             history: vec![(at, "queued".into())],
         }
     }

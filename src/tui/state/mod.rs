@@ -75,9 +75,20 @@ pub struct DashState {
     pub clients: Vec<ClientView>,
     /// Newest last; shown newest first.
     pub log: VecDeque<LogLine>,
-    /// Things that should never happen, or safety events (fenced writes, expiries of
-    /// live holders, broken invariants).
+    /// Things that should never happen: broken invariants, failed outputs, and
+    /// safety events (fenced writes, expiries of live holders) that no injected
+    /// fault explains.
     pub warnings: Vec<String>,
+    /// Faults injected so far (keys, `--at` schedules): crash, kill, stall and
+    /// store faults. What they cause is expected, so it is not a warning.
+    pub faults: u32,
+    /// Store faults injected so far (outage, lost replies...): after one, an
+    /// expired lease or a fenced write is the lock doing its job.
+    pub store_faults: u32,
+    /// Whether a checked invariant broke (live or in the summary).
+    pub invariants_broken: bool,
+    /// Log lines ever pushed (the log keeps only the latest).
+    log_pushed: u64,
     /// Time of the latest event.
     pub last_t: f64,
     /// Set once the run is over.
@@ -149,7 +160,18 @@ impl DashState {
         self.count_waiter(&client, state, 1);
     }
 
+    /// Log lines ever pushed, including those the log no longer keeps.
+    pub fn log_pushed(&self) -> u64 {
+        self.log_pushed
+    }
+
+    /// The scenario time the run ended at, once it has (its last event).
+    pub fn ended_at(&self) -> Option<f64> {
+        self.summary.as_ref().map(|_| self.last_t)
+    }
+
     fn push_log(&mut self, t: f64, text: String, level: Level) {
+        self.log_pushed += 1;
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
         }
@@ -164,7 +186,8 @@ impl DashState {
 
     /// Folds one event into the state.
     pub fn apply(&mut self, s: &Stamped) {
-        let t = s.t;
+        // A corrupt recording may hold any number: keep time finite and ordered.
+        let t = if s.t.is_finite() { s.t.max(0.0) } else { 0.0 };
         self.last_t = self.last_t.max(t);
         let level = self.fold(t, &s.event);
         // The table shows who waits; the log keeps what changes the lock's story.

@@ -39,10 +39,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
         Piece {
             rank: 5,
             spans: vec![Span::raw(format!(
-                "{} jobs · {} client{} · {store} · {}",
-                st.jobs.len(),
+                "{} client{} · {store} · {}",
                 st.clients.len(),
-                if st.clients.len() == 1 { "" } else { "s" },
+                plural(st.clients.len()),
                 // Race mode is the classic exercise; only the other one is named.
                 if st.info.wait == "queue" {
                     "queue mode · "
@@ -64,7 +63,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
             spans: vec![Span::styled(format!("t={} ", secs(now)), th.title())],
         },
     ];
-    if st.paused {
+    if let Some(replay) = &app.ui.replay_label {
+        pieces.push(Piece {
+            rank: 0,
+            spans: vec![
+                Span::styled(format!(" {replay} "), th.badge()),
+                Span::raw(" "),
+            ],
+        });
+    } else if st.paused {
         pieces.push(Piece {
             rank: 0,
             spans: vec![Span::styled(" ‖ PAUSED ", th.badge()), Span::raw(" ")],
@@ -76,17 +83,38 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
             spans: vec![Span::styled(" DONE ", th.badge()), Span::raw(" ")],
         });
     }
-    let warnings = st.warnings.len();
     pieces.push(Piece {
-        rank: 1,
-        spans: vec![Span::styled(
-            format!(
-                "⚠ {warnings} warning{} ",
-                if warnings == 1 { "" } else { "s" }
-            ),
-            if warnings > 0 { th.warn() } else { th.dim() },
-        )],
+        rank: 0,
+        spans: vec![if st.invariants_broken {
+            Span::styled("✗ invariants BROKEN ", th.warn())
+        } else {
+            Span::styled("✓ invariants ok ", th.good())
+        }],
     });
+    // Only real anomalies are warnings; none is the normal case and needs no words.
+    let warnings = st.warnings.len();
+    if warnings > 0 {
+        pieces.push(Piece {
+            rank: 0,
+            spans: vec![Span::styled(
+                format!("⚠ {warnings} warning{} ", plural(warnings)),
+                th.warn(),
+            )],
+        });
+    }
+    if st.faults > 0 {
+        pieces.push(Piece {
+            rank: 3,
+            spans: vec![Span::styled(
+                format!(
+                    "{} fault{} injected ",
+                    st.faults,
+                    plural(st.faults as usize)
+                ),
+                th.dim(),
+            )],
+        });
+    }
     let states = [
         JobState::Running,
         JobState::Waiting,
@@ -101,10 +129,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
         if i >= 2 && st.count(s) == 0 {
             continue;
         }
+        // Labelled, so a count needs no legend; the symbol survives without colour.
         pieces.push(Piece {
             rank: 2,
             spans: vec![Span::styled(
-                format!("{}{} ", s.symbol(), st.count(s)),
+                format!("{}{} {} ", s.symbol(), st.count(s), s.word()),
                 th.state(s),
             )],
         });
@@ -129,8 +158,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// Speed without trailing zeros: 1, 0.5, 1000.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Speed without trailing zeros: 1, 0.5, 1000; slower than 1/100 as a fraction.
 pub fn fmt_speed(s: f64) -> String {
+    if s > 0.0 && s < 0.01 {
+        return format!("1/{:.0}", 1.0 / s);
+    }
     let t = format!("{s:.3}");
     t.trim_end_matches('0').trim_end_matches('.').to_string()
 }

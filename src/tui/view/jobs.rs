@@ -162,7 +162,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) -> Drawn {
         Some(f) => format!(" · filter: {}", f.word()),
         None => String::new(),
     };
-    let title = format!(" jobs {}/{}{filter} ", rows.len(), app.state.jobs.len());
+    let search = if app.ui.search.active() {
+        format!(" · search: {}", printable(&app.ui.search.query))
+    } else {
+        String::new()
+    };
+    let title = format!(
+        " jobs {}/{}{filter}{search} ",
+        rows.len(),
+        app.state.jobs.len()
+    );
     let focused = app.ui.focus == Focus::Jobs;
     let block = Block::bordered().title(Span::styled(
         title,
@@ -179,7 +188,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) -> Drawn {
         })
         .collect();
     frame.render_widget(Table::new(body, widths).header(header).block(block), area);
-    Drawn { page, offset }
+    Drawn {
+        page,
+        offset,
+        ..Drawn::default()
+    }
 }
 
 fn row<'a>(app: &App, j: &JobRow, now: f64, cols: &[Col]) -> Row<'a> {

@@ -1,6 +1,7 @@
 //! The lock panel: who holds each client's lock, with which fence, and how much of
 //! the lease is left since the last heartbeat.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use ratatui::Frame;
@@ -15,23 +16,41 @@ use crate::sanitize::printable;
 use crate::tui::app::App;
 use crate::tui::state::ClientView;
 
-/// Draws the lock panel.
-pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
+/// Draws the lock panel: one client in detail, or a line per client in `window`
+/// with the chosen one marked.
+pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64, window: Range<usize>) {
     let th = &app.theme;
-    let block = Block::bordered().title(Span::styled(" lock ", th.title()));
+    let n = app.state.clients.len();
+    let title = if n > window.len() {
+        format!(
+            " lock · clients {}–{} of {n} ",
+            window.start + 1,
+            window.end
+        )
+    } else {
+        " lock ".to_string()
+    };
+    let block = Block::bordered().title(Span::styled(title, th.title()));
     let inner_width = area.width.saturating_sub(2) as usize;
-    let lines: Vec<Line> = if app.state.clients.len() <= 1 {
+    let mut lines: Vec<Line> = if n <= 1 {
         match app.state.clients.first() {
             Some(c) => single(app, c, now, inner_width),
             None => vec![Line::from("waiting for the run to start")],
         }
     } else {
-        app.state
-            .clients
+        app.state.clients[window.clone()]
             .iter()
-            .map(|c| compact(app, c, now, inner_width))
+            .enumerate()
+            .map(|(i, c)| compact(app, c, now, inner_width, window.start + i == app.ui.client))
             .collect()
     };
+    let rows = area.height.saturating_sub(2) as usize;
+    if n > 1 && lines.len() < rows {
+        lines.push(Line::from(Span::styled(
+            "[ ] or a click chooses the client that c 9 s a hit",
+            th.dim(),
+        )));
+    }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
@@ -118,13 +137,21 @@ fn single<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Vec<Line<'a>
     ]
 }
 
-fn compact<'a>(app: &App, c: &ClientView, now: f64, width: usize) -> Line<'a> {
+fn compact<'a>(app: &App, c: &ClientView, now: f64, width: usize, chosen: bool) -> Line<'a> {
     let th = &app.theme;
     let left = lease_left(app, c, now);
-    let bar_width = width.saturating_sub(52).clamp(3, 12);
+    let bar_width = width.saturating_sub(54).clamp(3, 12);
     let dead = c.holder.is_some() && !c.holder_alive;
+    let name: String = printable(&c.name).chars().take(9).collect();
     Line::from(vec![
-        Span::raw(format!("{:<9} ", printable(&c.name))),
+        Span::styled(
+            format!("{}{name:<9} ", if chosen { "▸" } else { " " }),
+            if chosen {
+                th.selected()
+            } else {
+                ratatui::style::Style::new()
+            },
+        ),
         Span::styled(
             format!("{:<21}", holder_text(app, c)),
             if dead { th.warn() } else { th.good() },

@@ -22,7 +22,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::app::{App, Overlay};
+use super::app::{App, Areas, Overlay};
 
 /// Smallest terminal the dashboard draws on.
 pub const MIN_WIDTH: u16 = 80;
@@ -36,6 +36,23 @@ pub struct Drawn {
     pub page: usize,
     /// First row it showed.
     pub offset: usize,
+    /// Lines the event log had room for.
+    pub log_page: usize,
+    /// Where each panel went (for the mouse).
+    pub areas: Areas,
+}
+
+/// The clients the lock panel and the timeline show: a window of `rows` that
+/// keeps the chosen client in view, as near the middle as the ends allow.
+pub(crate) fn client_window(app: &App, rows: usize) -> std::ops::Range<usize> {
+    let n = app.state.clients.len();
+    let rows = rows.min(n);
+    if rows == 0 {
+        return 0..0;
+    }
+    let chosen = app.ui.client.min(n - 1);
+    let first = chosen.saturating_sub(rows / 2).min(n - rows);
+    first..first + rows
 }
 
 /// Draws the whole screen.
@@ -45,14 +62,15 @@ pub fn render(frame: &mut Frame, app: &App, now: f64) -> Drawn {
         too_small(frame, area);
         return Drawn::default();
     }
-    let clients = app.state.clients.len().max(1) as u16;
-    // One client: four lines of detail; several: a line each.
+    let clients = app.state.clients.len().max(1);
+    let many = clients.min(60) as u16;
+    // One client: four lines of detail; several: a line each (scrolled past 7).
     let top = if clients <= 1 {
         6
     } else {
-        (clients + 3).clamp(5, 9)
+        (many + 3).clamp(5, 9)
     };
-    let strip = (clients + 3).clamp(4, 8);
+    let strip = (many + 3).clamp(4, 8);
     let [head, top_row, time_row, bottom, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(top),
@@ -65,14 +83,36 @@ pub fn render(frame: &mut Frame, app: &App, now: f64) -> Drawn {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top_row);
     let [jobs_area, log_area] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(bottom);
+    // The same clients in the lock panel and the timeline, so rows line up in mind.
+    let lock_rows = if clients <= 1 { 0 } else { top as usize - 2 };
+    let time_rows = strip as usize - 3;
+    let window = client_window(
+        app,
+        if clients <= 1 {
+            1
+        } else {
+            lock_rows.min(time_rows)
+        },
+    );
 
     header::render(frame, head, app, now);
-    lock::render(frame, lock_area, app, now);
+    lock::render(frame, lock_area, app, now, window.clone());
     output::render(frame, output_area, app, now);
-    timeline::render(frame, time_row, app, now);
-    let drawn = jobs::render(frame, jobs_area, app, now);
-    log::render(frame, log_area, app);
+    timeline::render(frame, time_row, app, now, window.clone());
+    let mut drawn = jobs::render(frame, jobs_area, app, now);
+    drawn.log_page = log::render(frame, log_area, app);
     footer::render(frame, foot, app);
+    drawn.areas = Areas {
+        jobs: jobs_area,
+        jobs_first_row: jobs_area.y + 2,
+        log: log_area,
+        lock: lock_area,
+        lock_first_row: (clients > 1).then_some(lock_area.y + 1),
+        timeline: time_row,
+        timeline_first_row: time_row.y + 1,
+        first_client: window.start,
+        clients_shown: window.len(),
+    };
 
     match app.ui.overlay {
         Overlay::None => {}
@@ -113,7 +153,10 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 /// Seconds as a short human string.
 pub(crate) fn secs(s: f64) -> String {
-    if s >= 100.0 {
+    if !s.is_finite() || s.abs() >= 1e7 {
+        // A corrupt recording's 1e300 still fits a cell.
+        format!("{s:.1e}s")
+    } else if s >= 100.0 {
         format!("{s:.0}s")
     } else {
         format!("{s:.1}s")

@@ -15,17 +15,22 @@ use crate::verify::RECORD;
 /// How long (scenario seconds) a repair stays flagged.
 const REPAIR_FLASH: f64 = 4.0;
 
-/// Draws the output tail of the first client (with one line of totals per client).
+/// Draws the output tail of the chosen client (with a line of totals for the rest).
 pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     let th = &app.theme;
-    let Some(first) = app.state.clients.first() else {
+    let Some(first) = app
+        .state
+        .clients
+        .get(app.ui.client)
+        .or(app.state.clients.first())
+    else {
         frame.render_widget(Block::bordered().title(" output "), area);
         return;
     };
     let records = first.output.len / RECORD.len() as u64;
     let title = format!(
         " {} · {} bytes · {records} record{} ",
-        first.output_path,
+        printable(&first.output_path),
         first.output.len,
         if records == 1 { "" } else { "s" }
     );
@@ -40,13 +45,30 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
             th.warn(),
         )));
     }
-    if app.state.clients.len() > 1 {
-        for c in &app.state.clients[1..] {
+    let others: Vec<&ClientView> = app
+        .state
+        .clients
+        .iter()
+        .filter(|c| !std::ptr::eq(*c, first))
+        .collect();
+    // One line per other output while they are few; one line of totals otherwise,
+    // so a hundred clients leave room for the tail.
+    if others.len() <= 2 {
+        for c in &others {
             lines.push(Line::from(Span::styled(
                 format!("{}: {} bytes", printable(&c.output_path), c.output.len),
                 th.dim(),
             )));
         }
+    } else {
+        let bytes: u64 = others.iter().map(|c| c.output.len).sum();
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} other outputs: {bytes} bytes · [ ] shows another",
+                others.len()
+            ),
+            th.dim(),
+        )));
     }
     let room = rows.saturating_sub(lines.len());
     let tail = tail_lines(first, app, room);
@@ -85,7 +107,8 @@ fn tail_lines<'a>(c: &ClientView, app: &App, room: usize) -> Vec<Line<'a>> {
             flush(&mut spans, &mut run, run_fresh);
             run_fresh = fresh;
         }
-        run.push(ch);
+        // A recording may hold anything: never send a control character to the terminal.
+        run.push(if ch.is_control() { '·' } else { ch });
     }
     flush(&mut spans, &mut run, run_fresh);
     let torn = !spans.is_empty();

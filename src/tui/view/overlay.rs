@@ -13,11 +13,29 @@ use crate::tui::keys::BINDINGS;
 
 fn boxed(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, app: &App) {
     frame.render_widget(Clear, area);
-    let block = Block::bordered().title(Span::styled(format!(" {title} "), app.theme.title()));
+    // Longer than the box: it scrolls (↑ ↓ PgUp PgDn g G), and the title says so.
+    let room = area.height.saturating_sub(2) as usize;
+    let wrapped: usize = lines
+        .iter()
+        .map(|l| {
+            l.width()
+                .div_ceil(area.width.saturating_sub(2).max(1) as usize)
+                .max(1)
+        })
+        .sum();
+    let max = wrapped.saturating_sub(room);
+    let scroll = app.ui.overlay_scroll.min(max);
+    let title = if max > 0 {
+        format!(" {title} · ↑↓ scroll {}/{} ", scroll, max)
+    } else {
+        format!(" {title} ")
+    };
+    let block = Block::bordered().title(Span::styled(title, app.theme.title()));
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         area,
     );
 }
@@ -31,7 +49,10 @@ fn binding_lines<'a>(app: &App, sections: &[&str], short: bool) -> Vec<Line<'a>>
     let mut lines = Vec::new();
     for section in sections {
         lines.push(Line::from(Span::styled((*section).to_string(), th.title())));
-        for b in BINDINGS.iter().filter(|b| b.section == *section) {
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.section == *section && b.mode.applies(app.replay))
+        {
             let help = if short {
                 let brief = b.help.split(" (").next().unwrap_or(b.help);
                 if brief.chars().count() > SHORT_MAX {
@@ -62,14 +83,19 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
         Line::from(Span::styled("  ☠ killed  ⊘ fenced  ⌛ gave up", th.dim())),
         Line::from(Span::styled("Esc or ? closes this help", th.dim())),
     ];
-    let mut one = binding_lines(app, &["general", "faults", "jobs"], false);
+    let sections: &[&str] = if app.replay {
+        &["general", "replay", "jobs"]
+    } else {
+        &["general", "faults", "jobs"]
+    };
+    let mut one = binding_lines(app, sections, false);
     one.extend(legend.clone());
     let tall = one.len() as u16 + 2;
     if tall <= area.height {
         boxed(frame, centered(area, 76, tall), "help", one, app);
         return;
     }
-    let left = binding_lines(app, &["general", "faults"], true);
+    let left = binding_lines(app, &sections[..2], true);
     let mut right = binding_lines(app, &["jobs"], true);
     right.push(Line::from(""));
     right.extend(legend);
@@ -135,7 +161,9 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, job: JobId, now: f64) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Esc or Enter closes", th.dim())));
-    let h = (lines.len() as u16 + 2).min(area.height);
+    let h = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
     boxed(
         frame,
         centered(area, 72, h),
@@ -206,6 +234,8 @@ pub fn summary(frame: &mut Frame, area: Rect, app: &App) {
         "Esc closes · r restarts with a new seed · q quits",
         th.dim(),
     )));
-    let h = (lines.len() as u16 + 2).min(area.height);
+    let h = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
     boxed(frame, centered(area, 78, h), "summary", lines, app);
 }
