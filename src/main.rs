@@ -21,6 +21,7 @@ use cli::{
     BrokenArg, Cli, ReseedArgs, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs,
 };
 use joblock::engine::{self, seeds};
+use joblock::events::recording::{RecordingHeader, Source, write_header};
 use joblock::sanitize::printable;
 use joblock::{headless, torture, verify, watch};
 
@@ -246,8 +247,15 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
         Some(path) => Some(EventsFile::probe(path)?),
         None => None,
     };
-    if dashboard && !args.headless && !args.json && io::stdout().is_terminal() {
-        return run_dashboard(scenario, events);
+    let dashboard = dashboard && !args.headless && !args.json && io::stdout().is_terminal();
+    let source = match (scenario.is_worker(), dashboard) {
+        (true, _) => Source::Worker,
+        (false, true) => Source::Dashboard,
+        (false, false) => Source::Headless,
+    };
+    let header = RecordingHeader::new(source, scenario.params());
+    if dashboard {
+        return run_dashboard(scenario, events, &header);
     }
     let handle = match engine::start(scenario) {
         Ok(h) => h,
@@ -260,7 +268,7 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
     };
     stop_on_ctrl_c(handle.commands());
     let mut record = match events {
-        Some(ev) => Some(ev.begin()?),
+        Some(ev) => Some(ev.begin(&header)?),
         None => None,
     };
     let opts = headless::Options {
@@ -295,14 +303,18 @@ fn verdict_code(summary: &joblock::events::Summary) -> ExitCode {
 }
 
 /// The dashboard; its exit code follows the last run's verdict like headless.
-fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Result<ExitCode> {
+fn run_dashboard(
+    scenario: engine::Scenario,
+    events: Option<EventsFile>,
+    header: &RecordingHeader,
+) -> Result<ExitCode> {
     // Outputs are created (and checked) by the engine when the dashboard starts it,
     // so the events file is emptied first; a failed start removes it again.
     let recorder = match events {
         Some(ev) => {
             let path = ev.path.clone();
             let existed = ev.existed;
-            let w = ev.begin()?;
+            let w = ev.begin(header)?;
             Some((Box::new(w) as Box<dyn Write>, path, existed))
         }
         None => None,
@@ -388,10 +400,14 @@ impl EventsFile {
         }
     }
 
-    fn begin(self) -> Result<BufWriter<File>> {
+    /// Empties the file and writes the recording's header line.
+    fn begin(self, header: &RecordingHeader) -> Result<BufWriter<File>> {
         self.file
             .set_len(0)
             .with_context(|| format!("cannot truncate events file {}", self.path.display()))?;
-        Ok(BufWriter::new(self.file))
+        let mut w = BufWriter::new(self.file);
+        write_header(&mut w, header)
+            .with_context(|| format!("cannot write events file {}", self.path.display()))?;
+        Ok(w)
     }
 }
