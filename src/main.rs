@@ -6,6 +6,7 @@
 
 mod cli;
 mod locks_cmd;
+mod replay_cmd;
 mod run_cmd;
 
 use std::fs::{File, OpenOptions};
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Some(Sub::Reseed(args)) => run_reseed(&args),
         Some(Sub::Run(args)) => return run_cmd::run_command(&args),
         Some(Sub::Locks(args)) => locks_cmd::run_locks(&args),
+        Some(Sub::Replay(args)) => replay_cmd::run_replay(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {
