@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::bin::joblock;
+use support::bin::{joblock, mkfifo, show, text};
 use tempfile::TempDir;
 
 /// The recorded run: a kill, a takeover and a repair, on the virtual clock.
@@ -26,19 +26,6 @@ const RECORD: &[&str] = &[
     "--events",
     "ev.jsonl",
 ];
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
 
 /// A directory holding `ev.jsonl`, a recording, and what its run printed.
 fn recorded() -> (TempDir, String) {
@@ -199,11 +186,7 @@ fn empty_files_and_a_header_alone_are_refused() {
 #[test]
 fn a_fifo_a_device_a_directory_and_a_missing_file_are_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let made = Command::new("mkfifo")
-        .arg(dir.path().join("fifo"))
-        .status()
-        .unwrap();
-    assert!(made.success(), "mkfifo");
+    mkfifo(&dir.path().join("fifo"));
     // A hang is the failure to catch here: the child is killed after a while.
     let mut child = Command::new(env!("CARGO_BIN_EXE_joblock"))
         .args(["replay", "fifo", "--headless"])

@@ -12,6 +12,7 @@ use crate::events::{Event, How};
 /// failed writes, halts, broken invariants, and `joblock run` signalling its
 /// command. Handoffs, heartbeats, chunks, attempts and clean finishes are not.
 pub fn is_mark(event: &Event) -> bool {
+    // Every variant is named, so a new event cannot be left out without a choice.
     match event {
         Event::CommandApplied { command, job } => {
             job.is_some()
