@@ -44,6 +44,8 @@ pub enum Sub {
     Reseed(ReseedArgs),
     /// List, show and release lock keys: who holds them, who waits, what happened.
     Locks(LocksArgs),
+    /// Open the dashboard on a recorded run (--headless prints it).
+    Replay(crate::replay_cmd::ReplayArgs),
 }
 
 /// `joblock locks list|show|release`

@@ -6,6 +6,7 @@
 
 mod cli;
 mod locks_cmd;
+mod replay_cmd;
 mod run_cmd;
 
 use std::fs::{File, OpenOptions};
@@ -21,6 +22,7 @@ use cli::{
     BrokenArg, Cli, ReseedArgs, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs,
 };
 use joblock::engine::{self, seeds};
+use joblock::events::recording::{RecordingHeader, Source, write_header};
 use joblock::sanitize::printable;
 use joblock::{headless, torture, verify, watch};
 
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Some(Sub::Reseed(args)) => run_reseed(&args),
         Some(Sub::Run(args)) => return run_cmd::run_command(&args),
         Some(Sub::Locks(args)) => locks_cmd::run_locks(&args),
+        Some(Sub::Replay(args)) => replay_cmd::run_replay(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {
@@ -246,12 +249,19 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
         Some(path) => Some(EventsFile::probe(path)?),
         None => None,
     };
-    if dashboard && !args.headless && !args.json && io::stdout().is_terminal() {
-        if dumb_terminal() {
-            eprintln!("TERM=dumb: printing events instead of the dashboard (--headless)");
-        } else {
-            return run_dashboard(scenario, events);
-        }
+    let mut dashboard = dashboard && !args.headless && !args.json && io::stdout().is_terminal();
+    if dashboard && dumb_terminal() {
+        eprintln!("TERM=dumb: printing events instead of the dashboard (--headless)");
+        dashboard = false;
+    }
+    let source = match (scenario.is_worker(), dashboard) {
+        (true, _) => Source::Worker,
+        (false, true) => Source::Dashboard,
+        (false, false) => Source::Headless,
+    };
+    let header = RecordingHeader::new(source, scenario.params());
+    if dashboard {
+        return run_dashboard(scenario, events, &header);
     }
     let handle = match engine::start(scenario) {
         Ok(h) => h,
@@ -264,7 +274,7 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
     };
     stop_on_ctrl_c(handle.commands());
     let mut record = match events {
-        Some(ev) => Some(ev.begin()?),
+        Some(ev) => Some(ev.begin(&header)?),
         None => None,
     };
     let opts = headless::Options {
@@ -304,14 +314,18 @@ fn verdict_code(summary: &joblock::events::Summary) -> ExitCode {
 }
 
 /// The dashboard; its exit code follows the last run's verdict like headless.
-fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Result<ExitCode> {
+fn run_dashboard(
+    scenario: engine::Scenario,
+    events: Option<EventsFile>,
+    header: &RecordingHeader,
+) -> Result<ExitCode> {
     // Outputs are created (and checked) by the engine when the dashboard starts it,
     // so the events file is emptied first; a failed start removes it again.
     let recorder = match events {
         Some(ev) => {
             let path = ev.path.clone();
             let existed = ev.existed;
-            let w = ev.begin()?;
+            let w = ev.begin(header)?;
             Some((Box::new(w) as Box<dyn Write>, path, existed))
         }
         None => None,
@@ -323,13 +337,13 @@ fn run_dashboard(scenario: engine::Scenario, events: Option<EventsFile>) -> Resu
     // `r` restarts with a new seed: that run is recorded to a file of its own.
     let next = cleanup.as_ref().map(|(path, _)| {
         let base = path.clone();
-        Box::new(move |_: &engine::Scenario, n: u32| {
+        Box::new(move |scenario: &engine::Scenario, n: u32| {
             let path = numbered(&base, n);
-            let file = File::create(&path)?;
-            Ok((
-                Box::new(BufWriter::new(file)) as Box<dyn Write>,
-                path.display().to_string(),
-            ))
+            let mut w = BufWriter::new(File::create(&path)?);
+            // Its own header: the restarted run has its own seed.
+            let header = RecordingHeader::new(Source::Dashboard, scenario.params());
+            write_header(&mut w, &header)?;
+            Ok((Box::new(w) as Box<dyn Write>, path.display().to_string()))
         }) as joblock::tui::NextRecording
     });
     let summary = match joblock::tui::run(scenario, writer, next) {
@@ -420,10 +434,14 @@ impl EventsFile {
         }
     }
 
-    fn begin(self) -> Result<BufWriter<File>> {
+    /// Empties the file and writes the recording's header line.
+    fn begin(self, header: &RecordingHeader) -> Result<BufWriter<File>> {
         self.file
             .set_len(0)
             .with_context(|| format!("cannot truncate events file {}", self.path.display()))?;
-        Ok(BufWriter::new(self.file))
+        let mut w = BufWriter::new(self.file);
+        write_header(&mut w, header)
+            .with_context(|| format!("cannot write events file {}", self.path.display()))?;
+        Ok(w)
     }
 }

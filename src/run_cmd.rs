@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 
 use crate::EventsFile;
 use crate::cli::{namespace, store_url};
+use joblock::events::recording::{RecordingHeader, Source};
 use joblock::events::schedule::{non_negative, positive};
 use joblock::run::report::LogFormat;
 use joblock::run::{OnConflict, RunConfig};
@@ -157,11 +158,7 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
         );
     }
     joblock::lock::state::check_key(&args.key).map_err(anyhow::Error::msg)?;
-    let events = match &args.events {
-        Some(path) => Some(EventsFile::probe(path)?.begin()?.into_inner()?),
-        None => None,
-    };
-    let config = RunConfig {
+    let mut config = RunConfig {
         store,
         namespace: args.namespace.clone(),
         key: args.key.clone(),
@@ -181,7 +178,7 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
         // Never poll harder than every millisecond, whatever was asked.
         retry: secs(args.retry).max(Duration::from_millis(1)),
         store_timeout: secs(args.store_timeout),
-        events,
+        events: None,
         log: match args.log_format {
             LogFormatArg::Text => LogFormat::Text,
             LogFormatArg::Json => LogFormat::Json,
@@ -189,6 +186,10 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
         verbose: args.verbose,
     };
     config.check().map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.events {
+        let header = RecordingHeader::new(Source::Run, config.params());
+        config.events = Some(EventsFile::probe(path)?.begin(&header)?.into_inner()?);
+    }
     Ok(config)
 }
 

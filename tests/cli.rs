@@ -494,14 +494,25 @@ fn json_mode_prints_only_json_events_from_run_started_to_run_finished() {
     let printed = stdout(&out);
     let events = json_lines("stdout", &printed);
     assert_event_stream("stdout", &events);
-    // The events file records the very same stream, line for line.
+    // The events file records the very same stream, line for line, after its
+    // header (the live stream has none: it is not a recording).
     let recorded = fs::read_to_string(dir.path().join("ev.jsonl")).expect("read ev.jsonl");
+    let (header, recorded) = split_header(&recorded);
+    assert_eq!(header["source"], "headless", "{header}");
     assert_eq!(
         recorded.lines().count(),
         printed.lines().count(),
         "ev.jsonl and --json stdout differ in length"
     );
     assert_eq!(recorded, printed, "ev.jsonl differs from --json stdout");
+}
+
+/// A recording's header line, parsed, and the event lines after it.
+fn split_header(recorded: &str) -> (Value, &str) {
+    let (first, rest) = recorded.split_once('\n').unwrap_or((recorded, ""));
+    let header: Value = serde_json::from_str(first).expect("a JSON first line");
+    assert_eq!(header["type"], "recording", "no header: {first}");
+    (header, rest)
 }
 
 #[test]
@@ -513,8 +524,23 @@ fn the_events_file_of_a_text_run_holds_json_events_from_run_started_to_run_finis
     let out = joblock(dir.path(), &args);
     assert_eq!(code(&args, &out), 0, "{}", show(&args, &out));
     let recorded = fs::read_to_string(dir.path().join("ev.jsonl")).expect("read ev.jsonl");
-    let events = json_lines("ev.jsonl", &recorded);
+    let (header, recorded) = split_header(&recorded);
+    let events = json_lines("ev.jsonl", recorded);
     assert_event_stream("ev.jsonl", &events);
+    // The header names the run's parameters, the chosen seed and the flags' defaults.
+    assert_eq!(header["format"], 1, "{header}");
+    assert_eq!(header["joblock"], env!("CARGO_PKG_VERSION"), "{header}");
+    let params = &header["params"];
+    assert_eq!(
+        (&params["jobs"], &params["seed"], &params["clock"]),
+        (&3.into(), &1.into(), &"virtual".into()),
+        "{header}"
+    );
+    assert_eq!(
+        (&params["lease"], &params["store"]),
+        (&3.0.into(), &"memory".into())
+    );
+    assert_eq!(params["at"], serde_json::json!([]), "{header}");
     // Text mode prints text, not JSON.
     assert!(
         !stdout(&out).starts_with('{'),

@@ -38,6 +38,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("describe", &["events", "sanitize"]),
     ("headless", &["describe", "engine", "events", "sanitize"]),
+    // Replay is pure logic over the vocabulary: no engine, no terminal.
+    ("replay", &["events"]),
     // The dashboard asks lock::state's pure rules (how much lease is left).
     (
         "tui",

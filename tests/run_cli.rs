@@ -276,6 +276,17 @@ fn events_record_the_lifecycle_in_order_and_json_logs_are_json_lines() {
             .spawn()
             .wait();
         done.expect_code(0);
+        // The file is a recording: a header with the wrapper's parameters first.
+        let header = done.header.as_ref().expect("a recording header");
+        assert_eq!(header["format"], 1, "{header}");
+        assert_eq!(header["source"], "run", "{header}");
+        let params = &header["params"];
+        assert_eq!(
+            (&params["key"], &params["lease"]),
+            (&KEY.into(), &3.0.into())
+        );
+        assert_eq!(params["on_conflict"], "wait", "{header}");
+        assert_eq!(params["command"][0], "python3", "{header}");
         let types = done.types();
         let main: Vec<&str> = types
             .iter()

@@ -5,23 +5,9 @@
 mod support;
 
 use std::fs;
-use std::process::{Command, Output};
 
 use joblock::verify::{self, RECORD};
-use support::bin::joblock;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
+use support::bin::{joblock, mkfifo, show, text};
 
 #[test]
 fn a_store_that_forgets_mid_run_halts_it_with_one_reason_and_cuts_no_record() {
@@ -95,8 +81,7 @@ fn an_events_file_that_is_a_device_is_refused_before_the_output_is_truncated() {
 fn verify_refuses_a_device_and_a_fifo_instead_of_reading_forever() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success());
+    mkfifo(&fifo);
     for path in ["/dev/zero", fifo.to_str().unwrap()] {
         let out = joblock(dir.path(), &["verify", path]);
         assert_eq!(out.status.code(), Some(3), "{path}: {}", show(&out));
@@ -109,11 +94,7 @@ fn verify_refuses_a_device_and_a_fifo_instead_of_reading_forever() {
 #[test]
 fn an_output_that_is_a_fifo_is_refused_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
-    let made = Command::new("mkfifo")
-        .arg(dir.path().join("out"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&dir.path().join("out"));
     let out = joblock(
         dir.path(),
         &[

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::{Map, Value, json};
 use thiserror::Error;
 
 use crate::events::Command;
+use crate::events::schedule::format_at;
 use crate::lock::{Broken, LockConfig};
 use crate::store::StoreUrl;
 use crate::store::url::validate_namespace;
@@ -202,6 +204,50 @@ impl Scenario {
         Ok(())
     }
 
+    /// Every parameter a recording's header names, as the flags do (underscored):
+    /// what it takes to run this scenario again. The store URL has no password.
+    pub fn params(&self) -> Map<String, Value> {
+        let clock = match self.clock {
+            ClockKind::Real => "real",
+            ClockKind::Virtual => "virtual",
+        };
+        let wait = match self.wait {
+            WaitMode::Race => "race",
+            WaitMode::Queue => "queue",
+        };
+        let at: Vec<String> = self
+            .schedule
+            .iter()
+            .map(|(t, c)| format_at(*t, c))
+            .collect();
+        let Value::Object(mut params) = json!({
+            "jobs": self.jobs,
+            "clients": self.clients,
+            "crash_prob": self.crash_prob,
+            "speed": self.speed,
+            "seed": self.seed,
+            "lease": self.lease,
+            "retry": self.retry,
+            "give_up": self.give_up,
+            "db_latency": self.db_latency,
+            "op_latency": self.op_latency,
+            "chunk": self.chunk,
+            "chunk_pause": self.chunk_pause,
+            "clock": clock,
+            "wait": wait,
+            "store": self.store.redacted(),
+            "namespace": self.namespace,
+            "output": self.output.to_string_lossy(),
+            "at": at,
+        }) else {
+            return Map::new();
+        };
+        if let Mode::Worker { client } = &self.mode {
+            params.insert("client".into(), client.clone().into());
+        }
+        params
+    }
+
     /// Client names: `client-1` .. `client-N` (a worker's own client name).
     pub fn client_names(&self) -> Vec<String> {
         match &self.mode {
@@ -297,6 +343,45 @@ mod tests {
                 PathBuf::from("/tmp/x/output.client-2.txt")
             ]
         );
+    }
+
+    #[test]
+    fn params_name_every_flag_and_no_password() {
+        let s = Scenario {
+            store: StoreUrl::Postgres("postgres://u:secret@h/db".into()),
+            schedule: vec![(40.5, Command::Kill(crate::events::Target::Holder(None)))],
+            mode: Mode::Worker {
+                client: "acme".into(),
+            },
+            ..Scenario::default()
+        };
+        let p = s.params();
+        for key in [
+            "jobs",
+            "clients",
+            "crash_prob",
+            "speed",
+            "seed",
+            "lease",
+            "retry",
+            "give_up",
+            "db_latency",
+            "op_latency",
+            "chunk",
+            "chunk_pause",
+            "clock",
+            "wait",
+            "store",
+            "namespace",
+            "output",
+            "at",
+            "client",
+        ] {
+            assert!(p.contains_key(key), "no {key} in {p:?}");
+        }
+        assert_eq!(p["store"], "postgres://u@h/db");
+        assert_eq!(p["at"], json!(["40.5:kill"]));
+        assert_eq!((&p["jobs"], &p["clock"]), (&json!(25), &json!("real")));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod event;
 mod fold;
 mod job;
 mod ops;
+pub mod recording;
 pub mod schedule;
 mod stamped;
 mod summary;

@@ -60,6 +60,37 @@ pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
     Ok((t, cmd))
 }
 
+/// `SECS:ACTION[=VALUE]` for a command at scenario time `t`: what [`parse_at`]
+/// reads back as the same command (a recording's schedule can be run again). A
+/// command the grammar cannot say (a job by number, a named client) reads
+/// `SECS:` and its description.
+pub fn format_at(t: f64, cmd: &Command) -> String {
+    let action = match cmd {
+        Command::Crash(Target::Holder(None)) => "crash".to_string(),
+        Command::Kill(Target::Holder(None)) => "kill".to_string(),
+        Command::Stall(Target::Holder(None), s) => format!("stall={s}"),
+        Command::Stop => "stop".to_string(),
+        Command::AddJob(None) => "add".to_string(),
+        Command::Pause => "pause".to_string(),
+        Command::Resume => "resume".to_string(),
+        Command::SetSpeed(x) => format!("speed={x}"),
+        Command::Fault(fault) => match fault {
+            StoreFault::Latency(s) => format!("latency={s}"),
+            StoreFault::Spike { max, secs } => format!("spike={max},{secs}"),
+            StoreFault::Jitter(p) => format!("jitter={p}"),
+            StoreFault::FailNext(n) => format!("fail={n}"),
+            StoreFault::FailProbability(p) => format!("fail-prob={p}"),
+            StoreFault::LoseNext(n) => format!("lose={n}"),
+            StoreFault::LoseProbability(p) => format!("lose-prob={p}"),
+            StoreFault::Outage(s) => format!("outage={s}"),
+            StoreFault::Clear => "clear".to_string(),
+            StoreFault::Reset => "reset".to_string(),
+        },
+        other => other.to_string(),
+    };
+    format!("{t}:{action}")
+}
+
 /// A finite number (the grammar's number rules; the CLI's flags use them too).
 pub fn number(s: &str) -> Result<f64, String> {
     let v: f64 = s
@@ -126,6 +157,37 @@ mod tests {
         assert_eq!(
             parse_at("0:stall"),
             Ok((0.0, Command::Stall(Target::Holder(None), 6.0)))
+        );
+    }
+
+    #[test]
+    fn every_action_formats_back_to_what_parses_as_it() {
+        for text in [
+            "40.5:kill",
+            "0:crash",
+            "1:stall=6",
+            "2:stop",
+            "3:add",
+            "4:pause",
+            "5:resume",
+            "6:speed=2.5",
+            "7:latency=0.5",
+            "8:spike=0.5,2",
+            "9:jitter=0.1",
+            "10:fail=3",
+            "11:fail-prob=0.2",
+            "12:lose=2",
+            "13:lose-prob=0.3",
+            "14:outage=5",
+            "15:clear",
+            "16:reset",
+        ] {
+            let (t, cmd) = parse_at(text).unwrap();
+            assert_eq!(format_at(t, &cmd), text);
+        }
+        assert_eq!(
+            format_at(1.0, &Command::Kill(Target::Job(4))),
+            "1:kill job 4"
         );
     }
 

@@ -111,6 +111,37 @@ impl RunConfig {
         self.lease / 6
     }
 
+    /// The parameters a recording's header names (the flags, underscored; seconds
+    /// as numbers). The store URL has no password.
+    pub fn params(&self) -> serde_json::Map<String, serde_json::Value> {
+        let on_conflict = match self.on_conflict {
+            OnConflict::Wait => "wait",
+            OnConflict::Skip => "skip",
+            OnConflict::Fail => "fail",
+        };
+        let command: Vec<String> = self
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let serde_json::Value::Object(params) = serde_json::json!({
+            "key": self.key,
+            "lease": self.lease.as_secs_f64(),
+            "grace": self.grace.as_secs_f64(),
+            "on_conflict": on_conflict,
+            "wait_timeout": self.wait_timeout.map(|d| d.as_secs_f64()),
+            "conflict_exit_code": self.conflict_exit,
+            "retry": self.retry.as_secs_f64(),
+            "store_timeout": self.store_timeout.as_secs_f64(),
+            "store": self.store.redacted(),
+            "namespace": self.namespace,
+            "command": command,
+        }) else {
+            return serde_json::Map::new();
+        };
+        params
+    }
+
     /// Checks the timing makes sense; the error names the values.
     pub fn check(&self) -> Result<(), String> {
         if self.argv.is_empty() {

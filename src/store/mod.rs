@@ -31,6 +31,9 @@ pub use redis_store::RedisStore;
 pub use sqlite_store::SqliteStore;
 pub use state_path::default_state_path;
 pub use url::{StoreUrl, open_store, open_store_read_only};
+// For `StoreUrl::redacted`: each backend masks its own URLs' passwords.
+use postgres_store::redact as redact_postgres;
+use redis_store::redact as redact_redis;
 
 use std::sync::Arc;
 

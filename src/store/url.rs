@@ -55,6 +55,16 @@ impl StoreUrl {
         ))
     }
 
+    /// The URL as it may be shown or recorded: any password masked.
+    pub fn redacted(&self) -> String {
+        match self {
+            StoreUrl::Memory => "memory".to_string(),
+            StoreUrl::Postgres(url) => super::redact_postgres(url),
+            StoreUrl::Redis(url) => super::redact_redis(url),
+            StoreUrl::Sqlite(path) => format!("{SQLITE_SCHEME}{}", path.display()),
+        }
+    }
+
     /// The backend's short name.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -151,6 +161,18 @@ mod tests {
                 Ok(url) => panic!("{bad} parsed as {url:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_redacted_url_keeps_no_password() {
+        let shown = |s: &str| StoreUrl::parse(s).unwrap().redacted();
+        assert_eq!(
+            shown("postgres://u:secret@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
+        assert_eq!(shown("redis://:secret@h:6379"), "redis://:***@h:6379");
+        assert_eq!(shown("sqlite://rel/l.db"), "sqlite://rel/l.db");
+        assert_eq!(shown("memory"), "memory");
     }
 
     #[test]

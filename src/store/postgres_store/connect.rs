@@ -29,7 +29,7 @@ const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The URL without its password (`user:secret@` becomes `user@`, and a
 /// `password=` query parameter is blanked), so it can go into error messages and logs.
-fn redact(url: &str) -> String {
+pub(in crate::store) fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_string();
     };

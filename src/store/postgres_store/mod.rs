@@ -94,6 +94,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use postgres::{Client, Config, Statement};
 
 use super::OpCounter;
+pub(super) use connect::redact;
 // Only the doc links name it; the code that uses it is in `operations`.
 #[cfg(doc)]
 use super::Store;

@@ -24,7 +24,7 @@ pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A URL fit for error messages: the password of `user:password@` and any
 /// `pass=`/`password=` query value are masked.
-fn redact(url: &str) -> String {
+pub(in crate::store) fn redact(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let start = scheme_end + 3;

@@ -81,6 +81,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use redis::{Client, Connection};
 
 use super::OpCounter;
+pub(super) use connection::redact;
 use subscriber::Subscriber;
 // Named only by doc links here; the code that uses them is in the submodules.
 #[cfg(doc)]

@@ -150,7 +150,9 @@ pub struct Done {
     pub stdout: String,
     /// Its stderr.
     pub stderr: String,
-    /// Its `--events` file, parsed.
+    /// Its `--events` file's header line, parsed (`None` when there is none).
+    pub header: Option<Value>,
+    /// Its `--events` file's events, parsed (the header left out).
     pub events: Vec<Value>,
 }
 
@@ -212,6 +214,11 @@ pub fn types(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// Whether a recording's line is its header (`"type":"recording"`), not an event.
+fn is_header(line: &Value) -> bool {
+    line["type"] == "recording"
+}
+
 /// The complete lines of a JSON-lines file, each parsed (panics on a bad one).
 pub fn json_lines(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -239,9 +246,19 @@ impl Wrapper {
         send(self.pid(), signal);
     }
 
-    /// Its events so far.
+    /// Its events so far (the recording's header left out).
     pub fn events(&self) -> Vec<Value> {
-        self.events.as_deref().map(json_lines).unwrap_or_default()
+        let mut lines = self.events.as_deref().map(json_lines).unwrap_or_default();
+        if lines.first().is_some_and(is_header) {
+            lines.remove(0);
+        }
+        lines
+    }
+
+    /// Its `--events` file's header line, if it has one yet.
+    pub fn header(&self) -> Option<Value> {
+        let lines = self.events.as_deref().map(json_lines).unwrap_or_default();
+        lines.into_iter().next().filter(is_header)
     }
 
     /// Its stderr so far.
@@ -292,6 +309,7 @@ impl Wrapper {
             status,
             stdout: std::fs::read_to_string(&self.out).unwrap_or_default(),
             stderr: self.stderr(),
+            header: self.header(),
             events: self.events(),
         }
     }
