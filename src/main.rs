@@ -5,13 +5,12 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod events_file;
 mod locks_cmd;
 mod replay_cmd;
 mod run_cmd;
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -22,7 +21,7 @@ use cli::{
     BrokenArg, Cli, ReseedArgs, RunArgs, Sub, TortureArgs, VerifyArgs, WatchArgs, WorkerArgs,
 };
 use joblock::engine::{self, seeds};
-use joblock::events::recording::{RecordingHeader, Source, write_header};
+use joblock::events::recording::{RecordingHeader, Source};
 use joblock::sanitize::printable;
 use joblock::{headless, torture, verify, watch};
 
@@ -246,7 +245,7 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
     // The events file is checked before the run starts (so a bad path leaves no
     // truncated outputs behind) and emptied only once the run has started.
     let events = match &args.events {
-        Some(path) => Some(EventsFile::probe(path)?),
+        Some(path) => Some(events_file::EventsFile::probe(path)?),
         None => None,
     };
     let mut dashboard = dashboard && !args.headless && !args.json && io::stdout().is_terminal();
@@ -316,7 +315,7 @@ fn verdict_code(summary: &joblock::events::Summary) -> ExitCode {
 /// The dashboard; its exit code follows the last run's verdict like headless.
 fn run_dashboard(
     scenario: engine::Scenario,
-    events: Option<EventsFile>,
+    events: Option<events_file::EventsFile>,
     header: &RecordingHeader,
 ) -> Result<ExitCode> {
     // Outputs are created (and checked) by the engine when the dashboard starts it,
@@ -335,17 +334,9 @@ fn run_dashboard(
         None => (None, None),
     };
     // `r` restarts with a new seed: that run is recorded to a file of its own.
-    let next = cleanup.as_ref().map(|(path, _)| {
-        let base = path.clone();
-        Box::new(move |scenario: &engine::Scenario, n: u32| {
-            let path = numbered(&base, n);
-            let mut w = BufWriter::new(File::create(&path)?);
-            // Its own header: the restarted run has its own seed.
-            let header = RecordingHeader::new(Source::Dashboard, scenario.params());
-            write_header(&mut w, &header)?;
-            Ok((Box::new(w) as Box<dyn Write>, path.display().to_string()))
-        }) as joblock::tui::NextRecording
-    });
+    let next = cleanup
+        .as_ref()
+        .map(|(path, _)| events_file::next_recordings(path.clone()));
     let summary = match joblock::tui::run(scenario, writer, next) {
         Ok(s) => s,
         Err(e) => {
@@ -371,17 +362,6 @@ fn run_dashboard(
     })
 }
 
-/// The `n`th recording's path beside `base`: `events.jsonl` -> `events.2.jsonl`.
-fn numbered(base: &Path, n: u32) -> std::path::PathBuf {
-    let stem = base.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let name = match (stem, base.extension()) {
-        (Some(stem), Some(ext)) => format!("{stem}.{n}.{}", ext.to_string_lossy()),
-        (Some(stem), None) => format!("{stem}.{n}"),
-        (None, _) => format!("events.{n}.jsonl"),
-    };
-    base.with_file_name(name)
-}
-
 /// First Ctrl-C: stop the run cleanly (partial writes repaired, summary printed);
 /// a second one exits at once.
 fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<joblock::events::Command>) {
@@ -398,50 +378,5 @@ fn stop_on_ctrl_c(commands: crossbeam_channel::Sender<joblock::events::Command>)
     });
     if let Err(e) = installed {
         eprintln!("warning: Ctrl-C will not stop the run cleanly: {e}");
-    }
-}
-
-/// The `--events` file between its check and the run's start.
-struct EventsFile {
-    path: std::path::PathBuf,
-    file: File,
-    existed: bool,
-}
-
-impl EventsFile {
-    fn probe(path: &Path) -> Result<EventsFile> {
-        // A FIFO would block here and a device (/dev/full) fails only once the
-        // outputs are truncated: refuse both before anything starts.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-            anyhow::bail!("events file {}: not a regular file", path.display());
-        }
-        let existed = path.exists();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot write events file {}", path.display()))?;
-        Ok(EventsFile {
-            path: path.to_path_buf(),
-            file,
-            existed,
-        })
-    }
-
-    fn abandon(self) {
-        if !self.existed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-
-    /// Empties the file and writes the recording's header line.
-    fn begin(self, header: &RecordingHeader) -> Result<BufWriter<File>> {
-        self.file
-            .set_len(0)
-            .with_context(|| format!("cannot truncate events file {}", self.path.display()))?;
-        let mut w = BufWriter::new(self.file);
-        write_header(&mut w, header)
-            .with_context(|| format!("cannot write events file {}", self.path.display()))?;
-        Ok(w)
     }
 }

@@ -66,7 +66,10 @@ pub fn run_replay(args: &ReplayArgs) -> Result<ExitCode> {
         eprintln!("{}", printable(&line));
     }
     if !(args.headless || args.json || !io::stdout().is_terminal()) {
-        return Ok(interactive(recording, args.speed, args.at));
+        if !crate::dumb_terminal() {
+            return Ok(interactive(recording, args.speed, args.at));
+        }
+        eprintln!("TERM=dumb: printing the recording instead of the dashboard (--headless)");
     }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -78,14 +81,16 @@ pub fn run_replay(args: &ReplayArgs) -> Result<ExitCode> {
     }
 }
 
-// ---- INTERACTIVE REPLAY: switch in `joblock::tui::replay::run` here at merge ----
-/// The dashboard on a recording: not in this branch yet (exit 2).
+/// The dashboard on a recording, until `q`.
 fn interactive(recording: Recording, speed: f64, at: f64) -> ExitCode {
-    let _ = (recording, speed, at);
-    eprintln!("interactive replay is not built yet; use --headless");
-    ExitCode::from(crate::USAGE)
+    match joblock::tui::replay::run(recording, speed, at) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", printable(&e.to_string()));
+            ExitCode::from(crate::RUNTIME)
+        }
+    }
 }
-// ---- end of the interactive replay's switch-in ----
 
 /// The recording as the headless run printed it: a line about the recording, the
 /// event lines, then the summary (or a line saying there is none).

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use crate::EventsFile;
 use crate::cli::{namespace, store_url};
+use crate::events_file::EventsFile;
 use joblock::events::recording::{RecordingHeader, Source};
 use joblock::events::schedule::{non_negative, positive};
 use joblock::run::report::LogFormat;

@@ -44,7 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "tui",
         &[
-            "describe", "engine", "events", "lock", "sanitize", "screen", "verify",
+            "describe", "engine", "events", "lock", "replay", "sanitize", "screen", "verify",
         ],
     ),
     ("watch", &["lock", "sanitize", "screen", "store"]),

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod replay;
 pub mod state;
 pub mod theme;
 pub mod view;
@@ -20,7 +21,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 
 use crate::screen::{Input, TerminalGuard, input};
-use app::{App, Effect, Pointer};
+use app::{App, Effect};
 use theme::Theme;
 
 use crate::engine::{self, EngineError, RunHandle, Scenario, seeds};
@@ -196,15 +197,7 @@ impl Dashboard {
             }
             recv(self.input) -> input => match input {
                 Ok(input) => {
-                    let now = self.now();
-                    let effect = match input {
-                        Input::Key(k) => self.app.handle_key(k, now),
-                        Input::Click(col, row) => self.app.pointer(Pointer::Click { col, row }, now),
-                        Input::Wheel(down, col, row) => {
-                            self.app.pointer(Pointer::Scroll { down, col, row }, now)
-                        }
-                        Input::Resize => Effect::None,
-                    };
+                    let effect = self.app.on_input(input, self.now());
                     self.apply(effect);
                     // Closing an overlay may uncover a summary that arrived meanwhile.
                     self.app.after_events();
@@ -332,10 +325,7 @@ impl Dashboard {
         terminal
             .draw(|f| drawn = view::render(f, app, now))
             .map_err(|e| TuiError::Terminal(e.to_string()))?;
-        self.app.ui.page = drawn.page.max(1);
-        self.app.ui.offset = drawn.offset;
-        self.app.ui.log_page = drawn.log_page.max(1);
-        self.app.ui.areas = drawn.areas;
+        self.app.ui.remember(&drawn);
         self.dirty = false;
         self.last_draw = Some(Instant::now());
         Ok(())

@@ -148,6 +148,30 @@ impl Default for Ui {
     }
 }
 
+/// What drawing learned that the view state needs next time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drawn {
+    /// Rows the jobs table had room for.
+    pub page: usize,
+    /// First row it showed.
+    pub offset: usize,
+    /// Lines the event log had room for.
+    pub log_page: usize,
+    /// Where each panel went (for the mouse).
+    pub areas: Areas,
+}
+
+impl Ui {
+    /// Keeps what the last frame learned: page sizes, the table's first row, and
+    /// where each panel went.
+    pub fn remember(&mut self, drawn: &Drawn) {
+        self.page = drawn.page.max(1);
+        self.offset = drawn.offset;
+        self.log_page = drawn.log_page.max(1);
+        self.areas = drawn.areas;
+    }
+}
+
 /// The dashboard's whole model: folded state plus view state.
 pub struct App {
     /// Folded from events.

@@ -4,6 +4,7 @@
 use ratatui::layout::{Position, Rect};
 
 use super::{App, Effect, Focus};
+use crate::screen::Input;
 
 /// Where the last frame drew each panel, and which rows it showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +51,16 @@ pub enum Pointer {
 }
 
 impl App {
+    /// Handles one input: a key, a click, the wheel (a resize needs only a redraw).
+    pub fn on_input(&mut self, input: Input, now: f64) -> Effect {
+        match input {
+            Input::Key(k) => self.handle_key(k, now),
+            Input::Click(col, row) => self.pointer(Pointer::Click { col, row }, now),
+            Input::Wheel(down, col, row) => self.pointer(Pointer::Scroll { down, col, row }, now),
+            Input::Resize => Effect::None,
+        }
+    }
+
     /// Handles a mouse event.
     pub fn pointer(&mut self, p: Pointer, now: f64) -> Effect {
         let a = self.ui.areas;

@@ -10,6 +10,7 @@
 
 mod footer;
 mod header;
+pub use header::fmt_speed;
 mod jobs;
 mod lock;
 mod log;
@@ -22,25 +23,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+pub use super::app::Drawn;
 use super::app::{App, Areas, Overlay};
 
 /// Smallest terminal the dashboard draws on.
 pub const MIN_WIDTH: u16 = 80;
 /// Smallest terminal height the dashboard draws on.
 pub const MIN_HEIGHT: u16 = 24;
-
-/// What drawing learned that the view state needs next time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Drawn {
-    /// Rows the jobs table had room for.
-    pub page: usize,
-    /// First row it showed.
-    pub offset: usize,
-    /// Lines the event log had room for.
-    pub log_page: usize,
-    /// Where each panel went (for the mouse).
-    pub areas: Areas,
-}
 
 /// The clients the lock panel and the timeline show: a window of `rows` that
 /// keeps the chosen client in view, as near the middle as the ends allow.
