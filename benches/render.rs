@@ -329,6 +329,16 @@ fn main() {
             clients: 8,
             sort: SortKey::Number,
         },
+        Case {
+            jobs: 10_000,
+            clients: 100,
+            sort: SortKey::Number,
+        },
+        Case {
+            jobs: 100_000,
+            clients: 100,
+            sort: SortKey::Number,
+        },
     ];
     println!("dashboard frame at 120x40, {frames} frames per row (release; budget 5 ms)");
     println!(
@@ -377,5 +387,54 @@ fn main() {
     );
     for (label, visible, waiters) in pieces {
         println!("{label:<26} {visible:>14.1} {waiters:>16.1}");
+    }
+    keys_answered(frames);
+}
+
+/// A key is answered within one frame: the time from a key press to the frame
+/// that shows its effect (the key's handling plus one draw), for the keys that
+/// touch every row (move, filter, search, client choice), at 10,000 jobs and 100
+/// clients.
+fn keys_answered(frames: usize) {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let (evs, now) = events(10_000, 100);
+    let mut app = fold(&evs, SortKey::Number);
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(120, 40)) else {
+        return;
+    };
+    let keys = [
+        ("down", KeyCode::Down),
+        ("page down", KeyCode::PageDown),
+        ("end", KeyCode::End),
+        ("next client", KeyCode::Char(']')),
+        ("filter", KeyCode::Char('f')),
+        ("search 7", KeyCode::Char('7')),
+    ];
+    println!();
+    println!("key to frame at 10,000 jobs, 100 clients (ms; one frame is 33 ms)");
+    println!("{:<14} {:>10} {:>10}", "key", "mean", "max");
+    for (name, code) in keys {
+        let mut times = Vec::with_capacity(frames);
+        for _ in 0..frames.min(100) {
+            let start = Instant::now();
+            if name.starts_with("search") {
+                app.ui.search.editing = true;
+            }
+            let key = KeyEvent::new(code, KeyModifiers::NONE);
+            black_box(app.handle_key(key, now));
+            if terminal
+                .draw(|f| {
+                    let drawn = view::render(f, &app, now);
+                    black_box(drawn);
+                })
+                .is_err()
+            {
+                return;
+            }
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            app.ui.search = Default::default();
+        }
+        let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+        println!("{name:<14} {mean:>10.3} {:>10.3}", percentile(&times, 1.0));
     }
 }

@@ -166,7 +166,7 @@ pub const BINDINGS: &[Binding] = &[
     bind!("s", "stall the chosen client's holder past its lease (it ends fenced)", StallHolder, true, "faults", Live),
     bind!("x", "crash the selected job", CrashSelected, false, "faults", Live),
     bind!("a", "add a job for the chosen client", AddJob, true, "faults", Live),
-    bind!("[ ]", "choose the previous / next client", NextClient, true, "faults", Both),
+    bind!("[ ]", "choose the previous / next client", NextClient, true, "jobs", Both),
     bind!("↑ ↓ j k", "move the selection (or scroll the log)", Up, false, "jobs", Both),
     bind!("PgUp PgDn", "move a page", PageDown, false, "jobs", Both),
     bind!("g G", "to the top / bottom", Top, false, "jobs", Both),
