@@ -153,6 +153,7 @@ fn holder(host: &str, pid: u32, command: &[&str]) -> Holder {
         host: host.into(),
         pid,
         command: command.iter().map(|s| s.to_string()).collect(),
+        job: None,
         started_at_ms: 1_700_000_000_000,
     }
 }

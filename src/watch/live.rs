@@ -152,6 +152,7 @@ mod tests {
             host: "box-7".into(),
             pid: 4242,
             command: vec!["python".into(), "etl.py".into()],
+            job: None,
             started_at_ms: 0,
         };
         let text = screen(&[view("lock:a", Some(h)), view("lock:b", None)]);
