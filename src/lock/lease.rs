@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Holder, LockDoc};
 use super::queue::{Handoff, LocalQueue, Offer};
+use super::{Holder, LockDoc};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 

@@ -13,11 +13,11 @@ mod release;
 mod show;
 mod table;
 
+pub use crate::lock::wall::iso_utc;
 pub use lease::{LeaseLeft, Span};
 pub use list::{Look, Row, list, rows, write_list};
 pub use release::{Released, release, release_in};
 pub use show::{BoundOutput, Detail, show, write_detail};
-pub use crate::lock::wall::iso_utc;
 
 use std::sync::Arc;
 
