@@ -219,6 +219,7 @@ fn watch_text_escapes_keys_and_owners_from_the_store() {
         unchanged_for: 0.5,
         state: "held".into(),
         waiters: vec![],
+        ..Default::default()
     };
     let mut out = Vec::new();
     joblock::watch::write_text(&[view], "ns", &mut out).unwrap();
