@@ -43,6 +43,28 @@ fn joblock(dir: &Path) -> Command {
     cmd
 }
 
+/// A temporary directory and the URL of an SQLite store in it.
+fn sqlite() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("locks.db").display());
+    (dir, url)
+}
+
+/// Starts `joblock SUBCOMMAND --store URL ARGS...` (`args`: the subcommand and its
+/// arguments, split at spaces), its output dropped.
+fn start(dir: &Path, url: &str, args: &str) -> Killed {
+    let mut words = args.split_whitespace();
+    let sub = words.next().unwrap_or_default();
+    let child = joblock(dir)
+        .args([sub, "--store", url])
+        .args(words)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start joblock {args}: {e}"));
+    Killed(child)
+}
+
 /// The lock document of `key` once its holder has described itself.
 fn await_holder(url: &str, namespace: &str, key: &str) -> LockDoc {
     let url = StoreUrl::parse(url).expect("a store URL");
@@ -79,43 +101,12 @@ fn host() -> String {
 
 #[test]
 fn a_killed_worker_expires_after_its_real_lease_and_says_which_job_it_was() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("locks.db").display());
+    let (dir, url) = sqlite();
     // A 20 s scenario lease at speed 10 is 2 s of real time; one chunk, then a
     // pause far longer than the test, so the job holds until it is killed.
-    let mut worker = Killed(
-        joblock(dir.path())
-            .args([
-                "worker",
-                "--store",
-                &url,
-                "--namespace",
-                "w",
-                "--client",
-                "acme",
-            ])
-            .args([
-                "--jobs",
-                "1",
-                "--crash-prob",
-                "0",
-                "--speed",
-                "10",
-                "--lease",
-                "20",
-            ])
-            .args([
-                "--db-latency",
-                "0",
-                "--chunk-pause",
-                "10000",
-                "--output",
-                "out.txt",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start a worker"),
-    );
+    let worker = "worker --namespace w --client acme --jobs 1 --crash-prob 0 --speed 10 \
+                  --lease 20 --db-latency 0 --chunk-pause 10000 --output out.txt";
+    let mut worker = start(dir.path(), &url, worker);
     let doc = await_holder(&url, "w", "lock:worker:acme");
     assert_eq!(
         (doc.lease_ms, doc.lease_real_ms),
@@ -150,25 +141,9 @@ fn a_killed_worker_expires_after_its_real_lease_and_says_which_job_it_was() {
 
 #[test]
 fn a_killed_run_wrapper_expires_and_its_stored_history_shows() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("locks.db").display());
-    let mut wrapper = Killed(
-        joblock(dir.path())
-            .args([
-                "run",
-                "--store",
-                &url,
-                "--namespace",
-                "r",
-                "--key",
-                "etl:acme",
-            ])
-            .args(["--lease", "1", "--", "sleep", "600"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joblock run"),
-    );
+    let (dir, url) = sqlite();
+    let run = "run --namespace r --key etl:acme --lease 1 -- sleep 600";
+    let mut wrapper = start(dir.path(), &url, run);
     await_holder(&url, "r", "lock:etl:acme");
     let pid = wrapper.0.id();
     wrapper.kill();
