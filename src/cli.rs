@@ -256,16 +256,23 @@ pub struct WatchArgs {
     /// The namespace the workers use.
     #[arg(long, value_name = "NAME", default_value = "joblock", value_parser = namespace)]
     pub namespace: String,
-    /// Print the locks once and exit (for scripts).
+    /// Print the locks once and exit (for scripts; see --help for how long it looks).
+    ///
+    /// One look cannot tell a live holder from a dead one, so it keeps looking
+    /// (every --interval, or every third of a holder's lease if that is shorter)
+    /// until each held key's heartbeat has moved (`held`) or has stood still for
+    /// the holder's whole lease (`expired`): live holders answer at their next
+    /// renewal, a silent one after its whole lease, and never more than 120 s.
     #[arg(long)]
     pub once: bool,
     /// With --once: JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Seconds between two looks at the store.
+    /// Seconds between two looks at the store (with --once: at most this).
     #[arg(long, value_name = "SECS", default_value_t = 0.5, allow_negative_numbers = true, value_parser = positive)]
     pub interval: f64,
-    /// Lease used to judge a silent heartbeat (the workers' --lease).
+    /// Lease in seconds to judge a holder whose lock document records none (older
+    /// versions); every other holder is judged by its own lease, in real time.
     #[arg(long, value_name = "SECS", default_value_t = 3.0, allow_negative_numbers = true, value_parser = positive)]
     pub lease: f64,
 }

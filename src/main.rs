@@ -171,7 +171,7 @@ fn run_watch(args: &WatchArgs) -> Result<ExitCode> {
         interval: std::time::Duration::from_secs_f64(args.interval),
         lease: std::time::Duration::from_secs_f64(args.lease),
     };
-    if args.once || !io::stdout().is_terminal() {
+    if args.once || !io::stdout().is_terminal() || dumb_terminal() {
         let out = watch::once(&args.store, &options)?;
         let stdout = io::stdout();
         let mut w = stdout.lock();

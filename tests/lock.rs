@@ -703,6 +703,8 @@ fn give_up_leaves_nothing_behind_in_the_store() {
             "committed": 0,
             "incarnation": lease.incarnation(),
             "lease_ms": cfg.lease.as_millis() as u64,
+            // A virtual clock's speed is 1: its lease in real time is the same.
+            "lease_real_ms": cfg.lease.as_millis() as u64,
         })
     );
     assert_eq!(lease.heartbeat(), RENEWALS);

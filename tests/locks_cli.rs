@@ -4,7 +4,8 @@
 //! announcements, history entries, `revoke`).
 //!
 //! Nothing here waits for anything but the binary's exit: a lease that nobody
-//! renews stays exactly as it was written.
+//! renews stays exactly as it was written (`watch` alone needs live holders, whose
+//! heartbeat moves: [`Renewing`] keeps some).
 
 mod support;
 
@@ -147,12 +148,48 @@ impl Ns {
     }
 }
 
+/// Renews leases every 100 ms until dropped, as their holders' heartbeats would.
+struct Renewing {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Renewing {
+    fn start(leases: Vec<Arc<Lease>>) -> Renewing {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                for l in &leases {
+                    let _ = l.renew();
+                }
+                // Pacing a heartbeat, not synchronisation.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Renewing {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Renewing {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn holder(host: &str, pid: u32, command: &[&str]) -> Holder {
     Holder {
         owner: String::new(),
         host: host.into(),
         pid,
         command: command.iter().map(|s| s.to_string()).collect(),
+        job: None,
         started_at_ms: 1_700_000_000_000,
     }
 }
@@ -547,12 +584,15 @@ fn an_unreachable_store_exits_69_in_one_line_without_hanging() {
 #[test]
 fn watch_shows_a_run_holders_host_and_command_and_a_revoked_tombstone() {
     let n = ns();
-    let _held = n.hold(
+    let held = n.hold(
         "worker:acme",
         "run-1",
         Some(holder("box-7", 4242, &["python", "etl.py"])),
     );
-    let _demo = n.hold("worker:demo", "demo-1", None);
+    let demo = n.hold("worker:demo", "demo-1", None);
+    // `watch --once` tells a live holder by its moving heartbeat (an unrenewed
+    // one would be expired after its 30 s lease).
+    let _beating = Renewing::start(vec![held, demo]);
     let revoked = n.hold(
         "worker:gone",
         "run-9",
@@ -560,8 +600,7 @@ fn watch_shows_a_run_holders_host_and_command_and_a_revoked_tombstone() {
     );
     revoke(n.store.as_ref(), "lock:worker:gone", revoked.fence()).unwrap();
 
-    // A short --lease keeps watch's two looks close together; the holders' own
-    // 30 s lease is what judges them, so none turns silent meanwhile.
+    // The holders' own 30 s lease judges them, not --lease: none turns silent.
     let ran = n.run(&["watch", "--once", "--lease", "0.3"]);
     let stdout = ran.expect(0).stdout();
     let line = |key: &str| -> &str {

@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use joblock::clock::Clock;
 use joblock::lock::{
-    AcquireObserver, AcquireOutcome, Acquisition, Lease, LocalQueue, Lock, LockConfig, LockDoc,
-    Quiet, Renewal, Seen, Via, raw_document,
+    AcquireObserver, AcquireOutcome, Acquisition, Holder, Lease, LocalQueue, Lock, LockConfig,
+    LockDoc, Quiet, Renewal, Seen, Via, raw_document,
 };
 use joblock::store::{FaultyStore, MemoryConfig, MemoryStore, OpCounts, OpKind, Store};
 use serde_json::json;
@@ -245,7 +245,17 @@ fn a_handoff_to_a_parked_head_is_one_compare_and_set() {
     assert_eq!(a_lease.renew().unwrap(), Renewal::Renewed(1));
     assert_eq!(a_lease.renew().unwrap(), Renewal::Renewed(2));
 
-    let waiter = spawn_acquire(queued(&store, &clock, 2, long(), &queue), "b");
+    // b says who it is: the handoff writes that with b as owner, in the same write.
+    let who = Holder {
+        owner: String::new(),
+        host: "box".into(),
+        pid: 7,
+        command: vec![],
+        job: Some(2),
+        started_at_ms: 0,
+    };
+    let b = queued(&store, &clock, 2, long(), &queue).with_holder(Some(who.clone()));
+    let waiter = spawn_acquire(b, "b");
     eventually("b is parked as the head", || queue.head_parked());
     let before = store.op_counts();
     assert!(a_lease.release(27).unwrap(), "a's release was refused");
@@ -266,6 +276,11 @@ fn a_handoff_to_a_parked_head_is_one_compare_and_set() {
     assert_eq!(d.fence, a_lease.fence() + 1);
     assert_eq!(d.heartbeat, a_lease.heartbeat() + 1);
     assert_eq!(d.committed, 27);
+    let b_is = Holder {
+        owner: "b".into(),
+        ..who
+    };
+    assert_eq!(d.holder, Some(b_is), "the handoff names its new holder");
     assert_eq!(queue.waiting(), 0);
 
     // The handed lease is a real one: it renews and releases.

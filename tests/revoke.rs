@@ -38,6 +38,7 @@ fn holder(owner: &str) -> Holder {
         host: "box".into(),
         pid: 7,
         command: vec!["python".into(), "worker.py".into()],
+        job: None,
         started_at_ms: 1,
     }
 }

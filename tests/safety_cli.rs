@@ -190,6 +190,7 @@ fn watch_text_escapes_keys_and_owners_from_the_store() {
             host: format!("host{NASTY}"),
             pid: 7,
             command: vec![format!("cmd{NASTY}\u{202e}")],
+            job: None,
             started_at_ms: 0,
         }),
         lease_ms: Some(3000),
@@ -199,6 +200,7 @@ fn watch_text_escapes_keys_and_owners_from_the_store() {
         unchanged_for: 0.5,
         state: "held".into(),
         waiters: vec![],
+        ..Default::default()
     };
     let mut out = Vec::new();
     joblock::watch::write_text(&[view], "ns", &mut out).unwrap();

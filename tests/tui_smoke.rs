@@ -12,135 +12,10 @@
 //! Without tmux the test fails, naming the fix: `scripts/test` (the README's test
 //! command, which `.ci/run` calls) installs tmux.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::thread;
-use std::time::Duration;
+mod support;
 
 use joblock::verify;
-
-/// Pause between two captures of the pane.
-const POLL: Duration = Duration::from_millis(100);
-/// Captures before a wait gives up (30 s: the dashboard reacts within a frame).
-const POLLS: usize = 300;
-
-/// A private tmux server running one session; killed when dropped.
-struct Tmux {
-    socket: PathBuf,
-    session: String,
-    dir: PathBuf,
-}
-
-impl Tmux {
-    /// Starts `command` in a detached 120x40 session of a new server.
-    fn start(dir: &Path, command: &str) -> Tmux {
-        let tmux = Tmux {
-            socket: dir.join("tmux.sock"),
-            session: "smoke".into(),
-            dir: dir.to_path_buf(),
-        };
-        let dir_arg = dir.display().to_string();
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-s",
-            &tmux.session,
-            "-c",
-            &dir_arg,
-            command,
-        ]);
-        tmux
-    }
-
-    /// Runs a tmux command on this server; fails the test if tmux does.
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self
-            .command(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run tmux {args:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("tmux");
-        // No user configuration: the session must look the same everywhere.
-        cmd.arg("-S")
-            .arg(&self.socket)
-            .args(["-f", "/dev/null"])
-            .args(args)
-            .current_dir(&self.dir);
-        cmd
-    }
-
-    /// Sends keys (tmux key names: `Escape`, `Space`, or plain characters).
-    fn send(&self, key: &str) {
-        self.run(&["send-keys", "-t", &self.session, key]);
-    }
-
-    /// The visible pane, as text.
-    fn capture(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", &self.session]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls the pane until `done` holds; fails with the last screen after [`POLLS`].
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        self.wait_or_retry(what, done, || {})
-    }
-
-    /// Like [`wait_for`](Self::wait_for), calling `retry` every second while waiting.
-    fn wait_or_retry(&self, what: &str, done: impl Fn(&str) -> bool, retry: impl Fn()) -> String {
-        let mut screen = String::new();
-        for i in 0..POLLS {
-            screen = self.capture();
-            if done(&screen) {
-                return screen;
-            }
-            if i % 10 == 9 {
-                retry();
-            }
-            thread::sleep(POLL);
-        }
-        panic!(
-            "gave up waiting for {what} after {POLLS} captures {POLL:?} apart; last screen:\n{screen}"
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command(&["kill-server"]).output();
-    }
-}
-
-/// Fails the test, naming the fix, when tmux cannot be run (a test that skipped
-/// itself would pass on the machine where it checked nothing).
-fn require_tmux() {
-    let found = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "tmux is not installed: the dashboard smoke test needs it; run the tests with \
-         scripts/test (it installs it), or apt-get install -y tmux"
-    );
-}
-
-/// A string as one single-quoted shell word.
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+use support::tmux::{Tmux, await_line, quoted, require_tmux};
 
 #[test]
 fn the_dashboard_runs_in_a_real_terminal_and_every_key_works() {
@@ -182,14 +57,7 @@ fn the_dashboard_runs_in_a_real_terminal_and_every_key_works() {
     );
 
     tmux.send("q");
-    let mut exit = String::new();
-    for _ in 0..POLLS {
-        exit = fs::read_to_string(&exit_file).unwrap_or_default();
-        if exit.ends_with('\n') {
-            break;
-        }
-        thread::sleep(POLL);
-    }
+    let exit = await_line(&exit_file);
     let screen = tmux.capture();
     assert_eq!(
         exit.trim(),

@@ -14,7 +14,8 @@ use super::seeds::{self, Stream};
 use super::sink::EngineSink;
 use crate::clock::Clock;
 use crate::events::{Event, JobId};
-use crate::lock::{LocalQueue, Lock, LockConfig, OutputBinding, lock_key};
+use crate::lock::history::now_ms;
+use crate::lock::{Holder, LocalQueue, Lock, LockConfig, OutputBinding, lock_key};
 use crate::output::FencedOutput;
 use crate::store::{Store, WrapperFaults};
 use crate::worker::{self, Context, End, Job, Mailbox};
@@ -41,6 +42,8 @@ pub(super) struct Shared {
     handles: Mutex<Option<Vec<JoinHandle<End>>>>,
     /// Set when every job has ended: schedulers stop.
     pub done: AtomicBool,
+    /// This machine's name, for the holder each job describes in its lock document.
+    host: String,
 }
 
 impl Shared {
@@ -76,6 +79,7 @@ impl Shared {
             queues,
             handles: Mutex::new(Some(Vec::new())),
             done: AtomicBool::new(false),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
         }
     }
 
@@ -154,7 +158,8 @@ impl Shared {
                     // The recovery stays sound: it stands for the next, correct, run.
                     if id == 0 { None } else { self.scenario.broken },
                 )
-                .with_queue(self.queues[client].clone()),
+                .with_queue(self.queues[client].clone())
+                .with_holder(Some(self.holder(id))),
             output: self.outputs[client].clone(),
             sink: self.sink.clone(),
             mailbox,
@@ -162,6 +167,20 @@ impl Shared {
             chunk: self.scenario.chunk,
             chunk_pause: secs(self.scenario.chunk_pause),
             announce: self.scenario.is_worker() && id != 0,
+        }
+    }
+
+    /// Who job `id` is, for people (`watch`, `locks`): written with each
+    /// acquisition, so it costs no store operation of its own.
+    fn holder(&self, id: JobId) -> Holder {
+        Holder {
+            owner: String::new(), // the lock fills in the owner of each acquisition
+            host: self.host.clone(),
+            pid: std::process::id(),
+            command: vec![],
+            // The end-of-run recovery is job 0, as in the events.
+            job: Some(u64::from(id)),
+            started_at_ms: now_ms(),
         }
     }
 

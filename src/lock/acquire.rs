@@ -36,7 +36,9 @@ impl Lock {
             errors_in_row: 0,
         };
         // Queue mode: our place in line; dropping it (however we leave) lets the next up.
-        let place = self.local_queue().map(|q| q.join(owner));
+        let place = self
+            .local_queue()
+            .map(|q| q.join(owner, self.holder_for(owner)));
         // A new head whose lock is held by a local lease parks before reading the
         // store: that holder will hand over or release, and either wakes it.
         let mut fresh_head = true;

@@ -31,6 +31,7 @@ impl Lock {
             let incarnation = new_incarnation();
             let mut first = LockDoc::first(&self.key, owner, &incarnation, self.output.as_ref());
             first.lease_ms = Some(self.lease_ms());
+            first.lease_real_ms = Some(self.lease_real_ms());
             first.holder = self.holder_for(owner);
             match self.store.insert_one(first.to_value()) {
                 Ok(()) => {
@@ -111,7 +112,7 @@ impl Lock {
         let heartbeat = doc.heartbeat + 1;
         let mut set = json!({
             "owner": w.owner, "fence": fence, "heartbeat": heartbeat,
-            "lease_ms": self.lease_ms(),
+            "lease_ms": self.lease_ms(), "lease_real_ms": self.lease_real_ms(),
         });
         if let Some(h) = self.holder_for(w.owner) {
             set["holder"] = h.to_value();

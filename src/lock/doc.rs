@@ -33,7 +33,14 @@ pub struct LockDoc {
     /// acquired: a waiter never times a holder out sooner than that, whatever its
     /// own lease (documents from older versions have none).
     pub lease_ms: Option<u64>,
-    /// Who the current holder is, for people (only a `joblock run` writes it).
+    /// The same lease in real (wall) milliseconds, at the speed of the holder's
+    /// clock when it acquired: an engine's lease is in scenario time, so at
+    /// `--speed 10` a 3 s lease is 0.3 s of real time. An onlooker on another clock
+    /// (`watch`, `locks`) times the holder against this; documents from older
+    /// versions have none.
+    pub lease_real_ms: Option<u64>,
+    /// Who the current holder is, for people (host, pid, and the command of a
+    /// `joblock run` or the job number of an engine's job).
     pub holder: Option<Holder>,
 }
 
@@ -81,6 +88,7 @@ impl LockDoc {
             incarnation: None,
             output: None,
             lease_ms: None,
+            lease_real_ms: None,
             holder: None,
         }
     }
@@ -100,6 +108,9 @@ impl LockDoc {
         }
         if let Some(ms) = self.lease_ms {
             doc["lease_ms"] = json!(ms);
+        }
+        if let Some(ms) = self.lease_real_ms {
+            doc["lease_real_ms"] = json!(ms);
         }
         if let Some(h) = &self.holder {
             doc["holder"] = h.to_value();
@@ -146,6 +157,7 @@ impl LockDoc {
             incarnation: text("incarnation")?,
             output,
             lease_ms: v.get("lease_ms").and_then(Value::as_u64),
+            lease_real_ms: v.get("lease_real_ms").and_then(Value::as_u64),
             holder: Holder::of(v),
         })
     }

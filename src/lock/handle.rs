@@ -46,8 +46,13 @@ impl Lock {
 
     /// The lease as the document records it: milliseconds, rounded up.
     pub(super) fn lease_ms(&self) -> u64 {
-        let ms = self.config.lease.as_nanos().div_ceil(1_000_000);
-        u64::try_from(ms).unwrap_or(u64::MAX)
+        ms_up(self.config.lease)
+    }
+
+    /// The lease in real milliseconds at the clock's speed now, rounded up (what
+    /// an onlooker on another clock times the holder against).
+    pub(super) fn lease_real_ms(&self) -> u64 {
+        ms_up(self.real(self.config.lease))
     }
 
     /// This lock bound to an output: acquisitions bind an unbound document to it and
@@ -113,4 +118,9 @@ impl Lock {
     pub fn read(&self) -> Result<Option<LockDoc>, LockError> {
         read_doc(self.store.as_ref(), &self.key)
     }
+}
+
+/// `d` in whole milliseconds, rounded up.
+fn ms_up(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }

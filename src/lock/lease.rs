@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::LockDoc;
 use super::queue::{Handoff, LocalQueue, Offer};
+use super::{Holder, LockDoc};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
@@ -246,9 +246,9 @@ impl Lease {
         if !retrying
             && !self.unchecked_release
             && let Some(q) = &self.queue
-            && let Some((ticket, next)) = q.claim_head()
+            && let Some((ticket, next, holder)) = q.claim_head()
         {
-            return self.hand_over(q, ticket, &next, committed);
+            return self.hand_over(q, ticket, (&next, holder.as_ref()), committed);
         }
         let filter = if self.unchecked_release {
             json!({ "_id": self.key })
@@ -315,19 +315,23 @@ impl Lease {
 
     /// Releases by handing the lock to the parked head `next` of our queue: one
     /// compare-and-set on our owner and fence that makes `next` the owner with the
-    /// next fence. The head learns the result through the queue.
+    /// next fence (and its description, for people). The head learns the result
+    /// through the queue.
     fn hand_over(
         &self,
         queue: &LocalQueue,
         ticket: u64,
-        next: &str,
+        (next, holder): (&str, Option<&Holder>),
         committed: u64,
     ) -> Result<bool, StoreError> {
         let filter = self.ours();
         let fence = self.fence + 1;
         // Read once: the next holder's lease must start from exactly what we write.
         let heartbeat = self.heartbeat() + 1;
-        let set = self.release_set(json!(next), fence, heartbeat, committed);
+        let mut set = self.release_set(json!(next), fence, heartbeat, committed);
+        if let Some(h) = holder {
+            set["holder"] = h.to_value();
+        }
         let sent_at = self.clock.now();
         match self.store.update_one(&filter, &set) {
             Ok(Some(_)) => {

@@ -24,6 +24,7 @@ mod presence;
 mod queue;
 pub mod revoke;
 pub mod state;
+pub mod wall;
 
 pub use admin::{raise_free, rebind, restore};
 pub use doc::{LockDoc, OutputBinding, lock_key, new_incarnation};

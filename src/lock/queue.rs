@@ -25,6 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::Holder;
+
 /// The waiters of one process on one lock key; share one per key among its [`super::Lock`]s.
 #[derive(Default)]
 pub struct LocalQueue {
@@ -46,6 +48,8 @@ struct State {
 
 struct Ticket {
     owner: String,
+    /// Who the waiter is, for people: a handoff writes it with the new owner.
+    holder: Option<Holder>,
     wake: Arc<Condvar>,
     phase: Phase,
 }
@@ -107,8 +111,8 @@ impl LocalQueue {
         self.state().tickets.len()
     }
 
-    /// Queues `owner` behind everybody already waiting.
-    pub(crate) fn join(self: &Arc<Self>, owner: &str) -> Place {
+    /// Queues `owner` (described by `holder`) behind everybody already waiting.
+    pub(crate) fn join(self: &Arc<Self>, owner: &str, holder: Option<Holder>) -> Place {
         let mut st = self.state();
         let ticket = st.next_ticket;
         st.next_ticket += 1;
@@ -116,6 +120,7 @@ impl LocalQueue {
             ticket,
             Ticket {
                 owner: owner.to_string(),
+                holder,
                 wake: Arc::new(Condvar::new()),
                 phase: Phase::Queued,
             },
@@ -173,14 +178,14 @@ impl LocalQueue {
     /// Picks the head for a handoff if it is parked waiting for a local holder, or
     /// has not started working yet (it may still be waking up after its predecessor
     /// left); from now on it waits for [`LocalQueue::offer`].
-    pub(crate) fn claim_head(&self) -> Option<(u64, String)> {
+    pub(crate) fn claim_head(&self) -> Option<(u64, String, Option<Holder>)> {
         let mut st = self.state();
         let (&ticket, head) = st.tickets.iter_mut().next()?;
         if !matches!(head.phase, Phase::Parked | Phase::Queued) {
             return None;
         }
         head.phase = Phase::Claimed;
-        Some((ticket, head.owner.clone()))
+        Some((ticket, head.owner.clone(), head.holder.clone()))
     }
 
     /// Gives a claimed head the result of the handoff.

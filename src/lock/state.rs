@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::history::{Entry, HISTORY_PREFIX};
 use super::{LockDoc, LockError};
 use crate::store::{Store, StoreError};
 
@@ -134,11 +135,21 @@ pub fn is_expired(still: Duration, lease: Duration) -> bool {
     still >= lease
 }
 
-/// The lease after which an onlooker may call this document's holder expired: the
-/// holder's own (`lease_ms`: no waiter takes over sooner), or `fallback` for a
-/// document from a version that recorded none.
+/// The real (wall-clock) lease after which an onlooker may call this document's
+/// holder expired: the holder's own in real time (`lease_real_ms`: its scenario
+/// lease at its clock's speed), else its `lease_ms` as written (versions that wrote
+/// no `lease_real_ms` wrote it in real time but for a sped-up demo), else
+/// `fallback` for a document that records no lease at all.
 pub fn holders_lease(doc: &LockDoc, fallback: Duration) -> Duration {
-    doc.lease_ms.map_or(fallback, Duration::from_millis)
+    recorded_real_lease(doc).unwrap_or(fallback)
+}
+
+/// The real lease the document records, if any ([`holders_lease`] without a
+/// fallback).
+pub fn recorded_real_lease(doc: &LockDoc) -> Option<Duration> {
+    doc.lease_real_ms
+        .or(doc.lease_ms)
+        .map(Duration::from_millis)
 }
 
 /// How much of its lease a holder silent for `still` has left: 1 just after a
@@ -170,10 +181,13 @@ pub struct Survey {
     pub locks: Vec<LockDoc>,
     /// Waiters' announcements.
     pub waiters: Vec<Announcement>,
+    /// The keys' history documents ([`super::history`]), at most
+    /// [`HISTORY_SLOTS`](super::history::HISTORY_SLOTS) per key, in no order.
+    pub history: Vec<Entry>,
 }
 
 /// Reads every document of the store once (`find_many({})`) and sorts out the
-/// locks and the announcements; anything else is ignored.
+/// locks, the announcements and the history; anything else is ignored.
 pub fn survey(store: &dyn Store) -> Result<Survey, StoreError> {
     let mut survey = Survey::default();
     for d in store.find_many(&json!({}))? {
@@ -196,6 +210,10 @@ pub fn survey(store: &dyn Store) -> Result<Survey, StoreError> {
                 owner: owner.to_string(),
                 touched: d.get("touched").and_then(Value::as_u64).unwrap_or(0),
             });
+        } else if id.starts_with(HISTORY_PREFIX)
+            && let Ok(entry) = serde_json::from_value::<Entry>(d)
+        {
+            survey.history.push(entry);
         }
     }
     Ok(survey)

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::lease::{Earlier, LeaseLeft, Span};
 use super::table::write_table;
 use super::{KeyView, LocksError};
+use crate::lock::state::recorded_real_lease;
 use crate::lock::{Holder, LockDoc, Survey, survey};
 use crate::store::Store;
 
@@ -99,8 +100,8 @@ pub fn rows(earlier: Option<&Look>, last: &Look) -> Vec<Row> {
 
 /// The bounds on a held lock's lease left, if its holder recorded its lease.
 fn lease_left(doc: &LockDoc, last: Span, earlier: Option<Earlier>) -> Option<LeaseLeft> {
-    let ms = doc.lease_ms.filter(|_| doc.owner.is_some())?;
-    Some(LeaseLeft::judge(Duration::from_millis(ms), last, earlier))
+    let lease = recorded_real_lease(doc).filter(|_| doc.owner.is_some())?;
+    Some(LeaseLeft::judge(lease, last, earlier))
 }
 
 /// The rows as an aligned table, one line per key (`no locks` when there are none).
@@ -122,7 +123,7 @@ pub fn write_list(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
                 h.map_or_else(dash, |h| h.pid.to_string()),
                 r.lease_left.map_or_else(dash, |l| l.text()),
                 waiters_text(&r.waiters),
-                h.map_or_else(dash, Holder::command_line),
+                h.map_or_else(dash, Holder::what),
             ]
         })
         .collect();
@@ -171,6 +172,7 @@ mod tests {
         Look {
             survey: Survey {
                 locks,
+                history: vec![],
                 waiters: vec![Announcement {
                     id: "wait:lock:b:w-1".into(),
                     key: "lock:b".into(),

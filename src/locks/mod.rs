@@ -12,13 +12,12 @@ mod list;
 mod release;
 mod show;
 mod table;
-mod time;
 
+pub use crate::lock::wall::iso_utc;
 pub use lease::{LeaseLeft, Span};
 pub use list::{Look, Row, list, rows, write_list};
 pub use release::{Released, release, release_in};
 pub use show::{BoundOutput, Detail, show, write_detail};
-pub use time::iso_utc;
 
 use std::sync::Arc;
 
@@ -27,7 +26,7 @@ use thiserror::Error;
 
 use crate::clock::Clock;
 use crate::lock::revoke::is_revoked;
-use crate::lock::state::LOCK_PREFIX;
+use crate::lock::state::{LOCK_PREFIX, recorded_real_lease};
 use crate::lock::{Holder, LockDoc, LockError};
 use crate::store::bounded::{DEFAULT_LIMIT, open_within};
 use crate::store::{MemoryConfig, Store, StoreError, StoreUrl, open_store, open_store_read_only};
@@ -122,6 +121,10 @@ pub struct KeyView {
     pub heartbeat: u64,
     /// The lease the holder keeps, in ms (`null` when free or not recorded).
     pub lease_ms: Option<u64>,
+    /// The same lease in real ms: what the lease left is judged by (it differs
+    /// from `lease_ms` for an engine at `--speed` other than 1; `null` when free
+    /// or not recorded).
+    pub lease_real_ms: Option<u64>,
 }
 
 impl KeyView {
@@ -136,6 +139,9 @@ impl KeyView {
             heartbeat: doc.heartbeat,
             // A free document keeps its last holder's lease: nobody's to show.
             lease_ms: doc.lease_ms.filter(|_| doc.owner.is_some()),
+            lease_real_ms: recorded_real_lease(doc)
+                .filter(|_| doc.owner.is_some())
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 }

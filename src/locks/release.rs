@@ -78,7 +78,11 @@ pub fn release(store: &dyn Store, key: &str, fence: u64) -> Result<Released, Loc
     // The document as read before the revocation describes the same acquisition
     // only if its fence is the one revoked (revoke matched exactly that fence).
     let same = before.fence == fence;
-    let wrapper = same && before.holder.as_ref().is_some_and(|h| h.owner == owner);
+    let wrapper = same
+        && before
+            .holder
+            .as_ref()
+            .is_some_and(|h| h.owner == owner && h.is_wrapper());
     let history_error = history::record_ended(store, &id, fence, "revoked", now_ms(), None)
         .err()
         .map(|e| e.to_string());
@@ -142,9 +146,10 @@ mod tests {
             host: "box".into(),
             pid: 1,
             command: vec!["true".into()],
+            job: None,
             started_at_ms: 0,
         };
-        let r = release(&store_with(held(Some(h))), "w:a", 7).unwrap();
+        let r = release(&store_with(held(Some(h.clone()))), "w:a", 7).unwrap();
         assert!(r.wrapper, "{r:?}");
         assert!(
             r.line().contains("its wrapper stops the command"),
@@ -152,6 +157,14 @@ mod tests {
             r.line()
         );
         let r = release(&store_with(held(None)), "w:a", 7).unwrap();
+        assert!(!r.wrapper, "{r:?}");
+        // An engine's job describes itself too, but runs no command to stop.
+        let job = Holder {
+            command: vec![],
+            job: Some(3),
+            ..h
+        };
+        let r = release(&store_with(held(Some(job))), "w:a", 7).unwrap();
         assert!(!r.wrapper, "{r:?}");
         assert!(
             r.line()

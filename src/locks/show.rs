@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::lease::secs;
 use super::table::write_table;
-use super::time::iso_utc;
 use super::{KeyView, LocksError, lock_id};
 use crate::lock::history::{self, Entry, HISTORY_SLOTS};
+use crate::lock::wall::iso_utc;
 use crate::lock::{Holder, LockDoc, read_doc, survey};
 use crate::sanitize::printable;
 use crate::store::Store;
@@ -90,10 +90,13 @@ pub fn write_detail(d: &Detail, out: &mut dyn Write) -> io::Result<()> {
                 iso_utc(h.started_at_ms)
             ),
         )?;
-        field("command", h.command_line())?;
+        match h.job {
+            Some(n) => field("job", n.to_string())?,
+            None => field("command", h.command_line())?,
+        }
     }
     field("heartbeat", l.heartbeat.to_string())?;
-    if let Some(ms) = l.lease_ms {
+    if let Some(ms) = l.lease_real_ms {
         let note = "at most that is left; `joblock locks list --sample SECS` bounds it";
         field("lease", format!("{} ({note})", secs(ms)))?;
     }
@@ -155,7 +158,7 @@ fn history_row(d: &Detail, e: &Entry) -> Vec<String> {
         ended,
         e.ended_at_ms.map_or_else(dash, iso_utc),
         e.exit.clone().unwrap_or_else(dash),
-        h.map_or_else(dash, Holder::command_line),
+        h.map_or_else(dash, Holder::what),
     ]
 }
 

@@ -194,6 +194,7 @@ impl Me {
                 .iter()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect(),
+            job: None,
             started_at_ms: history::now_ms(),
         };
         Me { owner, holder }

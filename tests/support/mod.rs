@@ -11,6 +11,7 @@ pub mod pg_server;
 pub mod redis_server;
 mod spawn;
 pub mod sqlite;
+pub mod tmux;
 pub mod wakes;
 pub mod workers;
 

@@ -1,5 +1,6 @@
-//! Wall-clock milliseconds as ISO-8601 UTC text, for people reading a history. A
-//! few lines of civil-calendar arithmetic instead of a date crate.
+//! Wall-clock milliseconds as UTC text, for people reading a history (`locks
+//! show`, `watch`). A few lines of civil-calendar arithmetic instead of a date
+//! crate. The protocol never compares these times: they are for people only.
 
 /// `ms` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub fn iso_utc(ms: u64) -> String {
@@ -12,6 +13,17 @@ pub fn iso_utc(ms: u64) -> String {
         rest % 1000,
     );
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+/// `ms` since the Unix epoch as the time of day, `HH:MM:SS` (UTC).
+pub fn time_utc(ms: u64) -> String {
+    let rest = ms % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60
+    )
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
@@ -43,6 +55,13 @@ mod tests {
         assert_eq!(iso_utc(951_868_799_999), "2000-02-29T23:59:59.999Z");
         assert_eq!(iso_utc(951_868_800_000), "2000-03-01T00:00:00.000Z");
         assert_eq!(iso_utc(4_102_444_800_000), "2100-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_time_of_day_is_the_iso_text_cut_short() {
+        assert_eq!(time_utc(1_700_000_000_123), "22:13:20");
+        assert_eq!(time_utc(0), "00:00:00");
+        assert!(iso_utc(1_700_000_000_123).contains(&time_utc(1_700_000_000_123)));
     }
 
     #[test]
