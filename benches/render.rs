@@ -399,9 +399,7 @@ fn keys_answered(frames: usize) {
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     let (evs, now) = events(10_000, 100);
     let mut app = fold(&evs, SortKey::Number);
-    let Ok(mut terminal) = Terminal::new(TestBackend::new(120, 40)) else {
-        return;
-    };
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(120, 40));
     let keys = [
         ("down", KeyCode::Down),
         ("page down", KeyCode::PageDown),
