@@ -323,3 +323,42 @@ fn question_mark_opens_help_and_esc_closes_it() {
     });
     h.quit_and_verify();
 }
+
+#[test]
+fn a_sigterm_takes_the_same_clean_path_as_q() {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let scenario = real_run(dir.path(), 3, 9);
+    let output = scenario.output.clone();
+    let (_keys, input) = crossbeam_channel::unbounded::<Input>();
+    let (signal, signals) = crossbeam_channel::unbounded::<i32>();
+    let dashboard = Dashboard::start(scenario, input, Theme::mono())
+        .expect("start the run")
+        .with_signals(signals);
+    let mut h = Harness {
+        dashboard,
+        terminal: Terminal::new(TestBackend::new(120, 40)).expect("a test terminal"),
+        keys: crossbeam_channel::unbounded().0,
+        output,
+        steps: 0,
+        _dir: dir,
+    };
+    h.until("a job writing its record", |h| mid_write(h, 5).is_some());
+    signal.send(15).expect("the dashboard listens");
+    let summary = h.exit();
+    assert!(summary.passed(), "{summary:#?}");
+    assert_strictly_valid(&h.output, &summary);
+}
+
+#[test]
+fn the_end_screen_stands_still() {
+    let mut h = Harness::real(2, 3);
+    h.until("the run to end", |h| h.dashboard.app().state.summary.is_some());
+    let ended = h.dashboard.now();
+    assert_eq!(Some(ended), h.dashboard.app().state.ended_at());
+    let header = h.rows()[0].clone();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert_eq!(h.dashboard.now(), ended, "scenario time stopped with the run");
+    assert_eq!(h.rows()[0], header);
+}

@@ -91,7 +91,8 @@ impl OutputTail {
             self.truncate(offset);
         }
         self.text.push_str(text);
-        self.len = offset + text.len() as u64;
+        // A corrupt recording's offset may be anything: saturate, never overflow.
+        self.len = offset.saturating_add(text.len() as u64);
         self.last_write = Some((offset, text.len() as u64, fence, job));
         if self.text.len() > 2 * TAIL_KEEP {
             let mut cut = self.text.len() - TAIL_KEEP;

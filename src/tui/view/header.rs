@@ -27,9 +27,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     let st = &app.state;
     let th = &app.theme;
     let store = if st.info.store.is_empty() {
-        "memory"
+        "memory".to_string()
     } else {
-        &st.info.store
+        crate::sanitize::printable(&st.info.store).into_owned()
     };
     let mut pieces = vec![
         Piece {

@@ -199,7 +199,7 @@ fn row<'a>(app: &App, j: &JobRow, now: f64, cols: &[Col]) -> Row<'a> {
     let th = &app.theme;
     Row::new(cols.iter().map(|c| match c {
         Col::Number => Cell::from(j.id.to_string()),
-        Col::Hash => Cell::from(short_hash(&j.hash).to_string()),
+        Col::Hash => Cell::from(printable(short_hash(&j.hash)).into_owned()),
         Col::Client => Cell::from(printable(&j.client).into_owned()),
         Col::State => Cell::from(Line::from(Span::styled(
             format!("{} {}", j.state.symbol(), j.state.word()),

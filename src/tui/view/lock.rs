@@ -58,7 +58,11 @@ fn holder_text(app: &App, c: &ClientView) -> String {
     match c.holder {
         None => "free".into(),
         Some(j) => {
-            let hash = app.state.job(j).map(|r| short_hash(&r.hash)).unwrap_or("");
+            let hash = app
+                .state
+                .job(j)
+                .map(|r| printable(short_hash(&r.hash)).into_owned())
+                .unwrap_or_default();
             let dead = if c.holder_alive { "" } else { " DEAD" };
             format!("job {j} ({hash}){dead}")
         }

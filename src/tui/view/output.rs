@@ -41,7 +41,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
         && now - t < REPAIR_FLASH
     {
         lines.push(Line::from(Span::styled(
-            format!("✂ repaired: cut {bytes} torn bytes (job {job})"),
+            format!(
+            "✂ repaired: cut {bytes} torn bytes ({})",
+            if job == 0 { "end-of-run recovery".to_string() } else { format!("job {job}") }
+        ),
             th.warn(),
         )));
     }
@@ -81,8 +84,9 @@ fn tail_lines<'a>(c: &ClientView, app: &App, room: usize) -> Vec<Line<'a>> {
     let th = &app.theme;
     let out = &c.output;
     let highlight = out.last_write.map(|(off, len, fence, job)| {
-        let from = off.saturating_sub(out.start) as usize;
-        (from, from + len as usize, fence, job)
+        let from = usize::try_from(off.saturating_sub(out.start)).unwrap_or(usize::MAX);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        (from, from.saturating_add(len), fence, job)
     });
     let mut lines: Vec<Line> = Vec::new();
     let mut spans: Vec<Span> = Vec::new();
