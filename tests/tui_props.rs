@@ -45,7 +45,8 @@ use std::time::{Duration, Instant};
 
 use joblock::events::{Event, Stamped};
 use joblock::tui::app::{App, Effect, Overlay};
-use joblock::tui::keys::{Action, action_for};
+use joblock::screen::Input;
+use joblock::tui::keys::Action;
 use joblock::tui::state::JobState;
 use joblock::tui::theme::Theme;
 use joblock::tui::view::{self, Drawn, MIN_HEIGHT, MIN_WIDTH};
@@ -266,7 +267,7 @@ fn nonsense(what: &str, detail: String) -> Failure {
 /// model catch up with events that arrived meanwhile.
 fn act(app: &mut App, action: Action, now: f64) {
     match app.handle(action, now) {
-        Effect::None | Effect::Send(_) | Effect::Quit => {}
+        Effect::None | Effect::Send(_) | Effect::Quit | Effect::Replay(_) => {}
         Effect::Restart => *app = App::new(app.theme),
     }
     app.after_events();
@@ -315,23 +316,34 @@ fn run_ops(ops: &[Op], until: Option<&str>) -> Vec<Failure> {
                     fatal = true;
                 }
             }
-            Op::Key(k, now) => match guarded(|| action_for(*k)) {
-                Ok(None) => {}
-                Ok(Some(a)) => {
-                    if let Err(c) = guarded(|| act(&mut app, a, *now)) {
-                        fails.push(panicked("a key action", c));
-                        fatal = true;
+            Op::Key(k, now) => {
+                if let Err(c) = guarded(|| {
+                    if let Effect::Restart = app.handle_key(*k, *now) {
+                        app = App::new(app.theme);
                     }
-                }
-                Err(c) => {
-                    fails.push(panicked("action_for", c));
+                    app.after_events();
+                }) {
+                    fails.push(panicked("a key press", c));
                     fatal = true;
                 }
-            },
+            }
+            Op::Mouse(wheel, col, row, now) => {
+                let input = if *wheel {
+                    Input::Wheel(*col % 2 == 0, *col, *row)
+                } else {
+                    Input::Click(*col, *row)
+                };
+                if let Err(c) = guarded(|| {
+                    app.on_input(input.clone(), *now);
+                    app.after_events();
+                }) {
+                    fails.push(panicked("a mouse event", c));
+                    fatal = true;
+                }
+            }
             Op::Draw { w, h, now } => match guarded(|| draw(&app, *w, *h, *now)) {
                 Ok((buffer, drawn)) => {
-                    app.ui.page = drawn.page.max(1);
-                    app.ui.offset = drawn.offset;
+                    app.ui.remember(&drawn);
                     match guarded(|| check_screen(&app, &buffer, *now, drawn)) {
                         Ok(f) => fails.extend(f),
                         Err(c) => fails.push(panicked("the screen checks", c)),
@@ -437,7 +449,12 @@ fn jobs_title(rows: &[String]) -> Option<(usize, usize)> {
 
 /// `secs(now)` as the header writes it.
 fn header_secs(now: f64) -> String {
-    if now >= 100.0 {
+    if !now.is_finite() || now.abs() >= 1e7 {
+        // One decimal, cut toward zero, so f64::MAX never reads as infinite.
+        let e = now.abs().log10().floor();
+        let m = (now / 10f64.powf(e) * 10.0).trunc() / 10.0;
+        format!("{m:.1}e{e}")
+    } else if now >= 100.0 {
         format!("{now:.0}")
     } else {
         format!("{now:.1}")

@@ -144,10 +144,21 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub(crate) fn secs(s: f64) -> String {
     if !s.is_finite() || s.abs() >= 1e7 {
         // A corrupt recording's 1e300 still fits a cell.
-        format!("{s:.1e}s")
+        format!("{}s", sci(s))
     } else if s >= 100.0 {
         format!("{s:.0}s")
     } else {
         format!("{s:.1}s")
     }
+}
+
+/// A huge number in one-decimal scientific form, cut (not rounded) so that it
+/// never reads as more than it is: f64::MAX is `1.7e308`, not an infinite `1.8e308`.
+pub(crate) fn sci(s: f64) -> String {
+    if !s.is_finite() {
+        return format!("{s}");
+    }
+    let e = s.abs().log10().floor();
+    let m = (s / 10f64.powf(e) * 10.0).trunc() / 10.0;
+    format!("{m:.1}e{e}")
 }

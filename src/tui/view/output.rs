@@ -64,7 +64,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
             )));
         }
     } else {
-        let bytes: u64 = others.iter().map(|c| c.output.len).sum();
+        let bytes = others
+            .iter()
+            .fold(0u64, |n, c| n.saturating_add(c.output.len));
         lines.push(Line::from(Span::styled(
             format!(
                 "{} other outputs: {bytes} bytes · [ ] shows another",

@@ -16,8 +16,10 @@ pub enum Op {
     Event(Stamped),
     /// `handle(action, now)`, its effect, then `after_events()`.
     Action(Action, f64),
-    /// A raw key through `action_for`, then as `Action` if it maps to one.
+    /// A raw key through `App::handle_key` (the key table, or the search box).
     Key(KeyEvent, f64),
+    /// A click (`false`) or a wheel turn (`true`) at a cell, through `App::on_input`.
+    Mouse(bool, u16, u16, f64),
     /// `render` in a `w` x `h` test terminal at `now`, feeding page and offset back.
     Draw {
         /// Columns.
@@ -35,13 +37,16 @@ impl fmt::Debug for Op {
             Op::Event(s) => write!(f, "event seq={} t={:?} {:?}", s.seq, s.t, s.event),
             Op::Action(a, now) => write!(f, "action {a:?} now={now:?}"),
             Op::Key(k, now) => write!(f, "key {:?} {:?} now={now:?}", k.code, k.modifiers),
+            Op::Mouse(wheel, col, row, now) => {
+                write!(f, "mouse wheel={wheel} at {col},{row} now={now:?}")
+            }
             Op::Draw { w, h, now } => write!(f, "draw {w}x{h} now={now:?}"),
         }
     }
 }
 
 /// Every action, so each is drawn (see `every_action_is_listed`).
-pub const ACTIONS: [Action; 21] = [
+pub const ACTIONS: [Action; 34] = [
     Action::Quit,
     Action::Help,
     Action::Close,
@@ -57,12 +62,25 @@ pub const ACTIONS: [Action; 21] = [
     Action::Down,
     Action::PageUp,
     Action::PageDown,
+    Action::Top,
+    Action::Bottom,
+    Action::PrevClient,
+    Action::NextClient,
     Action::Detail,
     Action::FocusNext,
     Action::CycleFilter,
     Action::CycleSort,
     Action::ReverseSort,
+    Action::Search,
     Action::Restart,
+    Action::SeekBack,
+    Action::SeekForward,
+    Action::SeekStart,
+    Action::SeekEnd,
+    Action::StepForward,
+    Action::StepBack,
+    Action::NextMark,
+    Action::PrevMark,
 ];
 
 /// Fails to compile when `Action` gains a variant, so `ACTIONS` cannot fall behind.
@@ -89,7 +107,20 @@ fn every_action_is_listed(a: Action) {
         | Action::CycleFilter
         | Action::CycleSort
         | Action::ReverseSort
-        | Action::Restart => {}
+        | Action::Restart
+        | Action::Top
+        | Action::Bottom
+        | Action::PrevClient
+        | Action::NextClient
+        | Action::Search
+        | Action::SeekBack
+        | Action::SeekForward
+        | Action::SeekStart
+        | Action::SeekEnd
+        | Action::StepForward
+        | Action::StepBack
+        | Action::NextMark
+        | Action::PrevMark => {}
     }
 }
 
@@ -255,6 +286,12 @@ pub fn case(rng: &mut StdRng, events: &[Stamped]) -> Vec<Op> {
                 random_now(rng, last_t, folded),
             )),
             5 => ops.push(Op::Key(random_key(rng), random_now(rng, last_t, folded))),
+            6 if rng.random_bool(0.5) => ops.push(Op::Mouse(
+                rng.random_bool(0.3),
+                rng.random_range(0..300),
+                rng.random_range(0..100),
+                random_now(rng, last_t, folded),
+            )),
             _ => {
                 let (w, h) = random_size(rng);
                 let now = random_now(rng, last_t, folded);
