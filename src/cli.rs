@@ -44,6 +44,8 @@ pub enum Sub {
     Reseed(ReseedArgs),
     /// List, show and release lock keys: who holds them, who waits, what happened.
     Locks(LocksArgs),
+    /// Draw a recording as a timeline picture (SVG, or HTML with hover details).
+    Timeline(crate::timeline_cmd::TimelineArgs),
 }
 
 /// `joblock locks list|show|release`

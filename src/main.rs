@@ -7,6 +7,7 @@
 mod cli;
 mod locks_cmd;
 mod run_cmd;
+mod timeline_cmd;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Some(Sub::Reseed(args)) => run_reseed(&args),
         Some(Sub::Run(args)) => return run_cmd::run_command(&args),
         Some(Sub::Locks(args)) => locks_cmd::run_locks(&args),
+        Some(Sub::Timeline(args)) => return timeline_cmd::run_timeline(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {

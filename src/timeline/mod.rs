@@ -69,7 +69,7 @@ impl Format {
             Some("html" | "htm") => Ok(Format::Html),
             other => Err(TimelineError::Format {
                 path: path.display().to_string(),
-                ext: other.map_or_else(|| "no extension".to_string(), |e| format!(".{e}")),
+                ext: other.map_or_else(|| "(no extension)".to_string(), |e| format!(".{e}")),
             }),
         }
     }
@@ -112,7 +112,7 @@ pub enum TimelineError {
     },
     /// The output's extension names no format.
     #[error(
-        "{path}: cannot tell the picture's format from {ext}: name it .svg or .html (or -o - for SVG on stdout)"
+        "{path}: unknown picture format {ext}: name it .svg or .html (or -o - for SVG on stdout)"
     )]
     Format {
         /// The output path.

@@ -60,7 +60,7 @@ fn formats_follow_the_extension() {
     assert_eq!(f("a/run.svg"), Ok(Format::Svg));
     assert_eq!(f("run.HTML"), Ok(Format::Html));
     assert!(f("run.png").is_err_and(|e| e.contains(".png")));
-    assert!(f("run").is_err_and(|e| e.contains("no extension")));
+    assert!(f("run").is_err_and(|e| e.contains("(no extension)")));
 }
 
 fn parses(svg: &str) -> Result<(), String> {
