@@ -1,5 +1,5 @@
 //! One lock key's lane: its marks above, the holders' bars, stale tails under
-//! them, and the waiters' lines (the first [`MAX_WAIT_LINES`], then a band of how
+//! them, and the waiters' lines (all, or [`MAX_WAIT_LINES`] picked evenly and a band of how
 //! many waited at once). A lane with more than [`MAX_BARS`] holds draws the ones
 //! narrower than two pixels as one bar per pixel column, saying how many.
 
@@ -96,8 +96,12 @@ pub(super) fn draw(out: &mut String, p: &Plan<'_>, top: f64, scale: &Scale) {
     glyph::draw(out, &p.marks, bar);
     holds(out, lane, bar, scale);
     let wait_top = top + p.wait_top();
-    // The first waiters, stacked like stairs: by start, then by end.
-    let mut shown: Vec<&Wait> = lane.waits.iter().take(p.lines).collect();
+    // Every waiter, or an even sample across the run (the first few of a crowd
+    // all end at once), stacked like stairs: by start, then by end.
+    let n = lane.waits.len();
+    let mut shown: Vec<&Wait> = (0..p.lines)
+        .filter_map(|i| lane.waits.get(i * n / p.lines.max(1)))
+        .collect();
     shown.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.end.total_cmp(&b.end)));
     for (i, w) in shown.into_iter().enumerate() {
         let y = num(wait_top + i as f64 * PITCH + 1.0);
@@ -228,9 +232,10 @@ fn band(out: &mut String, waits: &[Wait], shown: usize, y: f64, scale: &Scale) {
     put(
         out,
         format_args!(
-            "<text class=\"sub\" x=\"{}\" y=\"{}\">+{more} more waiting; the band shows how many waited at once (peak {peak})</text>\n",
+            "<text class=\"sub\" x=\"{}\" y=\"{}\">{shown} of {} waits drawn, evenly picked (+{more} more); the band shows how many waited at once (peak {peak})</text>\n",
             num(scale.left),
-            num(y + 10.0)
+            num(y + 10.0),
+            waits.len()
         ),
     );
     let bottom = y + 14.0 + BAND;

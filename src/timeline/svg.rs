@@ -19,7 +19,7 @@ text{font-family:sans-serif;font-size:11px;fill:#222}\
 .title{font-size:15px;font-weight:bold}\
 .sub{fill:#666;font-size:10px}\
 .key{font-size:12px;font-weight:bold}\
-.hold{fill:#4c72b0}.hold.alt{fill:#7b9bd1}.hold.brief{fill:#1d3461}.hold.many{fill:#4c72b0;opacity:.55}\
+.hold{fill:#4c72b0}.hold.alt{fill:#7b9bd1}.hold.brief{fill:#1d3461}.hold.many{fill:#6384c0}\
 .dead{fill:url(#jl-dead);stroke:#8fa3c8;stroke-width:.5}\
 .stale{fill:url(#jl-stale)}\
 .fence{fill:#fff;font-size:10px;pointer-events:none}\

@@ -129,7 +129,8 @@ fn a_huge_recording_draws_a_bounded_picture() {
     assert!(svg.len() < 1_000_000, "{} bytes", svg.len());
     assert!(svg.contains("class=\"hold many\"") && svg.contains("class=\"band\""));
     assert!(svg.contains(&format!(
-        "+{} more waiting",
+        "{} of {n} waits drawn, evenly picked (+{} more)",
+        lane::MAX_WAIT_LINES,
         n as usize - lane::MAX_WAIT_LINES
     )));
     // Every hold and mark is still counted once (the legend's swatches are not in a lane).
