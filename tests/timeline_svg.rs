@@ -332,72 +332,57 @@ fn bad_input_is_refused_on_one_line_and_leaves_no_picture() {
         .status()
         .expect("run mkfifo");
     assert!(fifo.success());
-    refused(
-        d,
-        &["timeline", "good.jsonl", "-o", "out.png"],
-        2,
-        "unknown picture format .png",
-    );
-    refused(
-        d,
-        &["timeline", "good.jsonl", "-o", "out"],
-        2,
-        "(no extension)",
-    );
-    refused(
-        d,
-        &["timeline", "missing.jsonl", "-o", "out.svg"],
-        2,
-        "missing.jsonl",
-    );
-    refused(
-        d,
-        &["timeline", "bad.jsonl", "-o", "out.svg"],
-        2,
-        "bad.jsonl: line 3: not an event: missing field `job`",
-    );
-    refused(d, &["timeline", "bad.jsonl", "-o", "old.svg"], 2, "line 3");
+    fs::create_dir(d.join("dir.svg")).expect("mkdir");
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["good.jsonl", "-o", "out.png"],
+            2,
+            "unknown picture format .png",
+        ),
+        (&["good.jsonl", "-o", "out"], 2, "(no extension)"),
+        (&["missing.jsonl", "-o", "out.svg"], 2, "missing.jsonl"),
+        (
+            &["bad.jsonl", "-o", "out.svg"],
+            2,
+            "bad.jsonl: line 3: not an event: missing field `job`",
+        ),
+        // A picture already there is left as it was.
+        (&["bad.jsonl", "-o", "old.svg"], 2, "line 3"),
+        (
+            &["empty.jsonl", "-o", "out.svg"],
+            2,
+            "empty.jsonl: no events",
+        ),
+        (
+            &["fifo", "-o", "out.svg"],
+            2,
+            "fifo: not a regular file (a FIFO)",
+        ),
+        (&["/dev/null", "-o", "out.svg"], 2, "a device"),
+        (
+            &["good.jsonl", "-o", "out.svg", "--width", "5"],
+            2,
+            "--width",
+        ),
+        // The picture cannot be written: exit 3.
+        (
+            &["good.jsonl", "-o", "dir.svg"],
+            3,
+            "dir.svg: it is a directory",
+        ),
+        (
+            &["good.jsonl", "-o", "no/such/dir/out.svg"],
+            3,
+            "cannot write no/such/dir/out.svg",
+        ),
+    ];
+    for (args, code, names) in cases {
+        let args: Vec<&str> = ["timeline"].iter().chain(args.iter()).copied().collect();
+        refused(d, &args, *code, names);
+    }
     assert_eq!(
         fs::read_to_string(d.join("old.svg")).ok().as_deref(),
         Some("old")
-    );
-    refused(
-        d,
-        &["timeline", "empty.jsonl", "-o", "out.svg"],
-        2,
-        "empty.jsonl: no events",
-    );
-    refused(
-        d,
-        &["timeline", "fifo", "-o", "out.svg"],
-        2,
-        "fifo: not a regular file (a FIFO)",
-    );
-    refused(
-        d,
-        &["timeline", "/dev/null", "-o", "out.svg"],
-        2,
-        "a device",
-    );
-    refused(
-        d,
-        &["timeline", "good.jsonl", "-o", "out.svg", "--width", "5"],
-        2,
-        "--width",
-    );
-    // The picture cannot be written: exit 3.
-    fs::create_dir(d.join("dir.svg")).expect("mkdir");
-    refused(
-        d,
-        &["timeline", "good.jsonl", "-o", "dir.svg"],
-        3,
-        "dir.svg: it is a directory",
-    );
-    refused(
-        d,
-        &["timeline", "good.jsonl", "-o", "no/such/dir/out.svg"],
-        3,
-        "cannot write no/such/dir/out.svg",
     );
     // And the good recording draws.
     ok(d, &["timeline", "good.jsonl", "-o", "out.svg"]);
