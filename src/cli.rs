@@ -46,6 +46,8 @@ pub enum Sub {
     Locks(LocksArgs),
     /// Open the dashboard on a recorded run (--headless prints it).
     Replay(crate::replay_cmd::ReplayArgs),
+    /// Draw a recording as a timeline picture (SVG, or HTML with hover details).
+    Timeline(crate::timeline_cmd::TimelineArgs),
 }
 
 /// `joblock locks list|show|release`

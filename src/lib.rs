@@ -24,6 +24,7 @@ pub mod run;
 pub mod sanitize;
 pub mod screen;
 pub mod store;
+pub mod timeline;
 pub mod torture;
 pub mod tui;
 pub mod verify;

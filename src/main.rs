@@ -9,6 +9,7 @@ mod events_file;
 mod locks_cmd;
 mod replay_cmd;
 mod run_cmd;
+mod timeline_cmd;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Some(Sub::Run(args)) => return run_cmd::run_command(&args),
         Some(Sub::Locks(args)) => locks_cmd::run_locks(&args),
         Some(Sub::Replay(args)) => replay_cmd::run_replay(&args),
+        Some(Sub::Timeline(args)) => return timeline_cmd::run_timeline(&args),
         None => run_scenario(&cli.run),
     };
     match outcome {

@@ -130,7 +130,11 @@ fn page_down_in_the_log_moves_by_what_it_showed_and_end_goes_to_the_oldest() {
     app.handle(Action::Bottom, now);
     assert_eq!(app.ui.log_scroll, app.state.log.len() - 1);
     app.handle(Action::PageDown, now);
-    assert_eq!(app.ui.log_scroll, app.state.log.len() - 1, "stops at the end");
+    assert_eq!(
+        app.ui.log_scroll,
+        app.state.log.len() - 1,
+        "stops at the end"
+    );
 }
 
 #[test]
@@ -148,7 +152,11 @@ fn a_filter_that_hides_the_selected_job_moves_the_selection_to_a_shown_one() {
     app.ui.selected = Some(1);
     // Cycle to a state job 1 is not in, with some job in it.
     let state1 = app.state.job(1).expect("job 1").state;
-    while app.ui.filter.is_none_or(|f| f == state1 || app.state.count(f) == 0) {
+    while app
+        .ui
+        .filter
+        .is_none_or(|f| f == state1 || app.state.count(f) == 0)
+    {
         app.handle(Action::CycleFilter, now);
         assert!(app.ui.filter.is_some(), "some other state has jobs");
     }
@@ -184,7 +192,11 @@ fn search_narrows_jobs_and_log_and_esc_clears_it() {
     assert!(!app.ui.search.editing);
     let shown = app.visible_jobs(now);
     assert_eq!(shown.len(), 4);
-    assert!(shown.iter().all(|i| app.state.jobs[*i].client == "client-2"));
+    assert!(
+        shown
+            .iter()
+            .all(|i| app.state.jobs[*i].client == "client-2")
+    );
     let screen = draw(&mut app, now).join("\n");
     assert!(screen.contains("search: client-2"), "{screen}");
     app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), now);
@@ -197,7 +209,10 @@ fn a_click_selects_the_job_row_or_client_under_it_and_focuses_its_panel() {
     let (mut app, now) = app_after(900);
     let areas = app.ui.areas;
     // The third job row.
-    let effect = app.on_input(Input::Click(areas.jobs.x + 3, areas.jobs_first_row + 2), now);
+    let effect = app.on_input(
+        Input::Click(areas.jobs.x + 3, areas.jobs_first_row + 2),
+        now,
+    );
     assert_eq!(effect, Effect::None);
     assert_eq!(app.ui.selected, Some(3));
     // The second client's timeline strip.
@@ -240,8 +255,14 @@ fn events_stamped_at_or_after_now_draw_without_a_panic() {
 fn the_header_labels_its_counts_and_shows_the_invariants() {
     let (mut app, now) = app_after(900);
     let header = draw(&mut app, now)[0].clone();
-    assert!(header.contains("running") && header.contains("waiting"), "{header}");
+    assert!(
+        header.contains("running") && header.contains("waiting"),
+        "{header}"
+    );
     assert!(header.contains("invariants ok"), "{header}");
     assert!(header.contains("fault"), "the kill is counted: {header}");
-    assert!(!header.contains("warning"), "an injected kill is no warning: {header}");
+    assert!(
+        !header.contains("warning"),
+        "an injected kill is no warning: {header}"
+    );
 }

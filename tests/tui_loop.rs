@@ -352,13 +352,19 @@ fn a_sigterm_takes_the_same_clean_path_as_q() {
 #[test]
 fn the_end_screen_stands_still() {
     let mut h = Harness::real(2, 3);
-    h.until("the run to end", |h| h.dashboard.app().state.summary.is_some());
+    h.until("the run to end", |h| {
+        h.dashboard.app().state.summary.is_some()
+    });
     let ended = h.dashboard.now();
     assert_eq!(Some(ended), h.dashboard.app().state.ended_at());
     let header = h.rows()[0].clone();
     for _ in 0..5 {
         h.step();
     }
-    assert_eq!(h.dashboard.now(), ended, "scenario time stopped with the run");
+    assert_eq!(
+        h.dashboard.now(),
+        ended,
+        "scenario time stopped with the run"
+    );
     assert_eq!(h.rows()[0], header);
 }

@@ -44,8 +44,8 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use joblock::events::{Event, Stamped};
-use joblock::tui::app::{App, Effect, Overlay};
 use joblock::screen::Input;
+use joblock::tui::app::{App, Effect, Overlay};
 use joblock::tui::keys::Action;
 use joblock::tui::state::JobState;
 use joblock::tui::theme::Theme;

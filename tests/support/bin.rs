@@ -1,4 +1,5 @@
 //! Running the real `joblock` binary from a test.
+#![allow(dead_code)] // each test binary uses what it needs of these
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

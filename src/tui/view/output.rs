@@ -42,9 +42,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
     {
         lines.push(Line::from(Span::styled(
             format!(
-            "✂ repaired: cut {bytes} torn bytes ({})",
-            if job == 0 { "end-of-run recovery".to_string() } else { format!("job {job}") }
-        ),
+                "✂ repaired: cut {bytes} torn bytes ({})",
+                if job == 0 {
+                    "end-of-run recovery".to_string()
+                } else {
+                    format!("job {job}")
+                }
+            ),
             th.warn(),
         )));
     }
