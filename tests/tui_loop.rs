@@ -357,6 +357,7 @@ fn the_end_screen_stands_still() {
     });
     let ended = h.dashboard.now();
     assert_eq!(Some(ended), h.dashboard.app().state.ended_at());
+    h.until("the end drawn", |h| h.rows()[0].contains("DONE"));
     let header = h.rows()[0].clone();
     for _ in 0..5 {
         h.step();
