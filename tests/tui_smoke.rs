@@ -74,3 +74,73 @@ fn the_dashboard_runs_in_a_real_terminal_and_every_key_works() {
     assert!(v.handout_ok, "{}", v.line(&output));
     assert!(v.passed(), "{}", v.line(&output));
 }
+
+#[test]
+fn a_replay_plays_seeks_and_refuses_faults_in_a_real_terminal() {
+    require_tmux();
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/replay.jsonl");
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} replay {}; echo EXIT=$? > {}; sleep 5",
+        quoted(env!("CARGO_BIN_EXE_joblock")),
+        quoted(fixture),
+        quoted(&exit_file.display().to_string()),
+    );
+    let tmux = Tmux::start(dir.path(), &command);
+    tmux.wait_for("the replay's badge", |s| s.contains("REPLAY"));
+    // End: the whole run folded, its summary shown.
+    tmux.send("End");
+    tmux.wait_for("the end of the recording", |s| {
+        s.contains("DONE") && s.contains("summary")
+    });
+    tmux.send("Escape");
+    tmux.send("Home");
+    tmux.wait_for("back at the start", |s| s.contains("event 0/"));
+    // The next fault: the kill command at 9 s, then the kill itself.
+    tmux.send("n");
+    tmux.wait_for("the kill command", |s| s.contains("kill the holder"));
+    tmux.send("n");
+    tmux.wait_for("the kill", |s| s.contains("KILLED"));
+    tmux.send("9");
+    tmux.wait_for("the refusal", |s| s.contains("faults cannot be injected"));
+    tmux.send("q");
+    let exit = await_line(&exit_file);
+    assert_eq!(exit.trim(), "EXIT=0", "last screen:\n{}", tmux.capture());
+}
+
+#[test]
+fn sigterm_stops_the_dashboard_cleanly_and_restores_the_terminal() {
+    require_tmux();
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let output = dir.path().join("out.txt");
+    let exit_file = dir.path().join("exit");
+    let pid_file = dir.path().join("pid");
+    // The shell execs into joblock after writing its pid, so the pid is joblock's.
+    let command = format!(
+        "sh -c 'echo $$ > {}; exec {} --speed 20 --seed 5 --output {}'; echo EXIT=$? > {}; sleep 5",
+        pid_file.display(),
+        env!("CARGO_BIN_EXE_joblock"),
+        output.display(),
+        quoted(&exit_file.display().to_string()),
+    );
+    let tmux = Tmux::start(dir.path(), &command);
+    tmux.wait_for("a holder writing", |s| s.contains("wrote chunk"));
+    let pid = await_line(&pid_file);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success(), "kill -TERM {pid}");
+    let exit = await_line(&exit_file);
+    let screen = tmux.capture();
+    assert_eq!(exit.trim(), "EXIT=0", "last screen:\n{screen}");
+    // The normal screen is back, with the verdict printed after the dashboard.
+    assert!(screen.contains("whole records"), "last screen:\n{screen}");
+    assert!(
+        !screen.contains("┌ lock"),
+        "still on the dashboard:\n{screen}"
+    );
+    let v = verify::check_file(&output, None).expect("read the output");
+    assert!(v.passed(), "{}", v.line(&output));
+}
