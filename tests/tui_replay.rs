@@ -232,6 +232,7 @@ fn snapshot_replay_screens() {
     }
     let r = mid_replay(Theme::colored());
     insta::assert_snapshot!("replay_120x40_colour", styled(r.app(), r.now(), 120, 40));
+    insta::assert_snapshot!("replay_80x24_colour", styled(r.app(), r.now(), 80, 24));
 }
 
 #[test]
@@ -263,4 +264,5 @@ fn snapshot_the_chosen_client_and_the_labelled_header() {
         "client_picker_120x40_colour",
         styled(&app, r.now(), 120, 40)
     );
+    insta::assert_snapshot!("client_picker_80x24_colour", styled(&app, r.now(), 80, 24));
 }
