@@ -11,6 +11,7 @@ use super::TimelineError;
 use super::fold::Folder;
 use super::model::Timeline;
 use crate::events::Stamped;
+use crate::events::recording::special_kind;
 
 /// Reads and folds the recording at `path`.
 pub fn load(path: &Path) -> Result<Timeline, TimelineError> {
@@ -20,31 +21,11 @@ pub fn load(path: &Path) -> Result<Timeline, TimelineError> {
         source,
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(TimelineError::NotRegular {
-            path: name,
-            what: kind_of(&meta),
-        });
+    if let Some(what) = special_kind(&meta) {
+        return Err(TimelineError::NotRegular { path: name, what });
     }
     let file = File::open(path).map_err(read_err)?;
     read(BufReader::new(file), &name)
-}
-
-/// What a path that is not a regular file is.
-fn kind_of(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let ft = meta.file_type();
-    if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() || ft.is_block_device() {
-        "a device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a file"
-    }
 }
 
 /// Reads and folds a recording from `input`; `name` names it in errors.

@@ -124,9 +124,21 @@ pub fn load(path: &Path) -> Result<Recording, RecordingError> {
 }
 
 fn refuse_special(path: &Path, meta: &std::fs::Metadata) -> Result<(), RecordingError> {
+    match special_kind(meta) {
+        None => Ok(()),
+        Some(what) => Err(RecordingError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+        }),
+    }
+}
+
+/// What a path that is no regular file is (`a FIFO`, `a device`, ...), for
+/// refusing it before it is opened: `None` for a regular file.
+pub fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
     let ft = meta.file_type();
-    let what = if ft.is_file() {
-        return Ok(());
+    Some(if ft.is_file() {
+        return None;
     } else if ft.is_dir() {
         "a directory"
     } else if ft.is_fifo() {
@@ -137,10 +149,6 @@ fn refuse_special(path: &Path, meta: &std::fs::Metadata) -> Result<(), Recording
         "a socket"
     } else {
         "not a regular file"
-    };
-    Err(RecordingError::NotAFile {
-        path: path.to_path_buf(),
-        what,
     })
 }
 
