@@ -313,7 +313,7 @@ fn question_mark_opens_help_and_esc_closes_it() {
         let screen = h.screen();
         screen.contains(" help ")
             && screen.contains("closes this help")
-            && screen.contains("kill the holder")
+            && screen.contains("the chosen client's holder")
     });
     assert_eq!(h.dashboard.app().ui.overlay, Overlay::Help);
 
