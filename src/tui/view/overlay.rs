@@ -90,9 +90,12 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
     };
     let mut one = binding_lines(app, sections, false);
     one.extend(legend.clone());
-    let tall = one.len() as u16 + 2;
-    if tall <= area.height {
-        boxed(frame, centered(area, 76, tall), "help", one, app);
+    // One column when every line fits unwrapped and the screen is tall enough.
+    let wide = one.iter().map(Line::width).max().unwrap_or(0) + 2;
+    let tall = u16::try_from(one.len() + 2).unwrap_or(u16::MAX);
+    let width = u16::try_from(wide.max(76)).unwrap_or(u16::MAX);
+    if tall <= area.height && width <= area.width {
+        boxed(frame, centered(area, width, tall), "help", one, app);
         return;
     }
     let left = binding_lines(app, &sections[..2], true);
