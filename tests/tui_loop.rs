@@ -33,6 +33,9 @@ use tempfile::TempDir;
 /// so a step can take a microsecond: the cap must cover a frame of spinning before
 /// the next redraw is due.
 const STEP_CAP: usize = 1_000_000;
+/// Steps a condition may still take to hold once the run has ended (a step then
+/// waits for the next frame tick, so this is under two minutes, not hours).
+const AFTER_END_CAP: usize = 3_000;
 
 /// A real-clock run at speed 100: a chunk pause is 20 ms, the lease 0.3 s of wall
 /// time, so a loaded machine cannot make a lease expire spuriously.
@@ -138,9 +141,19 @@ impl Harness {
     /// Steps until `done` holds; fails (with the screen) after [`STEP_CAP`] steps or
     /// if the dashboard exits first.
     fn until(&mut self, what: &str, done: impl Fn(&Harness) -> bool) {
+        // Once the run is over nothing more will happen by itself: a condition
+        // still false after a few thousand more steps never will be (fail now,
+        // rather than after STEP_CAP steps).
+        let mut after_end = 0;
         for _ in 0..STEP_CAP {
             if done(self) {
                 return;
+            }
+            if self.dashboard.app().state.summary.is_some() {
+                after_end += 1;
+                if after_end > AFTER_END_CAP {
+                    panic!("the run ended without {what}\n{}", self.report());
+                }
             }
             if let Flow::Exit(_) = self.step() {
                 panic!(
