@@ -320,16 +320,26 @@ impl Dashboard {
     /// Draws one frame now.
     pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), TuiError> {
         let now = self.now();
-        let app = &self.app;
-        let mut drawn = view::Drawn::default();
-        terminal
-            .draw(|f| drawn = view::render(f, app, now))
-            .map_err(|e| TuiError::Terminal(e.to_string()))?;
-        self.app.ui.remember(&drawn);
+        draw_app(terminal, &mut self.app, now)?;
         self.dirty = false;
         self.last_draw = Some(Instant::now());
         Ok(())
     }
+}
+
+/// Draws `app` at scenario time `now` and keeps what the frame learned (page
+/// sizes, where each panel went): the one way both the live loop and the replay draw.
+fn draw_app<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    now: f64,
+) -> Result<(), TuiError> {
+    let mut drawn = view::Drawn::default();
+    terminal
+        .draw(|f| drawn = view::render(f, app, now))
+        .map_err(|e| TuiError::Terminal(e.to_string()))?;
+    app.ui.remember(&drawn);
+    Ok(())
 }
 
 /// Runs the dashboard until the user quits; returns the last run's summary.

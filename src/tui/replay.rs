@@ -13,7 +13,7 @@ use super::app::{App, Effect, Move};
 use super::state::DashState;
 use super::theme::Theme;
 use super::view::fmt_speed;
-use super::{FRAME, Flow, TuiError, view};
+use super::{FRAME, Flow, TuiError};
 use crate::events::recording::Recording;
 use crate::replay::{Player, Step};
 use crate::screen::{Input, TerminalGuard, input};
@@ -161,13 +161,7 @@ impl Replay {
     /// Draws one frame now.
     pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), TuiError> {
         let now = self.now();
-        let app = &self.app;
-        let mut drawn = view::Drawn::default();
-        terminal
-            .draw(|f| drawn = view::render(f, app, now))
-            .map_err(|e| TuiError::Terminal(e.to_string()))?;
-        self.app.ui.remember(&drawn);
-        Ok(())
+        super::draw_app(terminal, &mut self.app, now)
     }
 }
 
