@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use joblock::engine::{ClockKind, Mode, Scenario, WaitMode};
-use joblock::events::schedule::{non_negative, positive, probability};
+use joblock::events::schedule::{non_negative, probability, seconds, seconds_or_zero, speed};
 use joblock::events::{Command, parse_at};
 use joblock::store::StoreUrl;
 use joblock::store::url::validate_namespace;
@@ -271,11 +271,11 @@ pub struct WatchArgs {
     #[arg(long)]
     pub json: bool,
     /// Seconds between two looks at the store (with --once: at most this).
-    #[arg(long, value_name = "SECS", default_value_t = 0.5, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.5, allow_negative_numbers = true, value_parser = seconds)]
     pub interval: f64,
     /// Lease in seconds to judge a holder whose lock document records none (older
     /// versions); every other holder is judged by its own lease, in real time.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, allow_negative_numbers = true, value_parser = seconds)]
     pub lease: f64,
 }
 
@@ -321,7 +321,7 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true, value_name = "P", default_value_t = 0.2, value_parser = probability)]
     pub crash_prob: f64,
     /// Scenario seconds per real second; every duration is divided by it.
-    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
     /// Seed for every random draw (random and printed when omitted).
     #[arg(long, allow_negative_numbers = true, value_name = "S")]
@@ -330,22 +330,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", default_value = "output.txt")]
     pub output: PathBuf,
     /// Lease length in seconds; the heartbeat renews every lease / 3.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 3.0, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 3.0, value_parser = seconds)]
     pub lease: f64,
     /// Seconds between a waiter's attempts.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.1, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.1, value_parser = seconds)]
     pub retry: f64,
     /// Seconds a waiter tries before it gives up.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2000.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2000.0, value_parser = seconds_or_zero)]
     pub give_up: f64,
     /// Maximum of the uniform latency of insert_one, seconds.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 1.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 1.0, value_parser = seconds_or_zero)]
     pub db_latency: f64,
     /// Maximum of the uniform latency of every other store operation, seconds.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.0, value_parser = seconds_or_zero)]
     pub op_latency: f64,
     /// Seconds of pause after every chunk.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2.0, value_parser = non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2.0, value_parser = seconds_or_zero)]
     pub chunk_pause: f64,
     /// Bytes per write.
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value_t = 5, value_parser = at_least_one_usize)]

@@ -1,6 +1,7 @@
 //! Applying commands: from the command channel (keys, tests) and from the
 //! scenario's schedule (fault moments in scenario time).
 
+use crate::events::schedule::{MAX_SPEED, MIN_SPEED};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -65,12 +66,14 @@ pub(super) fn apply(shared: &Arc<Shared>, cmd: Command) {
             return;
         }
         Command::SetSpeed(speed) => {
-            if speed.is_finite() && *speed > 0.0 {
+            if (MIN_SPEED..=MAX_SPEED).contains(speed) {
                 shared.clock.set_speed(*speed);
                 shared.emit.emit(Event::SpeedChanged { speed: *speed });
                 return;
             }
-            Err(format!("speed must be a number > 0, got {speed}"))
+            Err(format!(
+                "speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}"
+            ))
         }
         Command::Crash(t) => post(shared, t, Order::Crash),
         Command::Kill(t) => post(shared, t, Order::Kill),

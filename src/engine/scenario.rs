@@ -1,5 +1,6 @@
 //! What a run does: the faithful defaults of the classic exercise, and their checks.
 
+use crate::events::schedule::{MAX_SECS, MAX_SPEED, MIN_SECS, MIN_SPEED};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -130,10 +131,12 @@ impl Default for Scenario {
 pub struct ScenarioError(pub String);
 
 fn check_secs(name: &str, v: f64, allow_zero: bool) -> Result<(), ScenarioError> {
-    if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
-        let need = if allow_zero { ">= 0" } else { "> 0" };
+    // The flags' own ranges (events::schedule), so a scenario built in code cannot
+    // overflow the clocks either.
+    let low = if allow_zero { 0.0 } else { MIN_SECS };
+    if !(low..=MAX_SECS).contains(&v) {
         return Err(ScenarioError(format!(
-            "{name} must be a number of seconds {need}, got {v}"
+            "{name} must be between {low} and {MAX_SECS} seconds, got {v}"
         )));
     }
     Ok(())
@@ -154,9 +157,9 @@ impl Scenario {
                 self.crash_prob
             )));
         }
-        if !self.speed.is_finite() || self.speed <= 0.0 {
+        if !(MIN_SPEED..=MAX_SPEED).contains(&self.speed) {
             return Err(ScenarioError(format!(
-                "--speed must be a number > 0, got {}",
+                "--speed must be between {MIN_SPEED} and {MAX_SPEED}, got {}",
                 self.speed
             )));
         }

@@ -8,13 +8,20 @@ pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
     let (t, action) = s
         .split_once(':')
         .ok_or_else(|| format!("{s:?} is not SECS:ACTION (e.g. 40.5:kill)"))?;
-    let t = non_negative(t)?;
+    let t = seconds_or_zero(t).map_err(|e| format!("{s:?}: the time {e}"))?;
     let (name, value) = match action.split_once('=') {
         Some((n, v)) => (n, Some(v)),
         None => (action, None),
     };
+    // An action without a value refuses one, rather than ignoring it.
+    let bare = [
+        "crash", "kill", "stop", "add", "pause", "resume", "clear", "reset",
+    ];
+    if bare.contains(&name) && value.is_some() {
+        return Err(format!("{s:?}: {name} takes no value"));
+    }
+    let secs = |v: &str| seconds_or_zero(v).map_err(|e| format!("{s:?}: {name} {e}"));
     let need = |what: &str| value.ok_or_else(|| format!("{s:?}: {name} needs ={what}"));
-    let num = |what: &str| need(what).and_then(number);
     let count = |what: &str| -> Result<u64, String> {
         need(what)?
             .parse()
@@ -25,22 +32,25 @@ pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
         "kill" => Command::Kill(Target::Holder(None)),
         "stall" => Command::Stall(
             Target::Holder(None),
-            value.map(positive).transpose()?.unwrap_or(6.0),
+            value
+                .map(|v| seconds(v).map_err(|e| format!("{s:?}: stall {e}")))
+                .transpose()?
+                .unwrap_or(6.0),
         ),
         "stop" => Command::Stop,
         "add" => Command::AddJob(None),
         "pause" => Command::Pause,
         "resume" => Command::Resume,
-        "speed" => Command::SetSpeed(positive(need("X")?)?),
-        "latency" => Command::Fault(StoreFault::Latency(non_negative(need("SECS")?)?)),
+        "speed" => Command::SetSpeed(speed(need("X")?).map_err(|e| format!("{s:?}: speed {e}"))?),
+        "latency" => Command::Fault(StoreFault::Latency(secs(need("SECS")?)?)),
         "spike" => {
             let v = need("MAX,SECS")?;
-            let (max, secs) = v
+            let (max, duration) = v
                 .split_once(',')
                 .ok_or_else(|| format!("{s:?}: spike needs =MAX,SECS"))?;
             Command::Fault(StoreFault::Spike {
-                max: non_negative(max)?,
-                secs: non_negative(secs)?,
+                max: secs(max)?,
+                secs: secs(duration)?,
             })
         }
         "jitter" => Command::Fault(StoreFault::Jitter(probability(need("P")?)?)),
@@ -48,7 +58,7 @@ pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
         "fail-prob" => Command::Fault(StoreFault::FailProbability(probability(need("P")?)?)),
         "lose" => Command::Fault(StoreFault::LoseNext(count("N")?)),
         "lose-prob" => Command::Fault(StoreFault::LoseProbability(probability(need("P")?)?)),
-        "outage" => Command::Fault(StoreFault::Outage(num("SECS")?.max(0.0))),
+        "outage" => Command::Fault(StoreFault::Outage(secs(need("SECS")?)?)),
         "clear" => Command::Fault(StoreFault::Clear),
         "reset" => Command::Fault(StoreFault::Reset),
         other => {
@@ -89,6 +99,48 @@ pub fn format_at(t: f64, cmd: &Command) -> String {
         other => other.to_string(),
     };
     format!("{t}:{action}")
+}
+
+/// Shortest duration a scenario flag takes, in seconds (a millisecond: below it a
+/// lease or a retry is nothing a clock can keep).
+pub const MIN_SECS: f64 = 0.001;
+/// Longest duration a scenario flag takes, in seconds (about 11.6 days): longer
+/// would only overflow the clocks' arithmetic.
+pub const MAX_SECS: f64 = 1e6;
+/// Slowest scenario speed.
+pub const MIN_SPEED: f64 = 0.001;
+/// Fastest scenario speed.
+pub const MAX_SPEED: f64 = 1e6;
+
+/// A duration flag above 0: from [`MIN_SECS`] to [`MAX_SECS`].
+pub fn seconds(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(MIN_SECS..=MAX_SECS).contains(&v) {
+        return Err(format!(
+            "must be between {MIN_SECS} and {MAX_SECS} seconds, got {s}"
+        ));
+    }
+    Ok(v)
+}
+
+/// A duration flag that may be 0: up to [`MAX_SECS`].
+pub fn seconds_or_zero(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(0.0..=MAX_SECS).contains(&v) {
+        return Err(format!("must be between 0 and {MAX_SECS} seconds, got {s}"));
+    }
+    Ok(v)
+}
+
+/// A scenario speed: from [`MIN_SPEED`] to [`MAX_SPEED`].
+pub fn speed(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !(MIN_SPEED..=MAX_SPEED).contains(&v) {
+        return Err(format!(
+            "must be between {MIN_SPEED} and {MAX_SPEED}, got {s}"
+        ));
+    }
+    Ok(v)
 }
 
 /// A finite number (the grammar's number rules; the CLI's flags use them too).
