@@ -227,12 +227,17 @@ pub fn action_for(key: KeyEvent, replay: bool) -> Option<Action> {
     })
 }
 
+/// Seconds ← and → move a replay.
+pub const SEEK_SECS: f64 = 5.0;
+/// Seconds they move it with Shift.
+pub const SEEK_FAR_SECS: f64 = 30.0;
+
 /// Seconds a seek key moves a replay: Shift moves further.
 pub fn seek_step(key: KeyEvent) -> f64 {
     if key.modifiers.contains(KeyModifiers::SHIFT) {
-        30.0
+        SEEK_FAR_SECS
     } else {
-        5.0
+        SEEK_SECS
     }
 }
 

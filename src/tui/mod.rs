@@ -237,9 +237,7 @@ impl Dashboard {
     fn leave(&mut self, why: Leaving) {
         self.leaving = Some(why);
         if self.app.state.summary.is_none() {
-            // Resume first: a paused clock would hold jobs in their store latency.
-            let _ = self.run.commands().send(Command::Resume);
-            let _ = self.run.commands().send(Command::Stop);
+            self.ask_stop();
         }
     }
 
@@ -293,11 +291,17 @@ impl Dashboard {
         }
     }
 
+    /// Tells the run to stop; resumed first, since a paused clock would hold jobs
+    /// in their store latency.
+    fn ask_stop(&self) {
+        let _ = self.run.commands().send(Command::Resume);
+        let _ = self.run.commands().send(Command::Stop);
+    }
+
     /// Stops the run and waits for it to end (partial writes repaired): the way
     /// out after the loop itself failed.
     fn stop_run(&mut self) {
-        let _ = self.run.commands().send(Command::Resume);
-        let _ = self.run.commands().send(Command::Stop);
+        self.ask_stop();
         let events = self.run.events().clone();
         let deadline = Instant::now() + STOP_WAIT;
         while let Ok(ev) = events.recv_deadline(deadline) {

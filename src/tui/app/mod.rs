@@ -299,8 +299,8 @@ impl App {
                 self.ui.search.editing = true;
                 Effect::None
             }
-            Action::SeekBack => self.handle_move(Move::By(-5.0)),
-            Action::SeekForward => self.handle_move(Move::By(5.0)),
+            Action::SeekBack => self.handle_move(Move::By(-keys::SEEK_SECS)),
+            Action::SeekForward => self.handle_move(Move::By(keys::SEEK_SECS)),
             Action::SeekStart => self.handle_move(Move::Start),
             Action::SeekEnd => self.handle_move(Move::End),
             Action::StepForward => self.handle_move(Move::Step),
