@@ -10,7 +10,6 @@ use crossbeam_channel::{Receiver, Sender};
 use super::EngineError;
 use super::dispatch;
 use super::emitter::Emitter;
-use super::invariants;
 use super::scenario::{Scenario, WaitMode, secs};
 use super::seeds::{self, Stream};
 use super::shared::Shared;
@@ -214,24 +213,23 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
             violations.push(format!("{client}: lock still held after every job ended"));
         }
     }
-    let events = shared.emit.log();
-    violations.extend(invariants::check(&events));
-    let mut summary = Summary::tally(&events);
+    let (broken, tally) = shared.emit.conclude();
+    violations.extend(broken);
+    let mut summary = tally.summary();
     summary.store_ops = shared.store.op_counts();
-    summary.faults = Summary::job_faults(&events);
+    summary.faults = tally.faults();
     for (kind, n) in shared.faults.injected_by_kind() {
         if n > 0 {
             summary.faults.insert(format!("store {}", kind.name()), n);
         }
     }
-    let finished = Summary::finished_per_client(&events);
     summary.outputs = shared
         .clients
         .iter()
         .zip(&shared.outputs)
         .filter(|_| standalone)
         .map(|(client, out)| {
-            let expected = finished.get(client).copied().unwrap_or(0);
+            let expected = tally.finished_of(client);
             match (&halted, out.record()) {
                 (Some(_), Ok(r)) => check_committed(client, out.path(), r.watermark, expected),
                 _ => check_output(client, out.path(), expected),
@@ -244,7 +242,7 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
             .emit(Event::InvariantBroken { what: what.clone() });
     }
     summary.violations = violations;
-    summary.trouble = summary.trouble_of(&events, halted);
+    summary.trouble = tally.trouble(&summary, halted);
     shared.emit.emit(Event::RunFinished {
         summary: Box::new(summary.clone()),
     });

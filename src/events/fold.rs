@@ -13,121 +13,167 @@ impl Summary {
     /// Job faults (crash, kill, stall commands) that hit a job, by kind, and the
     /// faults the store wrapper does not count: resets and run stops.
     pub fn job_faults(events: &[Stamped]) -> BTreeMap<String, u64> {
-        let mut m = BTreeMap::new();
+        Tally::of(events).faults
+    }
+
+    /// The trouble lines the events show (see [`Summary::trouble`]); `halted` is the
+    /// run's halt reason, if any.
+    pub fn trouble_of(&self, events: &[Stamped], halted: Option<String>) -> Vec<String> {
+        Tally::of(events).trouble(self, halted)
+    }
+
+    /// Finished jobs per client, from the events.
+    pub fn finished_per_client(events: &[Stamped]) -> HashMap<String, usize> {
+        Tally::of(events).finished
+    }
+
+    /// Counts and timings folded from the events (outputs and violations left empty).
+    pub fn tally(events: &[Stamped]) -> Summary {
+        Tally::of(events).summary()
+    }
+}
+
+/// The summary's counts folded one event at a time, so a run need not keep its
+/// events to sum them up at the end.
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: Summary,
+    wait_sum: f64,
+    waits: u64,
+    hold_start: HashMap<JobId, f64>,
+    last_end: f64,
+    faults: BTreeMap<String, u64>,
+    finished: HashMap<String, usize>,
+    output_failures: Vec<String>,
+}
+
+impl Tally {
+    /// The tally of `events`.
+    pub fn of(events: &[Stamped]) -> Tally {
+        let mut t = Tally::default();
         for s in events {
-            match &s.event {
-                Event::FaultInjected { what } if what.starts_with("store reset") => {
-                    *m.entry("store reset".to_string()).or_insert(0) += 1;
+            t.observe(s);
+        }
+        t
+    }
+
+    /// Takes one event into account.
+    pub fn observe(&mut self, st: &Stamped) {
+        self.observe_faults(&st.event);
+        let s = &mut self.counts;
+        match &st.event {
+            Event::Queued { .. } => s.jobs += 1,
+            Event::Acquired {
+                job, how, waited, ..
+            } => {
+                match how {
+                    How::Handoff => s.handoffs += 1,
+                    How::Takeover => s.takeovers += 1,
+                    How::Created => {}
                 }
-                Event::CommandApplied { command, job: None } if command == "stop" => {
-                    *m.entry("run stop".to_string()).or_insert(0) += 1;
+                if *job != 0 {
+                    self.wait_sum += *waited;
+                    self.waits += 1;
+                    s.max_wait = s.max_wait.max(*waited);
+                    self.hold_start.insert(*job, st.t);
                 }
-                _ => {}
             }
-            if let Event::CommandApplied {
+            Event::Repair { bytes, .. } => {
+                s.repairs += 1;
+                s.repaired_bytes += bytes;
+            }
+            Event::WriteRejected { .. } => s.writes_rejected += 1,
+            Event::OutputFailed { job, error, .. } => self
+                .output_failures
+                .push(format!("job {job} could not write: {error}")),
+            Event::Released { job, .. } => {
+                if let Some(t0) = self.hold_start.remove(job) {
+                    s.serial_time += st.t - t0;
+                }
+            }
+            e if e.is_end() => {
+                let job = e.job().unwrap_or(0);
+                if job == 0 {
+                    return;
+                }
+                if let Some(t0) = self.hold_start.remove(&job) {
+                    s.serial_time += st.t - t0;
+                }
+                self.last_end = self.last_end.max(st.t);
+                match e {
+                    Event::Finished { client, .. } => {
+                        s.finished += 1;
+                        match self.finished.get_mut(client) {
+                            Some(n) => *n += 1,
+                            None => {
+                                self.finished.insert(client.clone(), 1);
+                            }
+                        }
+                    }
+                    Event::Crashed { .. } => s.crashed += 1,
+                    Event::Killed { .. } => s.killed += 1,
+                    Event::Fenced { .. } => s.fenced += 1,
+                    Event::GaveUp { .. } => s.gave_up += 1,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn observe_faults(&mut self, event: &Event) {
+        let m = &mut self.faults;
+        match event {
+            Event::FaultInjected { what } if what.starts_with("store reset") => {
+                *m.entry("store reset".to_string()).or_insert(0) += 1;
+            }
+            Event::CommandApplied { command, job: None } if command == "stop" => {
+                *m.entry("run stop".to_string()).or_insert(0) += 1;
+            }
+            Event::CommandApplied {
                 command,
                 job: Some(_),
-            } = &s.event
-            {
+            } => {
                 for kind in ["crash", "kill", "stall"] {
                     if command.starts_with(kind) {
                         *m.entry(format!("job {kind}")).or_insert(0) += 1;
                     }
                 }
             }
+            _ => {}
         }
-        m
     }
 
-    /// The trouble lines the events show (see [`Summary::trouble`]); `halted` is the
-    /// run's halt reason, if any.
-    pub fn trouble_of(&self, events: &[Stamped], halted: Option<String>) -> Vec<String> {
-        let mut lines: Vec<String> = halted.into_iter().map(|r| format!("halted: {r}")).collect();
-        for st in events {
-            if let Event::OutputFailed { job, error, .. } = &st.event {
-                lines.push(format!("job {job} could not write: {error}"));
-            }
+    /// Counts and timings (outputs, violations and faults left empty).
+    pub fn summary(&self) -> Summary {
+        let mut s = self.counts.clone();
+        s.total_time = self.last_end;
+        if self.waits > 0 {
+            s.mean_wait = self.wait_sum / self.waits as f64;
         }
-        if self.fenced > 0 && self.faults.is_empty() {
+        s
+    }
+
+    /// Job faults by kind (see [`Summary::job_faults`]).
+    pub fn faults(&self) -> BTreeMap<String, u64> {
+        self.faults.clone()
+    }
+
+    /// Finished jobs of `client`.
+    pub fn finished_of(&self, client: &str) -> usize {
+        self.finished.get(client).copied().unwrap_or(0)
+    }
+
+    /// The trouble lines for `summary` (see [`Summary::trouble`]).
+    pub fn trouble(&self, summary: &Summary, halted: Option<String>) -> Vec<String> {
+        let mut lines: Vec<String> = halted.into_iter().map(|r| format!("halted: {r}")).collect();
+        lines.extend(self.output_failures.iter().cloned());
+        if summary.fenced > 0 && summary.faults.is_empty() {
             lines.push(format!(
                 "{} job(s) lost the lock with no fault injected: the store was slow or unreachable, or the lease is too short for this machine (see the fenced reasons above)",
-                self.fenced
+                summary.fenced
             ));
         }
         lines
-    }
-
-    /// Finished jobs per client, from the events.
-    pub fn finished_per_client(events: &[Stamped]) -> HashMap<String, usize> {
-        let mut m = HashMap::new();
-        for s in events {
-            if let Event::Finished { job, client } = &s.event
-                && *job != 0
-            {
-                *m.entry(client.clone()).or_insert(0) += 1;
-            }
-        }
-        m
-    }
-
-    /// Counts and timings folded from the events (outputs and violations left empty).
-    pub fn tally(events: &[Stamped]) -> Summary {
-        let mut s = Summary::default();
-        let mut waits = Vec::new();
-        let mut hold_start: HashMap<JobId, f64> = HashMap::new();
-        let mut last_end: f64 = 0.0;
-        for st in events {
-            match &st.event {
-                Event::Queued { .. } => s.jobs += 1,
-                Event::Acquired {
-                    job, how, waited, ..
-                } => {
-                    match how {
-                        How::Handoff => s.handoffs += 1,
-                        How::Takeover => s.takeovers += 1,
-                        How::Created => {}
-                    }
-                    if *job != 0 {
-                        waits.push(*waited);
-                        hold_start.insert(*job, st.t);
-                    }
-                }
-                Event::Repair { bytes, .. } => {
-                    s.repairs += 1;
-                    s.repaired_bytes += bytes;
-                }
-                Event::WriteRejected { .. } => s.writes_rejected += 1,
-                Event::Released { job, .. } => {
-                    if let Some(t0) = hold_start.remove(job) {
-                        s.serial_time += st.t - t0;
-                    }
-                }
-                e if e.is_end() => {
-                    let job = e.job().unwrap_or(0);
-                    if job == 0 {
-                        continue;
-                    }
-                    if let Some(t0) = hold_start.remove(&job) {
-                        s.serial_time += st.t - t0;
-                    }
-                    last_end = last_end.max(st.t);
-                    match e {
-                        Event::Finished { .. } => s.finished += 1,
-                        Event::Crashed { .. } => s.crashed += 1,
-                        Event::Killed { .. } => s.killed += 1,
-                        Event::Fenced { .. } => s.fenced += 1,
-                        Event::GaveUp { .. } => s.gave_up += 1,
-                        _ => {}
-                    }
-                }
-                _ => {}
-            }
-        }
-        s.total_time = last_end;
-        if !waits.is_empty() {
-            s.mean_wait = waits.iter().sum::<f64>() / waits.len() as f64;
-            s.max_wait = waits.iter().cloned().fold(0.0, f64::max);
-        }
-        s
     }
 }

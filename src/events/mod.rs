@@ -19,6 +19,7 @@ mod summary;
 
 pub use command::{Command, Order, StoreFault, Target};
 pub use event::Event;
+pub use fold::Tally;
 pub use job::{How, JobId, SeenLock};
 pub use ops::{OpCounts, OpKind};
 pub use schedule::parse_at;

@@ -11,7 +11,7 @@
 //! overlap. Job 0 is the engine's end-of-run recovery, which takes part in 1-3.
 //! (The output's record count is checked against the finished jobs in the summary.)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use crate::events::{Event, How, JobId, Stamped};
 
@@ -38,24 +38,49 @@ struct Client {
     expiries: Vec<(u64, f64)>,
     /// Accepted output operations (wseq, job, fence, is_chunk).
     writes: Vec<(u64, JobId, u64, bool)>,
+    /// The write sequence numbers in `writes`, so a repair is counted once.
+    wseqs: HashSet<u64>,
 }
 
 /// Returns one line per broken invariant (empty when the run was sound).
 pub fn check(events: &[Stamped]) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut clients: BTreeMap<String, Client> = BTreeMap::new();
-    let mut queued: HashMap<JobId, u32> = HashMap::new();
-    let mut ends: HashMap<JobId, u32> = HashMap::new();
-    let mut acquired: HashMap<JobId, u32> = HashMap::new();
-    // Index of the open hold of a job, by (client, job).
-    let mut open: HashMap<(String, JobId), usize> = HashMap::new();
-
+    let mut checker = Checker::default();
     for s in events {
+        checker.observe(s);
+    }
+    checker.finish()
+}
+
+/// The invariants folded one event at a time, so a run need not keep its events:
+/// what is kept per job is a few numbers (its hold and its accepted writes).
+#[derive(Default)]
+pub struct Checker {
+    clients: BTreeMap<String, Client>,
+    queued: HashMap<JobId, u32>,
+    ends: HashMap<JobId, u32>,
+    acquired: HashMap<JobId, u32>,
+    /// Index of the open hold of a job, by (client, job).
+    open: HashMap<(String, JobId), usize>,
+}
+
+impl Checker {
+    fn client(&mut self, name: &str) -> &mut Client {
+        // Looked up before inserting: most events are for a client already seen, and
+        // cloning its name for every event would cost an allocation each.
+        if !self.clients.contains_key(name) {
+            self.clients.insert(name.to_string(), Client::default());
+        }
+        self.clients
+            .get_mut(name)
+            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
+    /// Takes one event into account.
+    pub fn observe(&mut self, s: &Stamped) {
         match &s.event {
-            Event::Queued { job, .. } => *queued.entry(*job).or_default() += 1,
+            Event::Queued { job, .. } => *self.queued.entry(*job).or_default() += 1,
             Event::LeaseExpired { client, fence, .. } => {
-                let c = clients.entry(client.clone()).or_default();
-                c.expiries.push((*fence, s.t));
+                self.client(client).expiries.push((*fence, s.t));
             }
             Event::Acquired {
                 job,
@@ -66,9 +91,9 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
                 wseq,
                 ..
             } => {
-                *acquired.entry(*job).or_default() += 1;
-                let c = clients.entry(client.clone()).or_default();
-                open.insert((client.clone(), *job), c.holds.len());
+                *self.acquired.entry(*job).or_default() += 1;
+                let c = self.client(client);
+                let index = c.holds.len();
                 c.holds.push(Hold {
                     job: *job,
                     fence: *fence,
@@ -85,6 +110,8 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
                     });
                 }
                 c.writes.push((*wseq, *job, *fence, false));
+                c.wseqs.insert(*wseq);
+                self.open.insert((client.clone(), *job), index);
             }
             Event::Repair {
                 job,
@@ -93,8 +120,8 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
                 wseq,
                 ..
             } => {
-                let c = clients.entry(client.clone()).or_default();
-                if !c.writes.iter().any(|w| w.0 == *wseq) {
+                let c = self.client(client);
+                if c.wseqs.insert(*wseq) {
                     c.writes.push((*wseq, *job, *fence, false));
                 }
             }
@@ -105,8 +132,9 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
                 wseq,
                 ..
             } => {
-                let c = clients.entry(client.clone()).or_default();
+                let c = self.client(client);
                 c.writes.push((*wseq, *job, *fence, true));
+                c.wseqs.insert(*wseq);
             }
             // A release whose answer never came still ends the hold: from its first
             // sending on the job acts on nothing (a release that did not apply leaves
@@ -119,10 +147,10 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
             | Event::Fenced { job, client, .. }
             | Event::GaveUp { job, client, .. }) => {
                 if e.is_end() {
-                    *ends.entry(*job).or_default() += 1;
+                    *self.ends.entry(*job).or_default() += 1;
                 }
-                if let Some(i) = open.remove(&(client.clone(), *job))
-                    && let Some(c) = clients.get_mut(client)
+                if let Some(i) = self.open.remove(&(client.clone(), *job))
+                    && let Some(c) = self.clients.get_mut(client)
                 {
                     c.holds[i].end = s.t;
                 }
@@ -131,13 +159,17 @@ pub fn check(events: &[Stamped]) -> Vec<String> {
         }
     }
 
-    for (name, c) in &mut clients {
-        check_fences(name, c, &mut v);
-        check_overlaps(name, c, &mut v);
-        check_writes(name, c, &mut v);
+    /// One line per broken invariant among the events observed.
+    pub fn finish(mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        for (name, c) in &mut self.clients {
+            check_fences(name, c, &mut v);
+            check_overlaps(name, c, &mut v);
+            check_writes(name, c, &mut v);
+        }
+        check_lifecycles(&self.queued, &self.acquired, &self.ends, &mut v);
+        v
     }
-    check_lifecycles(&queued, &acquired, &ends, &mut v);
-    v
 }
 
 fn check_fences(name: &str, c: &Client, v: &mut Vec<String>) {
@@ -153,43 +185,92 @@ fn check_fences(name: &str, c: &Client, v: &mut Vec<String>) {
     }
 }
 
+/// A hold still open at some instant, ordered by its end so the earliest ends first.
+struct Open(f64, usize);
+
+impl PartialEq for Open {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Open {}
+impl PartialOrd for Open {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Open {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest end.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
+    }
+}
+
 fn check_overlaps(name: &str, c: &Client, v: &mut Vec<String>) {
-    for a in &c.holds {
-        for b in &c.holds {
-            if a.job == b.job || b.wseq <= a.wseq || b.start >= a.end {
-                continue;
-            }
-            // b acquired while a still held. That is allowed only for a holder whose
-            // lease had expired: a waiter saw its (fence, heartbeat) stand still for a
-            // whole lease, or took it over, no later than b. (The taker itself may
-            // never show up as a holder: it can lose its own fence-in to a faster
-            // taker, so the expiry a waiter reported is evidence enough.)
-            let expired = c
-                .takeovers
-                .iter()
-                .any(|t| t.from_fence == a.fence && t.wseq <= b.wseq)
-                || c.expiries
-                    .iter()
-                    .any(|(f, t)| *f == a.fence && *t <= b.start);
-            if !expired {
-                v.push(format!(
-                    "{name}: job {} (fence {}) and job {} (fence {}) held the lock at the same time ({:.3}s to {:.3}s)",
-                    a.job, a.fence, b.job, b.fence, b.start, a.end.min(f64::MAX)
-                ));
-                continue;
-            }
-            // And it wrote nothing after the output first accepted a higher fence:
-            // from then on its writes must all have been rejected.
-            let superseded = c.writes.iter().filter(|w| w.2 > a.fence).map(|w| w.0).min();
-            if let Some(sw) = superseded
-                && let Some(w) = c.writes.iter().find(|w| w.1 == a.job && w.3 && w.0 > sw)
-            {
-                v.push(format!(
-                    "{name}: job {} wrote (write #{}) after a higher fence was accepted (write #{sw})",
-                    a.job, w.0
-                ));
-            }
+    // A sweep in start order over the holds still open: each pair that overlaps in
+    // time is looked at once, and a sound run (one holder at a time) costs
+    // n log n rather than every pair of holds.
+    let mut order: Vec<usize> = (0..c.holds.len()).collect();
+    order.sort_by(|&x, &y| {
+        c.holds[x]
+            .start
+            .total_cmp(&c.holds[y].start)
+            .then(x.cmp(&y))
+    });
+    let mut open: BinaryHeap<Open> = BinaryHeap::new();
+    let mut pairs = Vec::new();
+    for &i in &order {
+        let b = &c.holds[i];
+        while open.peek().is_some_and(|o| o.0 <= b.start) {
+            open.pop();
         }
+        for o in open.iter() {
+            pairs.push((o.1, i));
+        }
+        open.push(Open(b.end, i));
+    }
+    // Both orders of a pair: which one acquired first is told by the write sequence.
+    pairs.sort_unstable();
+    for (x, y) in pairs {
+        for (a, b) in [(&c.holds[x], &c.holds[y]), (&c.holds[y], &c.holds[x])] {
+            check_overlap(name, c, a, b, v);
+        }
+    }
+}
+
+/// The rule for one pair: `b` acquired while `a` still held.
+fn check_overlap(name: &str, c: &Client, a: &Hold, b: &Hold, v: &mut Vec<String>) {
+    if a.job == b.job || b.wseq <= a.wseq || b.start >= a.end {
+        return;
+    }
+    // That is allowed only for a holder whose lease had expired: a waiter saw its
+    // (fence, heartbeat) stand still for a whole lease, or took it over, no later
+    // than b. (The taker itself may never show up as a holder: it can lose its own
+    // fence-in to a faster taker, so the expiry a waiter reported is evidence enough.)
+    let expired = c
+        .takeovers
+        .iter()
+        .any(|t| t.from_fence == a.fence && t.wseq <= b.wseq)
+        || c.expiries
+            .iter()
+            .any(|(f, t)| *f == a.fence && *t <= b.start);
+    if !expired {
+        v.push(format!(
+            "{name}: job {} (fence {}) and job {} (fence {}) held the lock at the same time ({:.3}s to {:.3}s)",
+            a.job, a.fence, b.job, b.fence, b.start, a.end.min(f64::MAX)
+        ));
+        return;
+    }
+    // And it wrote nothing after the output first accepted a higher fence: from
+    // then on its writes must all have been rejected.
+    let superseded = c.writes.iter().filter(|w| w.2 > a.fence).map(|w| w.0).min();
+    if let Some(sw) = superseded
+        && let Some(w) = c.writes.iter().find(|w| w.1 == a.job && w.3 && w.0 > sw)
+    {
+        v.push(format!(
+            "{name}: job {} wrote (write #{}) after a higher fence was accepted (write #{sw})",
+            a.job, w.0
+        ));
     }
 }
 
@@ -198,7 +279,7 @@ fn check_writes(name: &str, c: &Client, v: &mut Vec<String>) {
     writes.sort_by_key(|w| w.0);
     let mut highest = 0;
     let mut current: Option<JobId> = None;
-    let mut done: Vec<JobId> = Vec::new();
+    let mut done: HashSet<JobId> = HashSet::new();
     for (wseq, job, fence, is_chunk) in writes {
         if fence < highest {
             v.push(format!(
@@ -216,7 +297,7 @@ fn check_writes(name: &str, c: &Client, v: &mut Vec<String>) {
                 ));
             }
             if let Some(prev) = current {
-                done.push(prev);
+                done.insert(prev);
             }
             current = Some(job);
         }
