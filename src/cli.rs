@@ -311,9 +311,13 @@ pub enum ClockArg {
 /// The scenario flags (docs/PROTOCOL.md §1).
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Jobs, each on its own thread.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 25, value_parser = at_least_one)]
+    /// Jobs, each on its own thread once admitted (see --threads).
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 25, value_parser = job_count)]
     pub jobs: u32,
+    /// Most job threads at once; jobs past it wait `queued`, costing no thread
+    /// [default: from this machine's thread and memory-map limits, at most 1024]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = thread_count)]
+    pub threads: Option<u32>,
     /// Clients; each has its own lock key and output file.
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub clients: u32,
@@ -411,8 +415,30 @@ impl RunArgs {
                 WaitArg::Race => WaitMode::Race,
                 WaitArg::Queue => WaitMode::Queue,
             },
+            threads: self.threads.unwrap_or(0),
         }
     }
+}
+
+/// The most jobs one run takes: each costs a little memory while it waits, and
+/// ten million is far past anything a lock per client is for.
+pub const MAX_JOBS: u32 = 10_000_000;
+
+fn job_count(s: &str) -> Result<u32, String> {
+    let v = at_least_one(s)?;
+    if v > MAX_JOBS {
+        return Err(format!("must be at most {MAX_JOBS}, got {v}"));
+    }
+    Ok(v)
+}
+
+fn thread_count(s: &str) -> Result<u32, String> {
+    let v = at_least_one(s)?;
+    let max = joblock::engine::admission::MAX_THREADS;
+    if v > max {
+        return Err(format!("must be at most {max}, got {v}"));
+    }
+    Ok(v)
 }
 
 fn at_least_one(s: &str) -> Result<u32, String> {

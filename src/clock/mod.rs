@@ -25,14 +25,16 @@
 //! (pause, resume, speed, poke) that apply to both modes.
 
 mod real;
+mod signal;
 #[cfg(test)]
 mod tests;
 mod threads;
 mod virtual_time;
 
+pub use signal::Signal;
 pub use threads::{Enlisted, Joinable, ThreadMark};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -73,6 +75,9 @@ struct State {
     /// Virtual mode: sleepers by (deadline, ticket).
     sleepers: BTreeMap<(Duration, u64), Sleeper>,
     next_ticket: u64,
+    /// Virtual mode: the sleepers (by their key in `sleepers`) waiting on each signal.
+    on_signal: HashMap<u64, Vec<(Duration, u64)>>,
+    next_signal: u64,
 }
 
 impl State {
@@ -116,6 +121,8 @@ impl Clock {
                     active: 0,
                     sleepers: BTreeMap::new(),
                     next_ticket: 0,
+                    on_signal: HashMap::new(),
+                    next_signal: 0,
                 }),
                 changed: Condvar::new(),
             }),
@@ -150,7 +157,7 @@ impl Clock {
 
     /// Sleeps for `d` of scenario time, or until `interrupt` holds after a [`poke`](Self::poke).
     pub fn sleep_or(&self, d: Duration, interrupt: &dyn Fn() -> bool) -> Wake {
-        let deadline = self.now() + d;
+        let deadline = self.now().saturating_add(d);
         self.sleep_until_or(deadline, interrupt)
     }
 

@@ -4,19 +4,29 @@
 use std::sync::{Arc, Condvar};
 use std::time::Duration;
 
-use super::{Clock, State, Wake};
+use super::{Clock, Signal, State, Wake};
 
 /// A virtual-mode sleeper on the timeline.
 pub(super) struct Sleeper {
     /// Whether it must be counted active again on waking.
-    participant: bool,
+    pub(super) participant: bool,
     /// Its thread's wake-up signal.
-    waker: Arc<Condvar>,
+    pub(super) waker: Arc<Condvar>,
 }
 
 impl Clock {
     /// Sleeps until virtual time reaches `deadline`, or until `interrupt` holds.
     pub(super) fn sleep_virtual(&self, deadline: Duration, interrupt: &dyn Fn() -> bool) -> Wake {
+        self.sleep_virtual_on(deadline, interrupt, None)
+    }
+
+    /// [`Clock::sleep_virtual`], also woken by raising `signal` (if any).
+    pub(super) fn sleep_virtual_on(
+        &self,
+        deadline: Duration,
+        interrupt: &dyn Fn() -> bool,
+        signal: Option<&Signal>,
+    ) -> Wake {
         let participant = self.is_participant();
         let mut st = self.state();
         // Each sleep has its own wake-up signal: waking one sleeper must not wake all
@@ -40,12 +50,24 @@ impl Clock {
                     waker: waker.clone(),
                 },
             );
+            if let Some(signal) = signal {
+                st.on_signal.entry(signal.id()).or_default().push(key);
+            }
             if participant {
                 st.active -= 1;
             }
             self.advance(&mut st);
             while st.sleepers.contains_key(&key) {
                 st = waker.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+            // Woken by time or a poke: our entry under the signal is stale.
+            if let Some(signal) = signal
+                && let Some(keys) = st.on_signal.get_mut(&signal.id())
+            {
+                keys.retain(|k| *k != key);
+                if keys.is_empty() {
+                    st.on_signal.remove(&signal.id());
+                }
             }
         }
     }

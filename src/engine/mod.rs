@@ -3,6 +3,7 @@
 //!
 //! The engine knows nothing of terminals: front ends consume [`RunHandle::events`].
 
+pub mod admission;
 mod dispatch;
 pub mod emitter;
 pub mod invariants;

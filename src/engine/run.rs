@@ -95,10 +95,13 @@ fn coordinate(
     });
     let mut violations = Vec::new();
     for i in 1..=sc.jobs {
-        if let Err(e) = shared.spawn_job(sc.client_of(i)) {
-            violations.push(format!("could not start job {i}: {e}"));
+        if let Err(e) = shared.queue_job(sc.client_of(i)) {
+            violations.push(format!("could not queue job {i}: {e}"));
             break;
         }
+    }
+    if let Err(e) = shared.start_runners() {
+        violations.push(format!("could not start a job thread: {e}"));
     }
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
     let server = {
@@ -112,8 +115,20 @@ fn coordinate(
 
     while let Some(h) = shared.next_handle() {
         if h.join().is_err() {
-            violations.push("a job thread panicked".into());
+            violations.push("a job runner thread panicked".into());
         }
+    }
+    for _ in 0..shared.runner_panics.load(Ordering::SeqCst) {
+        violations.push("a job runner thread panicked".into());
+    }
+    for _ in 0..shared.admission.panicked() {
+        violations.push("a job thread panicked".into());
+    }
+    if shared.admission.waiting() > 0 {
+        violations.push(format!(
+            "{} job(s) never got a thread: the machine refused to start one",
+            shared.admission.waiting()
+        ));
     }
     shared.done.store(true, Ordering::SeqCst);
     shared.clock.poke();

@@ -84,6 +84,8 @@ pub struct Scenario {
     pub broken: Option<Broken>,
     /// How the jobs of this process wait for a lock.
     pub wait: WaitMode,
+    /// Most job threads at once (0: derived from the machine's limits).
+    pub threads: u32,
 }
 
 /// How the jobs of one process wait for their lock.
@@ -121,6 +123,7 @@ impl Default for Scenario {
             mode: Mode::Standalone,
             broken: None,
             wait: WaitMode::Race,
+            threads: 0,
         }
     }
 }

@@ -1,12 +1,13 @@
 //! What the engine's threads share during a run, and how it starts a job.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use rand::RngExt;
 
 use super::EngineError;
+use super::admission::{self, Admission, Pending};
 use super::emitter::Emitter;
 use super::registry::Registry;
 use super::scenario::{Scenario, secs};
@@ -18,7 +19,7 @@ use crate::lock::history::now_ms;
 use crate::lock::{Holder, LocalQueue, Lock, LockConfig, OutputBinding, lock_key};
 use crate::output::FencedOutput;
 use crate::store::{Store, WrapperFaults};
-use crate::worker::{self, Context, End, Job, Mailbox};
+use crate::worker::{Context, Job, Mailbox};
 
 /// Everything the engine's threads share.
 pub(super) struct Shared {
@@ -38,8 +39,13 @@ pub(super) struct Shared {
     pub clients: Vec<String>,
     /// Queue mode: one queue per client key, shared by that client's jobs.
     pub queues: Vec<Option<Arc<LocalQueue>>>,
-    /// Job threads not yet joined; `None` once the run stopped taking jobs.
-    handles: Mutex<Option<Vec<JoinHandle<End>>>>,
+    /// Jobs waiting for a thread, and the runners that take them.
+    pub admission: Admission,
+    /// Runner threads that panicked outside a job (joined as the run went).
+    pub runner_panics: AtomicUsize,
+    runners_started: AtomicUsize,
+    /// Runner threads not yet joined; `None` once the run stopped taking jobs.
+    handles: Mutex<Option<Vec<JoinHandle<()>>>>,
     /// Set when every job has ended: schedulers stop.
     pub done: AtomicBool,
     /// This machine's name, for the holder each job describes in its lock document.
@@ -61,6 +67,10 @@ impl Shared {
     ) -> Shared {
         let clients = scenario.client_names();
         let registry = Arc::new(Registry::new(clients.len()));
+        let threads = match scenario.threads {
+            0 => admission::default_threads(),
+            n => n as usize,
+        };
         let sink = Arc::new(EngineSink {
             emit: emit.clone(),
             registry: registry.clone(),
@@ -77,22 +87,37 @@ impl Shared {
             outputs,
             clients,
             queues,
+            admission: Admission::new(threads),
+            runner_panics: AtomicUsize::new(0),
+            runners_started: AtomicUsize::new(0),
             handles: Mutex::new(Some(Vec::new())),
             done: AtomicBool::new(false),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
         }
     }
 
-    fn handles(&self) -> MutexGuard<'_, Option<Vec<JoinHandle<End>>>> {
+    fn handles(&self) -> MutexGuard<'_, Option<Vec<JoinHandle<()>>>> {
         self.handles.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts one more job for client `client`; `None` once the run is closing.
-    pub fn spawn_job(&self, client: usize) -> Result<Option<JobId>, EngineError> {
-        let mut handles = self.handles();
-        let Some(list) = handles.as_mut() else {
+    /// Queues one more job for client `client` and starts a runner for it if
+    /// one is free to start; `None` once the run is closing.
+    pub fn spawn_job(self: &Arc<Self>, client: usize) -> Result<Option<JobId>, EngineError> {
+        let Some(id) = self.queue_job(client)? else {
             return Ok(None);
         };
+        self.start_runners()?;
+        Ok(Some(id))
+    }
+
+    /// Queues a job without starting a runner for it: the run's first jobs are
+    /// all queued before the runners start, so that each runner takes many jobs
+    /// instead of one runner being started (and retiring) per job.
+    pub fn queue_job(&self, client: usize) -> Result<Option<JobId>, EngineError> {
+        let handles = self.handles();
+        if handles.is_none() {
+            return Ok(None);
+        }
         let id = self.registry.len() as JobId + 1;
         let mut rng = seeds::rng(self.scenario.seed, id, Stream::Job);
         let will_crash = rng.random::<f64>() < self.scenario.crash_prob;
@@ -119,13 +144,47 @@ impl Shared {
             hash,
             will_crash,
         });
-        let cx = self.context(client, id, mailbox, self.scenario.lock_config());
-        let handle = self
-            .clock
-            .spawn(format!("job-{id}"), move || worker::run(&job, &cx))
-            .map_err(EngineError::Spawn)?;
-        list.push(handle);
+        let pending = Pending {
+            job,
+            mailbox,
+            queued_at: self.clock.now(),
+        };
+        self.admission.queue(pending);
         Ok(Some(id))
+    }
+
+    /// Starts the runners the waiting jobs need (up to the limit). A runner the
+    /// machine refuses is an error only if no runner is left to take the jobs.
+    pub fn start_runners(self: &Arc<Self>) -> Result<(), EngineError> {
+        let mut handles = self.handles();
+        let Some(list) = handles.as_mut() else {
+            return Ok(());
+        };
+        // Retired runners are joined as the run goes, not only at its end: a thread
+        // that ended keeps its stack mapped until joined, and a long run starts
+        // many runners.
+        if list.len() >= 2 * self.admission.limit() {
+            let (done, running): (Vec<_>, Vec<_>) =
+                list.drain(..).partition(JoinHandle::is_finished);
+            *list = running;
+            for h in done {
+                if h.join().is_err() {
+                    self.runner_panics.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        for _ in 0..self.admission.claim_runners() {
+            let shared = self.clone();
+            self.runners_started.fetch_add(1, Ordering::Relaxed);
+            let name = format!("runner-{}", self.runners_started.load(Ordering::Relaxed));
+            match self.clock.spawn(name, move || admission::serve(&shared)) {
+                Ok(handle) => list.push(handle),
+                // The runners already started take the jobs in turn.
+                Err(_) if self.admission.runner_failed() => {}
+                Err(e) => return Err(EngineError::Spawn(e)),
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn context(
@@ -184,8 +243,8 @@ impl Shared {
         }
     }
 
-    /// Takes one unjoined job thread, or closes the run to new jobs when none is left.
-    pub(super) fn next_handle(&self) -> Option<JoinHandle<End>> {
+    /// Takes one unjoined runner thread, or closes the run to new jobs when none is left.
+    pub(super) fn next_handle(&self) -> Option<JoinHandle<()>> {
         let mut handles = self.handles();
         let list = handles.as_mut()?;
         match list.pop() {

@@ -115,7 +115,12 @@ pub fn write(f: &mut File, r: &Record) -> io::Result<()> {
     line.push(b'\n');
     f.seek(SeekFrom::Start(0))?;
     f.write_all(&line)?;
-    f.set_len(line.len() as u64)
+    // Only a longer old record leaves a tail to cut (an fstat is cheaper than a
+    // truncate that changes nothing, and most records keep their length).
+    if f.metadata()?.len() > line.len() as u64 {
+        f.set_len(line.len() as u64)?;
+    }
+    Ok(())
 }
 
 /// A fresh random id for a new output.

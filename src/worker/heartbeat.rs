@@ -3,18 +3,19 @@
 //! and a job that is dead or frozen loses it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Sink;
-use crate::clock::{Clock, Joinable, Wake};
+use crate::clock::{Clock, Joinable, Signal, Wake};
 use crate::events::{Event, JobId};
 use crate::lock::{Lease, Renewal};
 
 /// Control of one running heartbeat thread.
 pub struct Heartbeat {
     clock: Clock,
-    stop: Arc<AtomicBool>,
+    /// Raised to stop: it wakes this heartbeat alone, not every sleeper of the run.
+    stop: Signal,
     /// Scenario time (nanoseconds) until which the holder is frozen; 0 when not.
     stall_until: Arc<AtomicU64>,
     handle: Option<Joinable<()>>,
@@ -44,7 +45,7 @@ impl Heartbeat {
         client: String,
         every: Duration,
     ) -> std::io::Result<Heartbeat> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = clock.signal();
         let stall_until = Arc::new(AtomicU64::new(0));
         let (c, s, st) = (clock.clone(), stop.clone(), stall_until.clone());
         let handle = clock.spawn_joinable(format!("heartbeat-{job}"), move || {
@@ -66,8 +67,7 @@ impl Heartbeat {
 
     /// Stops renewing and waits for the thread to end.
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.clock.poke();
+        self.clock.raise(&self.stop);
         if let Some(h) = self.handle.take() {
             // A panicking heartbeat has already stopped renewing, which is all we need.
             let _ = self.clock.join(h);
@@ -88,15 +88,15 @@ fn beat(
     job: JobId,
     client: &str,
     every: Duration,
-    (stop, stall_until): (&AtomicBool, &AtomicU64),
+    (stop, stall_until): (&Signal, &AtomicU64),
 ) {
-    let stopped = || stop.load(Ordering::SeqCst);
+    let stopped = || stop.raised() != 0;
     loop {
-        if clock.sleep_or(every, &stopped) == Wake::Interrupted {
+        if clock.sleep_on(every, stop, 0) == Wake::Interrupted {
             return;
         }
         let frozen = Duration::from_nanos(stall_until.load(Ordering::SeqCst));
-        if frozen > clock.now() && clock.sleep_until_or(frozen, &stopped) == Wake::Interrupted {
+        if frozen > clock.now() && clock.sleep_until_on(frozen, stop, 0) == Wake::Interrupted {
             return;
         }
         match lease.renew() {
