@@ -544,3 +544,45 @@ fn commands_sent_on_the_channel_mid_write_leave_a_valid_file_on_the_real_clock()
         assert_strictly_valid(&out, &summary, name);
     }
 }
+
+#[test]
+fn more_jobs_than_threads_all_run_in_turn_and_queued_jobs_hold_no_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario {
+        jobs: 60,
+        clients: 3,
+        threads: 4,
+        chunk_pause: 0.01,
+        ..scenario(dir.path(), 11)
+    };
+    let outputs = s.outputs();
+    let (summary, events) = run(s);
+    assert_eq!(summary.jobs, 60);
+    let ends = summary.finished + summary.crashed + summary.gave_up;
+    assert_eq!(ends, 60, "{summary:#?}");
+    for path in &outputs {
+        let v = verify::check_file(path, None).unwrap();
+        assert!(v.passed(), "{}", v.line(path));
+    }
+    assert!(summary.passed(), "{summary:#?}");
+    // At most 4 jobs were past `queued` at once: a job that made its first
+    // attempt and has not ended yet is on a runner's thread.
+    let mut started = std::collections::HashSet::new();
+    let mut most = 0;
+    for e in &events {
+        match &e.event {
+            Event::LockAttempt { job, .. } | Event::Acquired { job, .. } if *job != 0 => {
+                started.insert(*job);
+            }
+            ev if ev.is_end() => {
+                if let Some(job) = ev.job() {
+                    started.remove(&job);
+                }
+            }
+            _ => {}
+        }
+        most = most.max(started.len());
+    }
+    assert!(most <= 4, "{most} jobs ran at once on 4 threads");
+    assert!(most >= 2, "the runners worked in parallel ({most})");
+}

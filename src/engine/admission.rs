@@ -11,13 +11,11 @@
 //! own thread from the start: one admitted late waits only what is left of it.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::shared::Shared;
-use crate::worker::{self, Job, Mailbox};
+use crate::worker::{Job, Mailbox};
 
 /// The most runners a run starts unless told otherwise (`--threads`): past a few
 /// hundred, more threads only add waiters that contend for the same locks.
@@ -98,13 +96,18 @@ impl Admission {
 
     /// The next job for a runner; `None` retires the runner (decided under the
     /// same lock as [`Admission::queue`], so no job is left without one).
-    fn next(&self) -> Option<Pending> {
+    pub fn next(&self) -> Option<Pending> {
         let mut line = self.line();
         let next = line.waiting.pop_front();
         if next.is_none() {
             line.runners = line.runners.saturating_sub(1);
         }
         next
+    }
+
+    /// Counts a job whose body panicked.
+    pub fn job_panicked(&self) {
+        self.panicked.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Jobs whose body panicked.
@@ -115,20 +118,6 @@ impl Admission {
     /// Jobs still waiting for a thread.
     pub fn waiting(&self) -> usize {
         self.line().waiting.len()
-    }
-}
-
-/// A runner's life: run admitted jobs until the line is empty.
-pub(super) fn serve(shared: &Arc<Shared>) {
-    while let Some(p) = shared.admission.next() {
-        let waited = shared.clock.now().saturating_sub(p.queued_at);
-        let mut config = shared.scenario.lock_config();
-        config.give_up = config.give_up.saturating_sub(waited);
-        let cx = shared.context(p.job.client_index, p.job.id, p.mailbox, config);
-        // One job's panic must not take the jobs queued behind it down with it.
-        if catch_unwind(AssertUnwindSafe(|| worker::run(&p.job, &cx))).is_err() {
-            shared.admission.panicked.fetch_add(1, Ordering::SeqCst);
-        }
     }
 }
 

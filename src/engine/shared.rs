@@ -1,5 +1,6 @@
 //! What the engine's threads share during a run, and how it starts a job.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -19,7 +20,7 @@ use crate::lock::history::now_ms;
 use crate::lock::{Holder, LocalQueue, Lock, LockConfig, OutputBinding, lock_key};
 use crate::output::FencedOutput;
 use crate::store::{Store, WrapperFaults};
-use crate::worker::{Context, Job, Mailbox};
+use crate::worker::{self, Context, Job, Mailbox};
 
 /// Everything the engine's threads share.
 pub(super) struct Shared {
@@ -177,7 +178,7 @@ impl Shared {
             let shared = self.clone();
             self.runners_started.fetch_add(1, Ordering::Relaxed);
             let name = format!("runner-{}", self.runners_started.load(Ordering::Relaxed));
-            match self.clock.spawn(name, move || admission::serve(&shared)) {
+            match self.clock.spawn(name, move || shared.serve_admitted()) {
                 Ok(handle) => list.push(handle),
                 // The runners already started take the jobs in turn.
                 Err(_) if self.admission.runner_failed() => {}
@@ -185,6 +186,20 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// A runner's life: run admitted jobs until the line is empty.
+    fn serve_admitted(&self) {
+        while let Some(p) = self.admission.next() {
+            let waited = self.clock.now().saturating_sub(p.queued_at);
+            let mut config = self.scenario.lock_config();
+            config.give_up = config.give_up.saturating_sub(waited);
+            let cx = self.context(p.job.client_index, p.job.id, p.mailbox, config);
+            // One job's panic must not take the jobs queued behind it down with it.
+            if catch_unwind(AssertUnwindSafe(|| worker::run(&p.job, &cx))).is_err() {
+                self.admission.job_panicked();
+            }
+        }
     }
 
     pub(super) fn context(
