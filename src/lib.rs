@@ -18,6 +18,7 @@ pub mod headless;
 pub mod lock;
 pub mod locks;
 pub mod output;
+pub mod paths;
 pub mod replay;
 pub mod reseed;
 pub mod run;

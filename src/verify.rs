@@ -8,9 +8,10 @@
 //!   that many records.
 
 use std::fmt;
-use std::fs;
 use std::io;
 use std::path::Path;
+
+use crate::paths;
 
 /// The line each job writes.
 pub const RECORD_LINE: &str = "Maestro is the best......";
@@ -135,37 +136,23 @@ pub fn check(bytes: &[u8], expect: Option<usize>) -> Verdict {
     }
 }
 
+/// Reads and checks a file, for callers that speak `io::Error` (see [`check_path`]).
+pub fn check_file(path: &Path, expect: Option<usize>) -> io::Result<Verdict> {
+    check_path(path, expect).map_err(io::Error::from)
+}
+
 /// Reads and checks a file.
 ///
 /// Only a regular file is read (a FIFO or `/dev/zero` would never end), and only up
 /// to [`MAX_FILE`]: past that it is refused, not read into memory.
-pub fn check_file(path: &Path, expect: Option<usize>) -> io::Result<Verdict> {
-    let meta = fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{} bytes, more than the {MAX_FILE} this checker reads",
-                meta.len()
-            ),
-        ));
-    }
-    let mut bytes = Vec::new();
-    use io::Read;
-    fs::File::open(path)?
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)?;
+pub fn check_path(path: &Path, expect: Option<usize>) -> Result<Verdict, paths::ReadError> {
+    let bytes = paths::read_bounded(path, MAX_FILE)?;
     Ok(check(&bytes, expect))
 }
 
-/// The largest file `check_file` reads: 4 GiB, about 160 million records.
-pub const MAX_FILE: u64 = 4 << 30;
+/// The largest file the checker reads: 1 GiB, about 40 million records. It holds
+/// the whole file in memory (twice, if it is not UTF-8), and no run writes that much.
+pub const MAX_FILE: u64 = 1 << 30;
 
 fn shorten(part: &str) -> String {
     const MAX: usize = 40;

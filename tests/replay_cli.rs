@@ -210,7 +210,7 @@ fn a_fifo_a_device_a_directory_and_a_missing_file_are_refused_at_once() {
         "error: fifo is a FIFO, not a recording (a regular file)"
     );
     for (path, what) in [
-        ("/dev/zero", "is a device"),
+        ("/dev/zero", "is a character device"),
         (".", "is a directory"),
         ("missing.jsonl", "cannot read missing.jsonl: "),
     ] {

@@ -359,18 +359,19 @@ fn bad_input_is_refused_on_one_line_and_leaves_no_picture() {
             2,
             "fifo: not a regular file (a FIFO)",
         ),
-        (&["/dev/null", "-o", "out.svg"], 2, "a device"),
+        (&["/dev/null", "-o", "out.svg"], 2, "a character device"),
         (
             &["good.jsonl", "-o", "out.svg", "--width", "5"],
             2,
             "--width",
         ),
-        // The picture cannot be written: exit 3.
+        // A directory is no place for the picture: refused like a bad name.
         (
             &["good.jsonl", "-o", "dir.svg"],
-            3,
-            "dir.svg: it is a directory",
+            2,
+            "dir.svg is a directory, not a regular file",
         ),
+        // The picture cannot be written: exit 3.
         (
             &["good.jsonl", "-o", "no/such/dir/out.svg"],
             3,

@@ -90,7 +90,7 @@ pub(super) fn open_outputs(scenario: &Scenario) -> Result<Vec<Arc<FencedOutput>>
     let mut created = Vec::new();
     for path in &paths {
         // A FIFO would block the open below and a device takes no records.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        if crate::paths::check_output(path).is_err() {
             return Err(EngineError::Fenced(OutputError::NotRegular {
                 path: path.clone(),
             }));

@@ -10,9 +10,9 @@ use crate::verify;
 /// output against its finished count: a halt leaves the file as it stood, so a torn
 /// tail beyond the committed records may remain for the next holder to cut.
 pub fn check_committed(client: &str, path: &Path, watermark: u64, expected: usize) -> OutputCheck {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::paths::read_bounded(path, verify::MAX_FILE) {
         Ok(b) => b,
-        Err(e) => return unreadable(client, path, expected, e),
+        Err(e) => return unreadable(client, path, expected, e.into()),
     };
     let cut = usize::try_from(watermark)
         .unwrap_or(usize::MAX)

@@ -83,10 +83,5 @@ impl Drop for Locked<'_> {
 /// Refuses a path that exists and is not a regular file: opening a FIFO for writing
 /// blocks until a reader comes, and a device is no place for records.
 pub(super) fn check_regular(path: &Path) -> Result<(), OutputError> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => Err(OutputError::NotRegular {
-            path: path.to_path_buf(),
-        }),
-        _ => Ok(()),
-    }
+    crate::paths::check_output(path).map_err(|n| OutputError::NotRegular { path: n.path })
 }

@@ -3,7 +3,6 @@
 //! an event is refused with its number; a FIFO or a device is refused before it
 //! is opened (opening a FIFO blocks until somebody writes to it).
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -11,7 +10,7 @@ use super::TimelineError;
 use super::fold::Folder;
 use super::model::Timeline;
 use crate::events::Stamped;
-use crate::events::recording::special_kind;
+use crate::paths::{self, ReadError};
 
 /// Reads and folds the recording at `path`.
 pub fn load(path: &Path) -> Result<Timeline, TimelineError> {
@@ -20,11 +19,13 @@ pub fn load(path: &Path) -> Result<Timeline, TimelineError> {
         path: name.clone(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if let Some(what) = special_kind(&meta) {
-        return Err(TimelineError::NotRegular { path: name, what });
-    }
-    let file = File::open(path).map_err(read_err)?;
+    let file = paths::open_input(path).map_err(|e| match e {
+        ReadError::NotRegular(n) => TimelineError::NotRegular {
+            path: name.clone(),
+            what: n.what,
+        },
+        other => read_err(other.into()),
+    })?;
     read(BufReader::new(file), &name)
 }
 

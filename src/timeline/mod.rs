@@ -120,6 +120,14 @@ pub enum TimelineError {
         /// The extension, as given.
         ext: String,
     },
+    /// The picture's path is a directory, a FIFO or a device: refused, not replaced.
+    #[error("{path} is {what}, not a regular file: name a file for the picture")]
+    OutputNotRegular {
+        /// The output path.
+        path: String,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// The picture cannot be written.
     #[error("cannot write {path}: {why}")]
     Write {

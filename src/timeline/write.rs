@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::TimelineError;
+use crate::paths;
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 /// A directory, FIFO or device at `path` is refused, not replaced.
@@ -15,7 +16,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TimelineError> {
         path: name.clone(),
         why,
     };
-    check_target(path).map_err(fail)?;
+    check_output(path)?;
     let tmp = temp_path(path).ok_or_else(|| fail("it names no file".into()))?;
     let written = OpenOptions::new()
         .write(true)
@@ -35,18 +36,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TimelineError> {
 
 /// Refuses an output that exists and is not a regular file (before any work).
 pub fn check_output(path: &Path) -> Result<(), TimelineError> {
-    check_target(path).map_err(|why| TimelineError::Write {
+    paths::check_output(path).map_err(|n| TimelineError::OutputNotRegular {
         path: path.display().to_string(),
-        why,
+        what: n.what,
     })
-}
-
-fn check_target(path: &Path) -> Result<(), String> {
-    match fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err("it is a directory".into()),
-        Ok(m) if !m.is_file() => Err("it is not a regular file (a FIFO or a device)".into()),
-        _ => Ok(()),
-    }
 }
 
 /// `.NAME.tmp-PID-NANOS` beside `path`.

@@ -1,9 +1,8 @@
 //! Loading a recording: the file checked before it is opened, each line parsed,
 //! the stream order checked, a last line cut short tolerated.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -11,6 +10,7 @@ use thiserror::Error;
 
 use super::{FORMAT, HEADER_TYPE, RecordingHeader};
 use crate::events::{Event, Stamped, Summary};
+use crate::paths::{self, ReadError};
 
 /// A loaded recording.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,50 +106,17 @@ pub enum RecordingError {
 /// Loads the recording at `path`: a FIFO, device or directory is refused before
 /// it is opened; a last line cut short is left out and flagged.
 pub fn load(path: &Path) -> Result<Recording, RecordingError> {
-    let io_err = |source| RecordingError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io_err)?;
-    refuse_special(path, &meta)?;
-    // Non-blocking, in case a FIFO took the file's place since the look above: the
-    // open returns at once and the second look refuses it.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(io_err)?;
-    refuse_special(path, &file.metadata().map_err(io_err)?)?;
-    read(path, file)
-}
-
-fn refuse_special(path: &Path, meta: &std::fs::Metadata) -> Result<(), RecordingError> {
-    match special_kind(meta) {
-        None => Ok(()),
-        Some(what) => Err(RecordingError::NotAFile {
+    let file = paths::open_input(path).map_err(|e| match e {
+        ReadError::NotRegular(n) => RecordingError::NotAFile {
+            path: n.path,
+            what: n.what,
+        },
+        other => RecordingError::Io {
             path: path.to_path_buf(),
-            what,
-        }),
-    }
-}
-
-/// What a path that is no regular file is (`a FIFO`, `a device`, ...), for
-/// refusing it before it is opened: `None` for a regular file.
-pub fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
-    let ft = meta.file_type();
-    Some(if ft.is_file() {
-        return None;
-    } else if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() || ft.is_block_device() {
-        "a device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    })
+            source: other.into(),
+        },
+    })?;
+    read(path, file)
 }
 
 /// Reads the lines of an opened recording.

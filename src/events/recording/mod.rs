@@ -12,7 +12,7 @@ mod header;
 mod load;
 
 pub use header::{RecordingHeader, Source, write_header};
-pub use load::{Recording, RecordingError, load, special_kind};
+pub use load::{Recording, RecordingError, load};
 
 /// The newest recording format this joblock writes and reads.
 pub const FORMAT: u32 = 1;

@@ -188,7 +188,7 @@ fn fifos_devices_and_directories_are_refused_before_opening() {
             fifo.display()
         )
     );
-    assert!(error(Path::new("/dev/null")).contains("is a device"));
+    assert!(error(Path::new("/dev/null")).contains("is a character device"));
     assert!(error(dir.path()).contains("is a directory"));
     let missing = dir.path().join("missing.jsonl");
     assert!(error(&missing).starts_with(&format!("cannot read {}: ", missing.display())));
