@@ -276,11 +276,11 @@ fn output_in_a_missing_directory_is_a_runtime_error_naming_the_path() {
 }
 
 #[test]
-fn output_that_is_the_current_directory_is_a_runtime_error() {
+fn output_that_is_the_current_directory_is_a_usage_error() {
     let dir = workdir();
     let args = ["--clock", "virtual", "--jobs", "2", "--output", "."];
     let out = joblock(dir.path(), &args);
-    assert_eq!(code(&args, &out), 3, "{}", show(&args, &out));
+    assert_eq!(code(&args, &out), 2, "{}", show(&args, &out));
     one_stderr_line(&args, &out);
     assert!(
         entries(dir.path()).is_empty(),
@@ -290,12 +290,12 @@ fn output_that_is_the_current_directory_is_a_runtime_error() {
 }
 
 #[test]
-fn output_that_is_a_subdirectory_is_a_runtime_error_naming_it() {
+fn output_that_is_a_subdirectory_is_a_usage_error_naming_it() {
     let dir = workdir();
     fs::create_dir(dir.path().join("sub")).expect("create sub");
     let args = ["--clock", "virtual", "--jobs", "2", "--output", "sub"];
     let out = joblock(dir.path(), &args);
-    assert_eq!(code(&args, &out), 3, "{}", show(&args, &out));
+    assert_eq!(code(&args, &out), 2, "{}", show(&args, &out));
     let line = one_stderr_line(&args, &out);
     assert!(
         line.contains("sub"),
