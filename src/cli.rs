@@ -12,6 +12,8 @@ use joblock::store::StoreUrl;
 use joblock::store::url::validate_namespace;
 use joblock::verify::RECORD;
 
+use crate::cli_counts::{at_least_one, at_least_one_usize, job_count, thread_count};
+
 /// See, test and trust a per-client job lock built on a tiny document-store API.
 #[derive(Debug, Parser)]
 #[command(name = "joblock", version, args_conflicts_with_subcommands = true)]
@@ -418,42 +420,6 @@ impl RunArgs {
             threads: self.threads.unwrap_or(0),
         }
     }
-}
-
-/// The most jobs one run takes: each costs a little memory while it waits, and
-/// ten million is far past anything a lock per client is for.
-pub const MAX_JOBS: u32 = 10_000_000;
-
-fn job_count(s: &str) -> Result<u32, String> {
-    let v = at_least_one(s)?;
-    if v > MAX_JOBS {
-        return Err(format!("must be at most {MAX_JOBS}, got {v}"));
-    }
-    Ok(v)
-}
-
-fn thread_count(s: &str) -> Result<u32, String> {
-    let v = at_least_one(s)?;
-    let max = joblock::engine::admission::MAX_THREADS;
-    if v > max {
-        return Err(format!("must be at most {max}, got {v}"));
-    }
-    Ok(v)
-}
-
-fn at_least_one(s: &str) -> Result<u32, String> {
-    let v: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a whole number"))?;
-    if v == 0 {
-        return Err("must be at least 1, got 0".into());
-    }
-    Ok(v)
-}
-
-fn at_least_one_usize(s: &str) -> Result<usize, String> {
-    at_least_one(s).map(|v| v as usize)
 }
 
 pub(crate) fn store_url(s: &str) -> Result<StoreUrl, String> {

@@ -5,6 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod cli_counts;
 mod events_file;
 mod locks_cmd;
 mod replay_cmd;

@@ -16,6 +16,9 @@ fn values_outside_their_range_are_one_line_naming_them_and_exit_2() {
     let run = ["--headless", "--clock", "virtual", "--jobs", "1"];
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--lease", "1e300"], "--lease"),
+        (vec!["--threads", "0"], "--threads"),
+        (vec!["--threads", "100001"], "--threads"),
+        (vec!["--threads", "1e300"], "--threads"),
         (vec!["--lease", "1e-300"], "--lease"),
         (vec!["--retry", "1e-300"], "--retry"),
         (vec!["--speed", "1e300"], "--speed"),
