@@ -68,7 +68,11 @@ impl From<ReadError> for io::Error {
 
 /// What a file that is not a regular file is, in words; `None` for a regular file.
 pub fn kind(meta: &Metadata) -> Option<&'static str> {
-    let ft = meta.file_type();
+    kind_of(meta.file_type())
+}
+
+/// [`kind`] of a file type.
+pub fn kind_of(ft: std::fs::FileType) -> Option<&'static str> {
     if ft.is_file() {
         None
     } else if ft.is_dir() {

@@ -176,8 +176,10 @@ impl Shared {
         }
         for _ in 0..self.admission.claim_runners() {
             let shared = self.clone();
-            self.runners_started.fetch_add(1, Ordering::Relaxed);
-            let name = format!("runner-{}", self.runners_started.load(Ordering::Relaxed));
+            let name = format!(
+                "runner-{}",
+                self.runners_started.fetch_add(1, Ordering::Relaxed) + 1
+            );
             match self.clock.spawn(name, move || shared.serve_admitted()) {
                 Ok(handle) => list.push(handle),
                 // The runners already started take the jobs in turn.

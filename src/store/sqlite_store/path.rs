@@ -1,9 +1,9 @@
 //! The database path before SQLite sees it: what is there (nothing, a file, or
 //! something that must be refused) and the directories a writable open creates.
 
-use std::fs::{self, DirBuilder, FileType};
+use std::fs::{self, DirBuilder};
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use crate::store::StoreError;
@@ -17,25 +17,6 @@ pub(super) enum Found {
     File,
 }
 
-/// What a file type is, for a refusal; `None` for a regular file.
-fn unfit(kind: FileType) -> Option<&'static str> {
-    if kind.is_file() {
-        None
-    } else if kind.is_dir() {
-        Some("a directory")
-    } else if kind.is_fifo() {
-        Some("a FIFO")
-    } else if kind.is_socket() {
-        Some("a socket")
-    } else if kind.is_char_device() {
-        Some("a character device")
-    } else if kind.is_block_device() {
-        Some("a block device")
-    } else {
-        Some("not a regular file")
-    }
-}
-
 /// Looks at `path` without opening it: opening a FIFO for reading would block until
 /// a writer came, and SQLite would treat a device as a database. Anything but a
 /// regular file (or nothing at all) is refused with one line naming the path.
@@ -46,7 +27,7 @@ pub(super) fn inspect_path(path: &Path, shown: &str) -> Result<Found, StoreError
         ))
     };
     match fs::metadata(path) {
-        Ok(meta) => match unfit(meta.file_type()) {
+        Ok(meta) => match crate::paths::kind_of(meta.file_type()) {
             None => Ok(Found::File),
             Some(what) => Err(refuse(what)),
         },
