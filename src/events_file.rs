@@ -2,7 +2,7 @@
 //! and given its header once it has, and for each run a restarted dashboard
 //! starts, a file of its own beside it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use joblock::engine::Scenario;
 use joblock::events::recording::{RecordingHeader, Source, write_header};
+use joblock::paths;
 
 /// The `--events` file between its check and the run's start.
 pub struct EventsFile {
@@ -19,24 +20,23 @@ pub struct EventsFile {
 }
 
 impl EventsFile {
-    /// Checks the path (a regular file or none) and opens it without emptying it.
-    pub fn probe(path: &Path) -> Result<EventsFile> {
-        // A FIFO would block here and a device (/dev/full) fails only once the
-        // outputs are truncated: refuse both before anything starts.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-            anyhow::bail!("events file {}: not a regular file", path.display());
+    /// Checks the path (a regular file or none) and opens it without emptying it;
+    /// `None` for `/dev/null`, which records nothing (as no `--events` would).
+    pub fn probe(path: &Path) -> Result<Option<EventsFile>> {
+        if paths::is_dev_null(path) {
+            return Ok(None);
         }
+        // A FIFO would block the open and a device (/dev/full) fails only once the
+        // outputs are truncated: refuse both before anything starts.
+        paths::check_output(path).context("--events")?;
         let existed = path.exists();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = paths::open_for_writing(path, false)
             .with_context(|| format!("cannot write events file {}", path.display()))?;
-        Ok(EventsFile {
+        Ok(Some(EventsFile {
             path: path.to_path_buf(),
             file,
             existed,
-        })
+        }))
     }
 
     /// Removes the file again if the run never started and it did not exist.
@@ -74,7 +74,7 @@ fn numbered(base: &Path, n: u32) -> PathBuf {
 pub fn next_recordings(base: PathBuf) -> joblock::tui::NextRecording {
     Box::new(move |scenario: &Scenario, n: u32| {
         let path = numbered(&base, n);
-        let mut w = BufWriter::new(File::create(&path)?);
+        let mut w = BufWriter::new(paths::open_for_writing(&path, true)?);
         let header = RecordingHeader::new(Source::Dashboard, scenario.params());
         write_header(&mut w, &header)?;
         Ok((Box::new(w) as Box<dyn Write>, path.display().to_string()))

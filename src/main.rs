@@ -24,7 +24,7 @@ use cli::{
 use joblock::engine::{self, seeds};
 use joblock::events::recording::{RecordingHeader, Source};
 use joblock::sanitize::printable;
-use joblock::{headless, torture, verify, watch};
+use joblock::{headless, paths, torture, verify, watch};
 
 const FAILED: u8 = 1;
 const USAGE: u8 = 2;
@@ -88,9 +88,17 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     ExitCode::from(USAGE)
 }
 
+/// `joblock verify`: 2 for a path that is no regular file, 3 for one that cannot
+/// be read (or is over `verify::MAX_FILE`).
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
-    let verdict = verify::check_file(&args.path, args.expect)
-        .with_context(|| format!("cannot read {}", args.path.display()))?;
+    let verdict = match verify::check_path(&args.path, args.expect) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {}", printable(&e.to_string()));
+            let code = if e.is_not_regular() { USAGE } else { RUNTIME };
+            return Ok(ExitCode::from(code));
+        }
+    };
     println!("{}", printable(&verdict.line(&args.path)));
     Ok(if verdict.passed() {
         ExitCode::SUCCESS
@@ -102,6 +110,13 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
 fn run_reseed(args: &ReseedArgs) -> Result<ExitCode> {
     use joblock::reseed::{Reseeded, reseed};
     joblock::store::url::validate_namespace(&args.namespace).map_err(anyhow::Error::msg)?;
+    let fence = joblock::output::FencedOutput::fence_path_of(&args.output);
+    for path in [&args.output, &fence] {
+        if let Err(e) = paths::check_output(path) {
+            eprintln!("error: --output: {}", printable(&e.to_string()));
+            return Ok(ExitCode::from(USAGE));
+        }
+    }
     let (url, ns) = (args.store.clone(), args.namespace.clone());
     // Bounded: a server that never answers is reported, not waited on.
     let store = joblock::store::open_within(
@@ -244,10 +259,14 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
         eprintln!("error: {}", printable(&e.to_string()));
         return Ok(ExitCode::from(USAGE));
     }
+    if let Err(e) = check_paths(args, &scenario) {
+        eprintln!("error: {}", printable(&e));
+        return Ok(ExitCode::from(USAGE));
+    }
     // The events file is checked before the run starts (so a bad path leaves no
     // truncated outputs behind) and emptied only once the run has started.
     let events = match &args.events {
-        Some(path) => Some(events_file::EventsFile::probe(path)?),
+        Some(path) => events_file::EventsFile::probe(path)?,
         None => None,
     };
     let mut dashboard = dashboard && !args.headless && !args.json && io::stdout().is_terminal();
@@ -292,6 +311,22 @@ fn launch(args: &RunArgs, scenario: engine::Scenario, dashboard: bool) -> Result
     )?;
     drop(out);
     Ok(verdict_code(&summary))
+}
+
+/// Every file the run writes (each output, its `PATH.fence`, `--events`) is a
+/// regular file or nothing yet: a usage error naming the flag and the path
+/// otherwise, before anything is created or truncated.
+fn check_paths(args: &RunArgs, scenario: &engine::Scenario) -> Result<(), String> {
+    let flagged = |flag: &str, e: paths::NotRegular| format!("{flag}: {e}");
+    for out in scenario.outputs() {
+        paths::check_output(&out).map_err(|e| flagged("--output", e))?;
+        let fence = joblock::output::FencedOutput::fence_path_of(&out);
+        paths::check_output(&fence).map_err(|e| flagged("--output", e))?;
+    }
+    if let Some(ev) = args.events.as_deref().filter(|p| !paths::is_dev_null(p)) {
+        paths::check_output(ev).map_err(|e| flagged("--events", e))?;
+    }
+    Ok(())
 }
 
 /// A terminal that says it cannot draw a full-screen view (`TERM=dumb`).

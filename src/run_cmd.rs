@@ -188,7 +188,9 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
     config.check().map_err(anyhow::Error::msg)?;
     if let Some(path) = &args.events {
         let header = RecordingHeader::new(Source::Run, config.params());
-        config.events = Some(EventsFile::probe(path)?.begin(&header)?.into_inner()?);
+        if let Some(ev) = EventsFile::probe(path)? {
+            config.events = Some(ev.begin(&header)?.into_inner()?);
+        }
     }
     Ok(config)
 }

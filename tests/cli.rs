@@ -246,6 +246,42 @@ fn each_bad_flag_value_is_a_usage_error_on_one_line_naming_the_value() {
     );
 }
 
+// A directory where a file is needed names the wrong kind of thing: a usage error
+// (exit 2), refused before anything is created, like a FIFO or a device.
+
+#[test]
+fn output_that_is_the_current_directory_is_a_usage_error() {
+    let dir = workdir();
+    let args = ["--clock", "virtual", "--jobs", "2", "--output", "."];
+    let out = joblock(dir.path(), &args);
+    assert_eq!(code(&args, &out), 2, "{}", show(&args, &out));
+    one_stderr_line(&args, &out);
+    assert!(
+        entries(dir.path()).is_empty(),
+        "files left behind: {:?}",
+        entries(dir.path())
+    );
+}
+
+#[test]
+fn output_that_is_a_subdirectory_is_a_usage_error_naming_it() {
+    let dir = workdir();
+    fs::create_dir(dir.path().join("sub")).expect("create sub");
+    let args = ["--clock", "virtual", "--jobs", "2", "--output", "sub"];
+    let out = joblock(dir.path(), &args);
+    assert_eq!(code(&args, &out), 2, "{}", show(&args, &out));
+    let line = one_stderr_line(&args, &out);
+    assert!(
+        line.contains("sub"),
+        "the error does not name the path: {line:?}"
+    );
+    assert_eq!(entries(dir.path()), vec!["sub".to_string()]);
+    assert!(
+        entries(&dir.path().join("sub")).is_empty(),
+        "something was written inside sub"
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Runtime errors: exit 3, one line naming the path, nothing created.
 // ---------------------------------------------------------------------------------
@@ -272,39 +308,6 @@ fn output_in_a_missing_directory_is_a_runtime_error_naming_the_path() {
         entries(dir.path()).is_empty(),
         "files left behind: {:?}",
         entries(dir.path())
-    );
-}
-
-#[test]
-fn output_that_is_the_current_directory_is_a_runtime_error() {
-    let dir = workdir();
-    let args = ["--clock", "virtual", "--jobs", "2", "--output", "."];
-    let out = joblock(dir.path(), &args);
-    assert_eq!(code(&args, &out), 3, "{}", show(&args, &out));
-    one_stderr_line(&args, &out);
-    assert!(
-        entries(dir.path()).is_empty(),
-        "files left behind: {:?}",
-        entries(dir.path())
-    );
-}
-
-#[test]
-fn output_that_is_a_subdirectory_is_a_runtime_error_naming_it() {
-    let dir = workdir();
-    fs::create_dir(dir.path().join("sub")).expect("create sub");
-    let args = ["--clock", "virtual", "--jobs", "2", "--output", "sub"];
-    let out = joblock(dir.path(), &args);
-    assert_eq!(code(&args, &out), 3, "{}", show(&args, &out));
-    let line = one_stderr_line(&args, &out);
-    assert!(
-        line.contains("sub"),
-        "the error does not name the path: {line:?}"
-    );
-    assert_eq!(entries(dir.path()), vec!["sub".to_string()]);
-    assert!(
-        entries(&dir.path().join("sub")).is_empty(),
-        "something was written inside sub"
     );
 }
 
