@@ -157,7 +157,7 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
             shown(args.lease)
         );
     }
-    joblock::lock::state::check_key(&args.key).map_err(anyhow::Error::msg)?;
+    joblock::lock::state::check_key(&args.key).map_err(|e| anyhow::anyhow!("--key: {e}"))?;
     let mut config = RunConfig {
         store,
         namespace: args.namespace.clone(),
