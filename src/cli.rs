@@ -1,4 +1,9 @@
 //! Command-line arguments. Flag names are an interface: scripts depend on them.
+//!
+//! Number flags take values that start with `-` (`allow_hyphen_values`), so
+//! `--lease -inf` is refused as a bad `--lease` rather than as an unknown flag
+//! `-i`; flags that take words or paths do not, so `--output --headless` cannot
+//! swallow the next flag as a file name.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -110,7 +115,7 @@ impl LocksTarget {
 pub struct LocksListArgs {
     /// Look twice, SECS apart, to bound each lease left by whether its heartbeat
     /// moved (0: one look, which says only "at most the holder's lease").
-    #[arg(long, value_name = "SECS", default_value = "0", allow_negative_numbers = true, value_parser = sample)]
+    #[arg(long, value_name = "SECS", default_value = "0", allow_hyphen_values = true, value_parser = sample)]
     pub sample: Duration,
     /// Store, namespace, format.
     #[command(flatten)]
@@ -227,10 +232,10 @@ pub enum BrokenArg {
 #[derive(Debug, Args)]
 pub struct TortureArgs {
     /// Scenarios to run.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = at_least_one)]
+    #[arg(long, value_name = "N", default_value_t = 100, allow_hyphen_values = true, value_parser = at_least_one)]
     pub runs: u32,
     /// Seed of the first run (run i uses S + i); random and printed when omitted.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
     pub seed: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -273,11 +278,11 @@ pub struct WatchArgs {
     #[arg(long)]
     pub json: bool,
     /// Seconds between two looks at the store (with --once: at most this).
-    #[arg(long, value_name = "SECS", default_value_t = 0.5, allow_negative_numbers = true, value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.5, allow_hyphen_values = true, value_parser = seconds)]
     pub interval: f64,
     /// Lease in seconds to judge a holder whose lock document records none (older
     /// versions); every other holder is judged by its own lease, in real time.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0, allow_negative_numbers = true, value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, allow_hyphen_values = true, value_parser = seconds)]
     pub lease: f64,
 }
 
@@ -288,7 +293,7 @@ pub struct VerifyArgs {
     #[arg(default_value = "output.txt")]
     pub path: PathBuf,
     /// Exactly this many records must be present (strict rule).
-    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    #[arg(long, allow_hyphen_values = true, value_name = "N")]
     pub expect: Option<usize>,
 }
 
@@ -314,47 +319,47 @@ pub enum ClockArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Jobs, each on its own thread once admitted (see --threads).
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 25, value_parser = job_count)]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 25, value_parser = job_count)]
     pub jobs: u32,
     /// Most job threads at once; jobs past it wait `queued`, costing no thread
     /// [default: from this machine's thread and memory-map limits, at most 1024]
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = thread_count)]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = thread_count)]
     pub threads: Option<u32>,
     /// Clients; each has its own lock key and output file.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub clients: u32,
     /// Probability that a job crashes before writing.
-    #[arg(long, allow_negative_numbers = true, value_name = "P", default_value_t = 0.2, value_parser = probability)]
+    #[arg(long, allow_hyphen_values = true, value_name = "P", default_value_t = 0.2, value_parser = probability)]
     pub crash_prob: f64,
     /// Scenario seconds per real second; every duration is divided by it.
-    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = speed)]
+    #[arg(long, allow_hyphen_values = true, value_name = "X", default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
     /// Seed for every random draw (random and printed when omitted).
-    #[arg(long, allow_negative_numbers = true, value_name = "S")]
+    #[arg(long, allow_hyphen_values = true, value_name = "S")]
     pub seed: Option<u64>,
     /// Output file (with several clients: one file per client, see README).
     #[arg(long, value_name = "PATH", default_value = "output.txt")]
     pub output: PathBuf,
     /// Lease length in seconds; the heartbeat renews every lease / 3.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 3.0, value_parser = seconds)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 3.0, value_parser = seconds)]
     pub lease: f64,
     /// Seconds between a waiter's attempts.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.1, value_parser = seconds)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 0.1, value_parser = seconds)]
     pub retry: f64,
     /// Seconds a waiter tries before it gives up.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2000.0, value_parser = seconds_or_zero)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 2000.0, value_parser = seconds_or_zero)]
     pub give_up: f64,
     /// Maximum of the uniform latency of insert_one, seconds.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 1.0, value_parser = seconds_or_zero)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 1.0, value_parser = seconds_or_zero)]
     pub db_latency: f64,
     /// Maximum of the uniform latency of every other store operation, seconds.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 0.0, value_parser = seconds_or_zero)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 0.0, value_parser = seconds_or_zero)]
     pub op_latency: f64,
     /// Seconds of pause after every chunk.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECS", default_value_t = 2.0, value_parser = seconds_or_zero)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 2.0, value_parser = seconds_or_zero)]
     pub chunk_pause: f64,
     /// Bytes per write.
-    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value_t = 5, value_parser = at_least_one_usize)]
+    #[arg(long, allow_hyphen_values = true, value_name = "BYTES", default_value_t = 5, value_parser = at_least_one_usize)]
     pub chunk: usize,
     /// Which clock: real (scaled by --speed) or virtual (as fast as possible).
     #[arg(long, value_enum, default_value_t = ClockArg::Real)]

@@ -32,10 +32,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub verbose: bool,
     /// Dashboard: scenario seconds played per real second, from 1/64 to 1024.
-    #[arg(long, value_name = "X", default_value_t = 1.0, allow_negative_numbers = true, value_parser = speed)]
+    #[arg(long, value_name = "X", default_value_t = 1.0, allow_hyphen_values = true, value_parser = speed)]
     pub speed: f64,
     /// Dashboard: the scenario time to start at (past the end: at the end).
-    #[arg(long, value_name = "SECS", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, allow_hyphen_values = true, value_parser = non_negative)]
     pub at: f64,
 }
 

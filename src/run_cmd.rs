@@ -57,23 +57,23 @@ pub struct CmdArgs {
     #[arg(long, value_enum, default_value_t = ConflictArg::Wait)]
     pub on_conflict: ConflictArg,
     /// Stop waiting after this many seconds and exit 75.
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = non_negative)]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true, value_parser = non_negative)]
     pub wait_timeout: Option<f64>,
     /// The exit code for a held lock (skip excepted) and a wait timeout.
-    #[arg(long, value_name = "N", default_value_t = 75, allow_negative_numbers = true, value_parser = exit_code)]
+    #[arg(long, value_name = "N", default_value_t = 75, allow_hyphen_values = true, value_parser = exit_code)]
     pub conflict_exit_code: u8,
     /// Lease length in seconds: how long a silent wrapper keeps the lock.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, allow_hyphen_values = true, value_parser = positive)]
     pub lease: f64,
     /// Seconds between SIGTERM and SIGKILL when the command must stop, at most half
     /// the lease [default: 10, or half the lease if that is shorter].
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = non_negative)]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true, value_parser = non_negative)]
     pub grace: Option<f64>,
     /// Seconds between attempts while waiting on a store that does not notify.
-    #[arg(long, value_name = "SECS", default_value_t = 0.1, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.1, allow_hyphen_values = true, value_parser = positive)]
     pub retry: f64,
     /// Seconds any one store call may take before it counts as failed.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, allow_hyphen_values = true, value_parser = positive)]
     pub store_timeout: f64,
     /// Record the lifecycle as JSON lines (the run's event vocabulary) to this file.
     #[arg(long, value_name = "PATH")]
@@ -157,7 +157,7 @@ fn config(args: &CmdArgs) -> Result<RunConfig> {
             shown(args.lease)
         );
     }
-    joblock::lock::state::check_key(&args.key).map_err(anyhow::Error::msg)?;
+    joblock::lock::state::check_key(&args.key).map_err(|e| anyhow::anyhow!("--key: {e}"))?;
     let mut config = RunConfig {
         store,
         namespace: args.namespace.clone(),

@@ -22,7 +22,7 @@ pub struct TimelineArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: PathBuf,
     /// Width of the picture in pixels.
-    #[arg(long, value_name = "PX", default_value_t = 1200, allow_negative_numbers = true, value_parser = width)]
+    #[arg(long, value_name = "PX", default_value_t = 1200, allow_hyphen_values = true, value_parser = width)]
     pub width: u32,
 }
 

@@ -246,34 +246,8 @@ fn each_bad_flag_value_is_a_usage_error_on_one_line_naming_the_value() {
     );
 }
 
-// ---------------------------------------------------------------------------------
-// Runtime errors: exit 3, one line naming the path, nothing created.
-// ---------------------------------------------------------------------------------
-
-#[test]
-fn output_in_a_missing_directory_is_a_runtime_error_naming_the_path() {
-    let dir = workdir();
-    let args = [
-        "--clock",
-        "virtual",
-        "--jobs",
-        "2",
-        "--output",
-        "missing/dir/out.txt",
-    ];
-    let out = joblock(dir.path(), &args);
-    assert_eq!(code(&args, &out), 3, "{}", show(&args, &out));
-    let line = one_stderr_line(&args, &out);
-    assert!(
-        line.contains("missing/dir/out.txt"),
-        "the error does not name the path: {line:?}"
-    );
-    assert!(
-        entries(dir.path()).is_empty(),
-        "files left behind: {:?}",
-        entries(dir.path())
-    );
-}
+// A directory where a file is needed names the wrong kind of thing: a usage error
+// (exit 2), refused before anything is created, like a FIFO or a device.
 
 #[test]
 fn output_that_is_the_current_directory_is_a_usage_error() {
@@ -305,6 +279,35 @@ fn output_that_is_a_subdirectory_is_a_usage_error_naming_it() {
     assert!(
         entries(&dir.path().join("sub")).is_empty(),
         "something was written inside sub"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Runtime errors: exit 3, one line naming the path, nothing created.
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn output_in_a_missing_directory_is_a_runtime_error_naming_the_path() {
+    let dir = workdir();
+    let args = [
+        "--clock",
+        "virtual",
+        "--jobs",
+        "2",
+        "--output",
+        "missing/dir/out.txt",
+    ];
+    let out = joblock(dir.path(), &args);
+    assert_eq!(code(&args, &out), 3, "{}", show(&args, &out));
+    let line = one_stderr_line(&args, &out);
+    assert!(
+        line.contains("missing/dir/out.txt"),
+        "the error does not name the path: {line:?}"
+    );
+    assert!(
+        entries(dir.path()).is_empty(),
+        "files left behind: {:?}",
+        entries(dir.path())
     );
 }
 

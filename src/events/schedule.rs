@@ -21,6 +21,7 @@ pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
         return Err(format!("{s:?}: {name} takes no value"));
     }
     let secs = |v: &str| seconds_or_zero(v).map_err(|e| format!("{s:?}: {name} {e}"));
+    let prob = |v: &str| probability(v).map_err(|e| format!("{s:?}: {name} {e}"));
     let need = |what: &str| value.ok_or_else(|| format!("{s:?}: {name} needs ={what}"));
     let count = |what: &str| -> Result<u64, String> {
         need(what)?
@@ -53,11 +54,11 @@ pub fn parse_at(s: &str) -> Result<(f64, Command), String> {
                 secs: secs(duration)?,
             })
         }
-        "jitter" => Command::Fault(StoreFault::Jitter(probability(need("P")?)?)),
+        "jitter" => Command::Fault(StoreFault::Jitter(prob(need("P")?)?)),
         "fail" => Command::Fault(StoreFault::FailNext(count("N")?)),
-        "fail-prob" => Command::Fault(StoreFault::FailProbability(probability(need("P")?)?)),
+        "fail-prob" => Command::Fault(StoreFault::FailProbability(prob(need("P")?)?)),
         "lose" => Command::Fault(StoreFault::LoseNext(count("N")?)),
-        "lose-prob" => Command::Fault(StoreFault::LoseProbability(probability(need("P")?)?)),
+        "lose-prob" => Command::Fault(StoreFault::LoseProbability(prob(need("P")?)?)),
         "outage" => Command::Fault(StoreFault::Outage(secs(need("SECS")?)?)),
         "clear" => Command::Fault(StoreFault::Clear),
         "reset" => Command::Fault(StoreFault::Reset),
@@ -256,5 +257,11 @@ mod tests {
                 .contains("between 0 and 1")
         );
         assert!(parse_at("1:explode").unwrap_err().contains("\"explode\""));
+        // A probability out of range names the whole --at, as every other value does.
+        assert!(
+            parse_at("1:fail-prob=2")
+                .unwrap_err()
+                .starts_with("\"1:fail-prob=2\": fail-prob must be between 0 and 1")
+        );
     }
 }
