@@ -17,6 +17,15 @@ fn holder(h: &Option<JobId>) -> String {
     h.map(who).unwrap_or_else(|| "an unknown holder".into())
 }
 
+/// How a lock was obtained, for a line.
+fn how_text(how: &How, from_job: &Option<JobId>) -> String {
+    match how {
+        How::Created => "first acquisition".to_string(),
+        How::Handoff => "handoff".to_string(),
+        How::Takeover => format!("takeover from {}", holder(from_job)),
+    }
+}
+
 /// One line describing `event` (without the time stamp).
 ///
 /// Control characters in names, reasons and store text come out escaped
@@ -106,17 +115,11 @@ fn raw_line(event: &Event) -> String {
             from_job,
             committed,
             ..
-        } => {
-            let how = match how {
-                How::Created => "first acquisition".to_string(),
-                How::Handoff => "handoff".to_string(),
-                How::Takeover => format!("takeover from {}", holder(from_job)),
-            };
-            format!(
-                "{} acquired {client} with fence {fence} ({how}) after {attempts} attempt(s), waited {waited:.3}s, committed {committed} bytes",
-                who(*job)
-            )
-        }
+        } => format!(
+            "{} acquired {client} with fence {fence} ({}) after {attempts} attempt(s), waited {waited:.3}s, committed {committed} bytes",
+            who(*job),
+            how_text(how, from_job)
+        ),
         Event::Repair {
             job,
             from_len,
@@ -165,6 +168,19 @@ fn raw_line(event: &Event) -> String {
                 who(*job)
             )
         }
+        Event::NotFencedIn {
+            job,
+            client,
+            fence,
+            how,
+            from_job,
+            reason,
+            ..
+        } => format!(
+            "{} won {client} with fence {fence} ({}) but did not fence in, and lets it go: {reason}",
+            who(*job),
+            how_text(how, from_job)
+        ),
         Event::Released {
             job,
             client,

@@ -1,6 +1,7 @@
 //! joblock's command line: parse the arguments, pick a mode, map the outcome to an
-//! exit code (0 verified, 1 verification or invariant failed, 2 usage, 3 runtime;
-//! `locks`: 1 refused or not found, 69 store unreachable).
+//! exit code (0 verified, 1 verification or invariant failed, 2 usage, 3 runtime or
+//! trouble: a halted run, such as a store that forgot or an output out of step with
+//! its lock; `locks`: 1 refused or not found, 69 store unreachable).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -395,7 +396,8 @@ fn dumb_terminal() -> bool {
 }
 
 /// The exit code a finished run earns: 1 if an output or invariant failed, 3 if
-/// something went wrong outside the lock (each said on stderr), else 0.
+/// something went wrong outside the lock (each said on stderr, one line each: a
+/// halt, whether the store forgot or the output is out of step, is one), else 0.
 fn verdict_code(summary: &joblock::events::Summary) -> ExitCode {
     for t in &summary.trouble {
         eprintln!("error: {}", printable(t));

@@ -75,6 +75,7 @@ impl Shared {
         let sink = Arc::new(EngineSink {
             emit: emit.clone(),
             registry: registry.clone(),
+            namespace: scenario.namespace.clone(),
         });
         Shared {
             sink,

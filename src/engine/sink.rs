@@ -15,6 +15,8 @@ pub(super) struct EngineSink {
     pub emit: Emitter,
     /// The run's job bookkeeping.
     pub registry: Arc<Registry>,
+    /// The scenario's `--namespace`, named in the lines that tell an operator what to do.
+    pub namespace: String,
 }
 
 impl Sink for EngineSink {
@@ -40,5 +42,9 @@ impl Sink for EngineSink {
 
     fn halt(&self, reason: &str) -> bool {
         self.registry.halt(reason)
+    }
+
+    fn namespace(&self) -> Option<String> {
+        Some(self.namespace.clone())
     }
 }

@@ -96,6 +96,28 @@ pub enum Event {
         /// The fence-in's place in the output's write order.
         wseq: u64,
     },
+    /// The job won the lock but did not fence in: the output refused it (it is
+    /// out of step with the lock document, or the store is behind it) or was
+    /// already known to. The job writes nothing and releases at once; the
+    /// acquisition counts all the same (a takeover is a takeover).
+    NotFencedIn {
+        /// Job number.
+        job: JobId,
+        /// Client name.
+        client: String,
+        /// The fence it was given.
+        fence: u64,
+        /// Created, handoff or takeover.
+        how: How,
+        /// Previous holder taken over from (takeover only).
+        from_job: Option<JobId>,
+        /// Previous holder's fence (takeover only).
+        from_fence: Option<u64>,
+        /// Committed output length read from the lock document.
+        committed: u64,
+        /// Why it did not fence in.
+        reason: String,
+    },
     /// The output was truncated back to its committed length.
     Repair {
         /// The job that repaired.
@@ -345,6 +367,7 @@ impl Event {
             | LockAttempt { job, .. }
             | LeaseExpired { job, .. }
             | Acquired { job, .. }
+            | NotFencedIn { job, .. }
             | Repair { job, .. }
             | ChunkWritten { job, .. }
             | WriteRejected { job, .. }

@@ -78,6 +78,12 @@ impl Tally {
                     self.hold_start.insert(*job, st.t);
                 }
             }
+            // Won but never used: not a hold, but an acquisition all the same.
+            Event::NotFencedIn { how, .. } => match how {
+                How::Handoff => s.handoffs += 1,
+                How::Takeover => s.takeovers += 1,
+                How::Created => {}
+            },
             Event::Repair { bytes, .. } => {
                 s.repairs += 1;
                 s.repaired_bytes += bytes;
@@ -175,5 +181,37 @@ impl Tally {
             ));
         }
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: f64, event: Event) -> Stamped {
+        Stamped { seq: 0, t, event }
+    }
+
+    #[test]
+    fn a_takeover_the_output_refused_still_counts_as_a_takeover() {
+        let won = |job, how, reason: &str| Event::NotFencedIn {
+            job,
+            client: "c".into(),
+            fence: job as u64 + 4,
+            how,
+            from_job: None,
+            from_fence: Some(4),
+            committed: 81,
+            reason: reason.into(),
+        };
+        let events = [
+            at(3.0, won(1, How::Takeover, "out of step")),
+            at(3.1, won(2, How::Handoff, "out of step")),
+            at(3.2, won(3, How::Created, "out of step")),
+        ];
+        let s = Summary::tally(&events);
+        assert_eq!((s.takeovers, s.handoffs), (1, 1));
+        // Never a hold: no wait and no hold time comes of it.
+        assert_eq!((s.mean_wait, s.serial_time), (0.0, 0.0));
     }
 }

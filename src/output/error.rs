@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::OutOfStep;
+
 /// Why the output refused or failed an operation.
 #[derive(Debug, Error)]
 pub enum OutputError {
@@ -25,16 +27,10 @@ pub enum OutputError {
         /// The holder that has it.
         holder: String,
     },
-    /// The file is shorter than the committed length: someone else changed it.
-    #[error("{path}: file is {actual} bytes, shorter than the {committed} committed bytes")]
-    ShorterThanCommitted {
-        /// The output file.
-        path: PathBuf,
-        /// Its length now.
-        actual: u64,
-        /// The length the lock document says is committed.
-        committed: u64,
-    },
+    /// The file is not what its lock document says (deleted, truncated, replaced):
+    /// somebody changed it behind the lock's back.
+    #[error("{0}")]
+    OutOfStep(Box<OutOfStep>),
     /// The lock says less is committed than the store once confirmed: cutting to it
     /// would destroy committed records.
     #[error(

@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::sync::MutexGuard;
 
-use super::{Claim, FencedOutput, OutputError, Record, sidecar};
+use super::{Claim, FencedOutput, OutputError, Record, sidecar, tail};
 
 /// An operation in progress: the sidecar is locked until this drops.
 pub(super) struct Locked<'a> {
@@ -22,11 +22,28 @@ impl Locked<'_> {
     }
 
     pub(super) fn output_len(&self) -> Result<u64, OutputError> {
+        self.output_size().map(|n| n.unwrap_or(0))
+    }
+
+    /// The output's length, `None` if there is no file.
+    pub(super) fn output_size(&self) -> Result<Option<u64>, OutputError> {
         match std::fs::metadata(&self.out.path) {
-            Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io_err(e)),
         }
+    }
+
+    /// Fingerprints the bytes below the watermark if the record's fingerprint
+    /// ends elsewhere (the watermark rose), so a replaced file is seen later.
+    pub(super) fn note_tail(&mut self) -> Result<(), OutputError> {
+        let at = self.record.watermark;
+        if self.record.tail.is_some_and(|t| t.at == at) {
+            return Ok(());
+        }
+        let path = self.out.path.clone();
+        self.record.tail = tail::read(&path, at).map_err(|e| self.io_err(e))?;
+        Ok(())
     }
 
     /// The caller may act with this fence: not lower than the highest accepted, and

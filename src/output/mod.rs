@@ -32,6 +32,8 @@ mod error;
 mod locked;
 mod open;
 pub mod sidecar;
+pub mod step;
+pub mod tail;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +46,7 @@ pub use error::OutputError;
 use locked::{Locked, check_regular};
 pub use open::recorded_path;
 pub use sidecar::{Pending, Record};
+pub use step::{OutOfStep, Step, Why};
 
 /// Who acts on the output: a lock holder, named by its lock document, fence and owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +99,9 @@ pub struct FencedOutput {
     id: String,
     /// Serialises this process's threads; the file lock serialises processes.
     local: Mutex<()>,
+    /// Set once this output was found out of step with its lock: every later job
+    /// of this process would hit the same wall, so they are told before they try.
+    out_of_step: Mutex<Option<OutOfStep>>,
 }
 
 impl FencedOutput {
@@ -198,19 +204,30 @@ impl FencedOutput {
                 highest: r.highest,
             });
         }
-        let from_len = op.output_len()?;
-        if from_len < committed {
-            return Err(OutputError::ShorterThanCommitted {
+        let on_disk = op.output_size()?;
+        let from_len = on_disk.unwrap_or(0);
+        let why = match (on_disk, &op.record.tail) {
+            (None, _) if committed > 0 => Some(Why::Deleted),
+            (_, _) if from_len < committed => Some(Why::Truncated),
+            (_, Some(t)) if !tail::holds(&self.path, t).map_err(|e| op.io_err(e))? => {
+                Some(Why::Rewritten { at: t.at })
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(self.found_out_of_step(OutOfStep {
                 path: self.path.clone(),
-                actual: from_len,
+                key: claim.key.clone(),
+                on_disk,
                 committed,
-            });
+                why,
+            }));
         }
+        let mut file = OpenOptions::new();
+        // Nothing committed and no file (deleted before anything was kept): start it.
+        file.write(true).create(committed == 0);
+        let file = file.open(&self.path).map_err(|e| op.io_err(e))?;
         if from_len > committed {
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&self.path)
-                .map_err(|e| op.io_err(e))?;
             file.set_len(committed).map_err(|e| op.io_err(e))?;
         }
         let r = &mut op.record;
@@ -219,6 +236,7 @@ impl FencedOutput {
         r.lock = Some(claim.lock.clone());
         r.key = Some(claim.key.clone());
         r.watermark = r.watermark.max(committed);
+        op.note_tail()?;
         let seq = op.save()?;
         Ok(FenceIn {
             seq,
@@ -278,20 +296,44 @@ impl FencedOutput {
     pub fn committed(&self, claim: &Claim, len: u64) -> Result<(), OutputError> {
         let mut op = self.lock()?;
         op.check_lock(claim)?;
-        let actual = op.output_len()?;
-        if actual < len {
-            return Err(OutputError::ShorterThanCommitted {
+        let on_disk = op.output_size()?;
+        if on_disk.unwrap_or(0) < len {
+            return Err(self.found_out_of_step(OutOfStep {
                 path: self.path.clone(),
-                actual,
+                key: claim.key.clone(),
+                on_disk,
                 committed: len,
-            });
+                why: if on_disk.is_none() {
+                    Why::Deleted
+                } else {
+                    Why::Truncated
+                },
+            }));
         }
         let r = &mut op.record;
         if r.pending.as_ref().is_some_and(|p| p.fence == claim.fence) {
             r.pending = None;
         }
         r.watermark = r.watermark.max(len);
+        op.note_tail()?;
         op.save().map(drop)
+    }
+
+    /// Remembers that this output is out of step with its lock (see
+    /// [`FencedOutput::out_of_step`]) and returns the error that says so.
+    pub fn found_out_of_step(&self, o: OutOfStep) -> OutputError {
+        let mut slot = self.out_of_step.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| o.clone());
+        OutputError::OutOfStep(Box::new(o))
+    }
+
+    /// The first time this output was found out of step with its lock, if it was:
+    /// the jobs of this process stop taking the lock for it.
+    pub fn out_of_step(&self) -> Option<OutOfStep> {
+        self.out_of_step
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The output's record as it stands (fence, watermark, lock, pending commit).

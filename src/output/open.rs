@@ -40,21 +40,30 @@ impl FencedOutput {
         let fence_path = Self::fence_path_of(path);
         check_regular(path)?;
         check_regular(&fence_path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io_err)?;
         let mut out = FencedOutput {
             path: path.to_path_buf(),
             fence_path,
             id: String::new(),
             local: Mutex::new(()),
+            out_of_step: Mutex::new(None),
         };
         let mut op = out.lock_unchecked()?;
-        if fresh || op.record.output.is_empty() {
+        // A shared output that records were committed to and that is gone now was
+        // deleted: it is left missing, so the fence-in says so (an empty file in
+        // its place would read as one truncated to nothing).
+        let deleted = !fresh && op.record.watermark > 0 && !path.exists();
+        if !deleted {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(io_err)?;
             if fresh {
                 file.set_len(0).map_err(io_err)?;
+            }
+        }
+        if fresh || op.record.output.is_empty() {
+            if fresh {
                 op.record = Record::default();
             }
             // An output without an id is new, or written by an older version: it

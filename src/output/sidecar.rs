@@ -18,6 +18,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::tail::Tail;
+
 /// A commit announced before its release was sent: if the store forgets before the
 /// output hears the answer, the record it names is kept rather than cut.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +61,10 @@ pub struct Record {
     /// A commit whose release is in flight.
     #[serde(default)]
     pub pending: Option<Pending>,
+    /// A fingerprint of the last committed bytes, to tell a replaced file (records
+    /// from older versions have none, and are not checked).
+    #[serde(default)]
+    pub tail: Option<Tail>,
 }
 
 /// The current format version.
@@ -155,6 +161,7 @@ mod tests {
                 owner: "h".into(),
                 len: 81,
             }),
+            tail: Some(Tail { at: 54, fnv: 7 }),
         };
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(parse(&text).unwrap(), r);

@@ -119,7 +119,15 @@ fn two_writers_on_one_file_share_the_fence_as_two_processes_would() {
 fn a_file_shorter_than_committed_is_reported_not_extended() {
     let (_dir, out) = temp_output();
     let err = out.fence_in(&claim(1), 10).unwrap_err();
-    assert!(matches!(err, OutputError::ShorterThanCommitted { .. }));
+    match err {
+        OutputError::OutOfStep(o) => {
+            assert_eq!(
+                (o.on_disk, o.committed, &o.why),
+                (Some(0), 10, &Why::Truncated)
+            );
+        }
+        e => panic!("not out of step: {e}"),
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::events::{Event, How};
 /// that hit a job; its `CommandApplied` for a store fault is left out, since the
 /// `FaultInjected` just before it is the mark), the end states that are not a
 /// clean finish (crashed, killed, fenced, gave up), expired leases and takeovers,
-/// writes the fence rejected, repairs, failed renewals, unconfirmed releases,
+/// writes the fence rejected, acquisitions the output refused, repairs, failed renewals, unconfirmed releases,
 /// failed writes, halts, broken invariants, and `joblock run` signalling its
 /// command. Handoffs, heartbeats, chunks, attempts and clean finishes are not.
 pub fn is_mark(event: &Event) -> bool {
@@ -33,6 +33,7 @@ pub fn is_mark(event: &Event) -> bool {
         | Event::ReleaseUnconfirmed { .. }
         | Event::OutputFailed { .. }
         | Event::Halted { .. }
+        | Event::NotFencedIn { .. }
         | Event::InvariantBroken { .. }
         | Event::CommandSignalled { .. } => true,
         Event::RunStarted { .. }

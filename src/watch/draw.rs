@@ -1,6 +1,7 @@
 //! One frame of the live view, a pure function of what is shown: a banner while
-//! the store is unreachable, the table of keys (the selected one highlighted) and
-//! the selected key's history below it.
+//! the store is unreachable, a line per output out of step with its lock, the
+//! table of keys (the selected one highlighted) and the selected key's history
+//! below it.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 use super::state::Shown;
-use super::{HistoryLine, LockView, process};
+use super::{HistoryLine, LockView, output_note, process};
 use crate::lock::wall::time_utc;
 use crate::sanitize::printable;
 use crate::screen::Theme;
@@ -16,17 +17,22 @@ use crate::screen::Theme;
 /// History lines the panel has room for (it shows the newest).
 const HISTORY_ROWS: u16 = 8;
 
+/// Lines the outputs out of step may take above the table (then "and N more").
+const OUTPUT_ROWS: usize = 3;
+
 /// Draws `shown` under `title`.
 pub(super) fn draw(f: &mut Frame, title: &str, shown: &Shown, theme: &Theme) {
-    let banner = banner(shown);
+    let mut top_lines: Vec<String> = banner(shown).into_iter().collect();
+    top_lines.extend(output_lines(shown));
     let [top, table, history] = Layout::vertical([
-        Constraint::Length(u16::from(banner.is_some())),
+        Constraint::Length(u16::try_from(top_lines.len()).unwrap_or(u16::MAX)),
         Constraint::Min(4),
         Constraint::Length(HISTORY_ROWS + 3),
     ])
     .areas(f.area());
-    if let Some(text) = banner {
-        f.render_widget(Paragraph::new(text).style(theme.warn()), top);
+    if !top_lines.is_empty() {
+        let lines: Vec<Line> = top_lines.into_iter().map(Line::from).collect();
+        f.render_widget(Paragraph::new(lines).style(theme.warn()), top);
     }
     draw_table(f, table, title, shown, theme);
     draw_history(f, history, shown.selected_view(), theme);
@@ -51,6 +57,32 @@ fn banner(shown: &Shown) -> Option<String> {
         .looked_ms
         .is_none()
         .then(|| "reading the store...".to_string())
+}
+
+/// One line per key whose output disagrees with its document, at most
+/// [`OUTPUT_ROWS`], the worst (out of step, unreadable) first.
+fn output_lines(shown: &Shown) -> Vec<String> {
+    let mut notes: Vec<(bool, String)> = shown
+        .views
+        .iter()
+        .filter_map(|v| {
+            let trouble = v.output.as_ref().is_some_and(|o| o.is_trouble());
+            output_note(v).map(|n| (!trouble, n))
+        })
+        .collect();
+    notes.sort_by_key(|(later, _)| *later);
+    let more = notes.len().saturating_sub(OUTPUT_ROWS);
+    let mut lines: Vec<String> = notes
+        .into_iter()
+        .take(OUTPUT_ROWS)
+        .map(|(_, n)| format!("⚠ {n}"))
+        .collect();
+    if more > 0 {
+        lines.push(format!(
+            "⚠ and {more} more (joblock watch --once lists them all)"
+        ));
+    }
+    lines
 }
 
 fn draw_table(f: &mut Frame, area: Rect, title: &str, shown: &Shown, theme: &Theme) {

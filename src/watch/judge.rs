@@ -1,6 +1,7 @@
 //! The [`Watcher`]: turns looks at the store into [`LockView`]s, remembering
 //! between looks when each key's (fence, heartbeat) last changed, and each
-//! waiter's `touched` counter, on this watcher's own clock.
+//! waiter's `touched` counter, on this watcher's own clock, and judging whether
+//! each lock's output file still agrees with its document.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,9 @@ pub struct Watcher {
     /// Per waiter announcement: how long its `touched` counter has stood still.
     waiter_seen: HashMap<String, Option<Stillness>>,
     history: Seen,
+    /// This machine's name: an output missing here is out of step only if its
+    /// holder runs here.
+    host: String,
 }
 
 impl Watcher {
@@ -39,6 +43,7 @@ impl Watcher {
             seen: HashMap::new(),
             waiter_seen: HashMap::new(),
             history: Seen::default(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
         }
     }
 
@@ -97,6 +102,7 @@ impl Watcher {
                 unchanged_for: still.as_secs_f64(),
                 state: state.to_string(),
                 history,
+                output: super::output::check(doc, &self.host),
             });
         }
         self.history.looked();

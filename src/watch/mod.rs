@@ -9,6 +9,7 @@
 //!
 //! * [`judge`]: the [`Watcher`], which turns looks into views (states, history).
 //! * [`history`]: each key's recent acquisitions, stored and seen.
+//! * [`output`](mod@output): whether each lock's output file agrees with its document.
 //! * [`once`](mod@once): `--once`, which keeps looking until every held key is told.
 //! * [`text`]: the `--once` text form.
 //! * [`look`], [`state`], [`draw`], [`live`](mod@live): the live view, whose looks
@@ -20,6 +21,7 @@ mod judge;
 mod live;
 mod look;
 mod once;
+mod output;
 mod state;
 mod text;
 
@@ -33,7 +35,8 @@ pub use history::HistoryLine;
 pub use judge::Watcher;
 pub use live::live;
 pub use once::{ONCE_LIMIT, once};
-pub use text::{process, write_text};
+pub use output::OutputView;
+pub use text::{output_note, process, write_text};
 
 use crate::lock::Holder;
 use crate::store::bounded::{DEFAULT_LIMIT, open_within};
@@ -84,6 +87,9 @@ pub struct LockView {
     /// The key's recent acquisitions, oldest first: its history documents (written
     /// by `joblock run`) and the fence changes this watcher saw itself.
     pub history: Vec<HistoryLine>,
+    /// Whether the output the document commits to agrees with it on this machine
+    /// (`null`: the document names no output, as a `joblock run` key's).
+    pub output: Option<OutputView>,
 }
 
 /// Opens the store read-only: watching creates nothing (a namespace with no table

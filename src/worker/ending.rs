@@ -143,32 +143,27 @@ impl Worker<'_> {
         );
     }
 
-    /// The output refused us in a way that going on could cost records (the store
-    /// forgot or went back, the lock belongs to another output), or cannot be written:
-    /// release without touching it, halt the run if records are at stake, end crashed.
+    /// The output refused us in a way that going on could cost records (it is out
+    /// of step with the lock, the store forgot or went back, the lock belongs to
+    /// another output), or cannot be written. Records at stake: halt the run first
+    /// (so that waiters get their stop order before the lock is free), then release
+    /// without touching the output (it would refuse the repair the same way, and the
+    /// release leaves `committed` as it was for whoever comes next). A failed write
+    /// may be this job's alone (a full disk, say): repair, release, go on.
     pub(super) fn refused(&self, held: &mut Held, e: OutputError) -> End {
-        let reason = match &e {
-            OutputError::Fenced { highest, .. } => format!(
-                "the store went back: it gave fence {} to this job, but the output already accepted fence {highest}; the store lost acknowledged writes. Nothing was cut. Resume with `joblock reseed` (see README, \"When the store forgets\")",
-                held.lease.fence()
-            ),
-            _ => e.to_string(),
-        };
-        // Every other job would meet the same refusal; only a failed write (a full
-        // disk, say) may be this job's alone.
-        let halts = !matches!(e, OutputError::Io { .. });
-        if !halts {
+        let (line, short) = self.refusal_lines(held, &e);
+        if matches!(e, OutputError::Io { .. }) {
             self.emit(Event::OutputFailed {
                 job: self.job.id,
                 client: self.client(),
-                error: reason.clone(),
+                error: line.clone(),
             });
+            self.repair_and_release(held, "crash");
+            return self.crashed(format!("output refused: {line}"));
         }
-        self.repair_and_release(held, "crash");
-        if halts {
-            self.halt(&reason);
-        }
-        self.crashed(format!("output refused: {reason}"))
+        self.halt(&line);
+        self.release(held);
+        self.crashed(format!("output refused: {short}"))
     }
 
     /// Halts the run (every job gets a stop order); the first halt is reported.

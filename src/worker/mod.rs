@@ -9,6 +9,7 @@
 mod ending;
 mod heartbeat;
 mod mailbox;
+mod out_of_step;
 mod record;
 mod reporter;
 mod sink;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::events::{Event, How, JobId, Order};
-use crate::lock::{AcquireOutcome, Acquisition, Lease, Lock, LockError, Presence, Via};
+use crate::lock::{AcquireOutcome, Acquisition, Lease, Lock, LockError, Presence};
 use crate::output::{FencedOutput, OutputError};
 
 pub use heartbeat::Heartbeat;
@@ -117,6 +118,11 @@ impl Worker<'_> {
 
     fn run(&self) -> End {
         loop {
+            // Another job of this process found the output out of step: this one
+            // would hit the same wall, so it does not take the lock at all.
+            if let Some(end) = self.known_out_of_step("not started") {
+                return end;
+            }
             let abort = || self.cx.mailbox.has_order();
             let presence = self
                 .cx
@@ -128,12 +134,8 @@ impl Worker<'_> {
                 p.withdraw();
             }
             match outcome {
-                Err(e @ LockError::OtherOutput { .. }) => {
-                    // Every job of this run would meet the same document: halt.
-                    let reason = e.to_string();
-                    self.halt(&reason);
-                    return self.crashed(format!("lock error: {reason}"));
-                }
+                // Every job of this run would meet the same document: halt.
+                Err(e @ LockError::OtherOutput { .. }) => return self.refused_by_lock(&e),
                 Err(e) => return self.crashed(format!("lock error: {e}")),
                 Ok(AcquireOutcome::GaveUp { attempts, waited }) => {
                     self.emit(Event::GaveUp {
@@ -147,7 +149,11 @@ impl Worker<'_> {
                 Ok(AcquireOutcome::Aborted { .. }) => match self.cx.mailbox.take() {
                     Some(Order::Kill) => return self.killed(false),
                     Some(Order::Crash) => return self.crashed("crashed while waiting".into()),
-                    Some(Order::Stop) => return self.crashed("run stopped while waiting".into()),
+                    Some(Order::Stop) => {
+                        return self
+                            .known_out_of_step("stopped while waiting")
+                            .unwrap_or_else(|| self.crashed("run stopped while waiting".into()));
+                    }
                     // Stalling a waiter changes nothing: it just keeps waiting.
                     Some(Order::Stall(_)) | None => continue,
                 },
@@ -178,6 +184,16 @@ impl Worker<'_> {
             committed: acq.committed,
             heartbeat: None,
         };
+        // Found out of step by another job of ours since we started waiting: the
+        // fence-in would be refused the same way, so let the lock go at once.
+        if let Some(o) = self.cx.output.out_of_step() {
+            let ns = self.namespace();
+            let what = o.what(ns.as_deref());
+            self.report_not_fenced_in(fence, &acq, format!("{what} (found by another job)"));
+            self.halt(&o.line(ns.as_deref()));
+            self.release(&mut held);
+            return self.crashed(format!("let the lock go at once: {what} (the run halted)"));
+        }
         let claim = self.claim(&lease);
         let fenced_in = match self.cx.output.fence_in(&claim, acq.committed) {
             Ok(f) => f,
@@ -192,16 +208,14 @@ impl Worker<'_> {
                 });
                 return self.fenced("a later holder fenced in first".into());
             }
-            Err(e) => return self.refused(&mut held, e),
-        };
-        self.cx.sink.holds(self.job);
-        let (how, from_job, from_fence) = match &acq.via {
-            Via::Created => (How::Created, None, None),
-            Via::Free => (How::Handoff, None, None),
-            Via::Takeover { owner, fence } => {
-                (How::Takeover, self.cx.sink.job_of(owner), Some(*fence))
+            Err(e) => {
+                let (_, short) = self.refusal_lines(&held, &e);
+                self.report_not_fenced_in(fence, &acq, short);
+                return self.refused(&mut held, e);
             }
         };
+        self.cx.sink.holds(self.job);
+        let (how, from_job, from_fence) = self.how_of(&acq);
         self.emit(Event::Acquired {
             job: self.job.id,
             client: self.client(),

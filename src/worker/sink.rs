@@ -32,6 +32,12 @@ pub trait Sink: Send + Sync {
     /// `job` reached its end state; its mailbox takes no more orders.
     fn ended(&self, _job: &Job) {}
 
+    /// The namespace the run's locks live in, for lines that tell an operator
+    /// what to do (`None`: the runner does not know or say).
+    fn namespace(&self) -> Option<String> {
+        None
+    }
+
     /// Going on could cost records (the store forgot, the lock belongs to another
     /// output): stop every job of the run. True the first time, so that only the
     /// first halt is reported.

@@ -116,6 +116,18 @@ impl DashState {
                     return Level::Notice;
                 }
             }
+            Event::NotFencedIn {
+                job, fence, reason, ..
+            } => {
+                // Not a hold (it never fences in); the halt that follows says why.
+                if let Some(j) = self.job_mut(*job) {
+                    j.note(
+                        t,
+                        format!("won the lock with fence {fence} but did not fence in: {reason}"),
+                    );
+                }
+                return Level::Notice;
+            }
             Event::Repair {
                 job, client, bytes, ..
             } => {

@@ -188,3 +188,39 @@ fn a_frame_of_the_live_view() {
     shown.select(1);
     insta::assert_snapshot!(screen(&shown, 120, 18));
 }
+
+#[test]
+fn an_output_out_of_step_is_a_line_above_the_table() {
+    let mut views = views();
+    views[1].output = Some(crate::watch::OutputView {
+        path: "/data/o.txt".into(),
+        state: "out_of_step".into(),
+        on_disk: Some(0),
+        problem: Some(
+            "/data/o.txt is out of step with lock:worker:acme: 0 bytes on disk, 81 bytes committed"
+                .into(),
+        ),
+    });
+    views[0].output = Some(crate::watch::OutputView {
+        path: "/data/etl.txt".into(),
+        state: "in_step".into(),
+        on_disk: Some(27),
+        problem: None,
+    });
+    let mut shown = Shown::default();
+    shown.apply(T0 + 6000, Ok(views));
+    let text = screen(&shown, 160, 24);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("⚠ lock:worker:acme: OUTPUT OUT OF STEP: /data/o.txt is out of step")
+            && first.contains("0 bytes on disk, 81 bytes committed"),
+        "{text}"
+    );
+    // One line only: the key in step says nothing, and the table follows.
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("joblock watch")),
+        "{text}"
+    );
+}
