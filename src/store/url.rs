@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{MemoryConfig, MemoryStore, ReadOnly, Store, StoreError};
+use super::{Limits, MemoryConfig, MemoryStore, ReadOnly, Store, StoreError};
 use crate::clock::Clock;
 
 /// Where the documents live.
@@ -126,7 +126,11 @@ pub fn open_store_read_only(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn S
             MemoryConfig::default(),
             0,
         )),
-        StoreUrl::Postgres(u) => Arc::new(super::PostgresStore::connect_read_only(u, namespace)?),
+        StoreUrl::Postgres(u) => Arc::new(super::PostgresStore::connect_read_only(
+            u,
+            namespace,
+            &Limits::default(),
+        )?),
         StoreUrl::Redis(u) => Arc::new(super::RedisStore::connect(u, namespace)?),
         StoreUrl::Sqlite(path) => Arc::new(super::SqliteStore::open_read_only(path, namespace)?),
     };
