@@ -32,7 +32,9 @@ pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
 pub use sqlite_store::SqliteStore;
 pub use state_path::default_state_path;
-pub use url::{StoreUrl, open_store, open_store_read_only};
+pub use url::{
+    StoreUrl, open_store, open_store_read_only, open_store_read_only_within, open_store_within,
+};
 // For `StoreUrl::redacted`: each backend masks its own URLs' passwords.
 use postgres_store::redact as redact_postgres;
 use redis_store::redact as redact_redis;
