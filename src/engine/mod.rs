@@ -31,7 +31,9 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::events::{Command, Stamped, Summary};
 use crate::output::OutputError;
-use crate::store::{MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store};
+use crate::store::{
+    Limits, MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store_within,
+};
 
 /// Why a run could not start (or ended abnormally).
 #[derive(Debug, Error)]
@@ -121,11 +123,14 @@ pub fn start(scenario: Scenario) -> Result<RunHandle, EngineError> {
         ref url => {
             let seed = seeds::derive(scenario.seed, 0, seeds::Stream::Engine);
             let (u, ns, c) = (url.clone(), scenario.namespace.clone(), clock.clone());
+            // Every job's call ends within a third of its lease in real time, so a
+            // holder whose renewal hangs still fences itself in time.
+            let limits = Limits::default().holding(&clock, scenario::secs(scenario.lease));
             // A server that accepts and never answers must not hang the start.
             crate::store::bounded::open_in_time(
                 url.kind(),
                 crate::store::bounded::DEFAULT_LIMIT,
-                move || open_store(&u, &ns, &c, MemoryConfig::default(), seed),
+                move || open_store_within(&u, &ns, &c, MemoryConfig::default(), seed, &limits),
             )?
         }
     };

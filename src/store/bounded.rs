@@ -1,13 +1,13 @@
 //! A store whose every call (and whose open, [`open_within`]) returns within a
 //! time bound.
 //!
-//! A server that accepts connections and never answers would block a PostgreSQL
-//! connect or query forever (TCP keeps the connection alive; only a reply is
-//! missing). `joblock run`'s watchdog must never wait on the store, and no command
-//! (`run`, `locks`, `watch`) may hang on one, so every call here runs on a helper
-//! thread and gives up after the bound with `Unavailable`. A call that
-//! gives up leaves its thread blocked in the store until the store answers or the
-//! process ends: it holds nothing of ours.
+//! PostgreSQL and Redis bound their own calls (see [`super::limits`]); this
+//! wrapper bounds any store's, SQLite's included (a file lock held by a frozen
+//! process), and is the backstop behind theirs. `joblock run`'s watchdog must
+//! never wait on the store, and no command (`run`, `locks`, `watch`) may hang on
+//! one, so every call here runs on a helper thread and gives up after the bound
+//! with `Unavailable`. A call that gives up leaves its thread blocked in the store
+//! until the store answers or the process ends: it holds nothing of ours.
 //!
 //! A wait for a change (a waiter's sleep until the lock document moves, up to a
 //! third of a lease) also ends as soon as the wrapper is told to stop (SIGINT,
@@ -152,7 +152,9 @@ impl Bounded {
 }
 
 /// The bound for commands that take no `--store-timeout` (`locks`, `watch`): long
-/// enough for a slow server, short enough that a silent one is reported.
+/// enough for a slow server, short enough that a silent one is reported. A
+/// networked store gives up sooner on its own ([`super::limits::OPEN_LIMIT`],
+/// [`super::limits::CALL_LIMIT`]), with a line that names its server.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Opens a store with `open` on a helper thread, giving up after `limit`, and

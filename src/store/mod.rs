@@ -10,6 +10,7 @@ pub mod bounded;
 pub mod canonical;
 mod faulty;
 mod filter;
+pub mod limits;
 mod memory;
 mod ops;
 mod postgres_store;
@@ -23,6 +24,7 @@ mod wait;
 pub use bounded::{Bounded, open_within};
 pub use faulty::{FaultKind, FaultyStore, WrapperFaults};
 pub use filter::{matches, validate_filter, validate_set};
+pub use limits::Limits;
 pub use memory::{MemoryConfig, MemoryStore};
 pub use ops::{OpCounter, OpCounts, OpKind};
 pub use postgres_store::PostgresStore;
@@ -30,7 +32,9 @@ pub use read_only::ReadOnly;
 pub use redis_store::RedisStore;
 pub use sqlite_store::SqliteStore;
 pub use state_path::default_state_path;
-pub use url::{StoreUrl, open_store, open_store_read_only};
+pub use url::{
+    StoreUrl, open_store, open_store_read_only, open_store_read_only_within, open_store_within,
+};
 // For `StoreUrl::redacted`: each backend masks its own URLs' passwords.
 use postgres_store::redact as redact_postgres;
 use redis_store::redact as redact_redis;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{MemoryConfig, MemoryStore, ReadOnly, Store, StoreError};
+use super::{Limits, MemoryConfig, MemoryStore, ReadOnly, Store, StoreError};
 use crate::clock::Clock;
 
 /// Where the documents live.
@@ -95,6 +95,7 @@ pub fn validate_namespace(ns: &str) -> Result<(), String> {
 }
 
 /// Opens the store a URL names. The memory store uses `clock`, `config` and `seed`.
+/// A networked store opens and answers within an onlooker's [`Limits`].
 pub fn open_store(
     url: &StoreUrl,
     namespace: &str,
@@ -102,11 +103,28 @@ pub fn open_store(
     config: MemoryConfig,
     seed: u64,
 ) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_within(url, namespace, clock, config, seed, &Limits::default())
+}
+
+/// [`open_store`] with a networked store's open and every later call bounded by
+/// `limits` (a holder's: [`Limits::holding`]).
+pub fn open_store_within(
+    url: &StoreUrl,
+    namespace: &str,
+    clock: &Clock,
+    config: MemoryConfig,
+    seed: u64,
+    limits: &Limits,
+) -> Result<Arc<dyn Store>, StoreError> {
     validate_namespace(namespace).map_err(StoreError::Invalid)?;
     match url {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new(clock.clone(), config, seed))),
-        StoreUrl::Postgres(u) => Ok(Arc::new(super::PostgresStore::connect(u, namespace)?)),
-        StoreUrl::Redis(u) => Ok(Arc::new(super::RedisStore::connect(u, namespace)?)),
+        StoreUrl::Postgres(u) => Ok(Arc::new(super::PostgresStore::connect_within(
+            u, namespace, limits,
+        )?)),
+        StoreUrl::Redis(u) => Ok(Arc::new(super::RedisStore::connect_within(
+            u, namespace, limits,
+        )?)),
         StoreUrl::Sqlite(path) => Ok(Arc::new(super::SqliteStore::open(path, namespace)?)),
     }
 }
@@ -119,6 +137,16 @@ pub fn open_store(
 /// table that is not joblock's is refused; Redis's open only PINGs and its reads
 /// write no key; the memory store is a fresh, empty one.
 pub fn open_store_read_only(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_read_only_within(url, namespace, &Limits::default())
+}
+
+/// [`open_store_read_only`] with a networked store's open and every later call
+/// bounded by `limits`.
+pub fn open_store_read_only_within(
+    url: &StoreUrl,
+    namespace: &str,
+    limits: &Limits,
+) -> Result<Arc<dyn Store>, StoreError> {
     validate_namespace(namespace).map_err(StoreError::Invalid)?;
     let store: Arc<dyn Store> = match url {
         StoreUrl::Memory => Arc::new(MemoryStore::new(
@@ -126,8 +154,10 @@ pub fn open_store_read_only(url: &StoreUrl, namespace: &str) -> Result<Arc<dyn S
             MemoryConfig::default(),
             0,
         )),
-        StoreUrl::Postgres(u) => Arc::new(super::PostgresStore::connect_read_only(u, namespace)?),
-        StoreUrl::Redis(u) => Arc::new(super::RedisStore::connect(u, namespace)?),
+        StoreUrl::Postgres(u) => Arc::new(super::PostgresStore::connect_read_only(
+            u, namespace, limits,
+        )?),
+        StoreUrl::Redis(u) => Arc::new(super::RedisStore::connect_within(u, namespace, limits)?),
         StoreUrl::Sqlite(path) => Arc::new(super::SqliteStore::open_read_only(path, namespace)?),
     };
     Ok(Arc::new(ReadOnly::new(store)))

@@ -128,6 +128,30 @@ fn signal(pid: u32, signal: &str) {
         .status();
 }
 
+/// The processes whose parent is `pid` (a postmaster's backends and workers).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| stat_field(p, 1).is_some_and(|ppid| ppid == pid.to_string()))
+        .collect()
+}
+
+/// Field `n` after the command name of `/proc/PID/stat` (0: state, 1: parent).
+fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n).map(str::to_string)
+}
+
+/// Whether `pid` is stopped (or gone).
+fn stopped(pid: u32) -> bool {
+    stat_field(pid, 0).is_none_or(|state| state == "T" || state == "Z")
+}
+
 /// Waits up to `timeout` for `child` to exit; whether it did.
 fn wait_for_exit(child: &mut Child, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
@@ -220,6 +244,38 @@ impl PgServer {
         }
     }
 
+    /// Freezes the whole server (SIGSTOP to the postmaster, then to every process
+    /// it forked: each backend is a process group of its own), as a hung host
+    /// would be: connections stay open and new ones are queued by the kernel, but
+    /// nothing answers until [`PgServer::thaw`]. Returns once they are all stopped.
+    pub fn freeze(&self) {
+        let Some(pg) = self.server.as_ref().map(Child::id) else {
+            return;
+        };
+        signal(pg, "-STOP");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            let procs: Vec<u32> = std::iter::once(pg).chain(children(pg)).collect();
+            for &p in &procs[1..] {
+                signal(p, "-STOP");
+            }
+            if procs.iter().all(|&p| stopped(p)) || Instant::now() >= deadline {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets a frozen server run again (SIGCONT to the postmaster and its children).
+    pub fn thaw(&self) {
+        if let Some(pg) = self.server.as_ref().map(Child::id) {
+            for p in children(pg) {
+                signal(p, "-CONT");
+            }
+            signal(pg, "-CONT");
+        }
+    }
+
     /// The server's log so far (for failure messages).
     pub fn log(&self) -> String {
         let path = self.dir.join("server.log");
@@ -257,6 +313,9 @@ impl PgServer {
                 r#"test=$1 dir=$2
                 while kill -0 "$test" 2>/dev/null; do sleep 0.2; done
                 if pg=$(cat "$dir/server.pid" 2>/dev/null); then
+                  # A test that died with the server frozen: wake it and its
+                  # children, or the stopped ones would never leave.
+                  kill -CONT "$pg" 2>/dev/null; pkill -CONT -P "$pg" 2>/dev/null
                   kill -QUIT "$pg" 2>/dev/null
                   # Alive means a /proc entry that is not a zombie (whoever
                   # inherited it may be slow to reap it).
@@ -403,6 +462,8 @@ impl PgServer {
 
     /// Sends `sig` to the server and waits for it (SIGKILL after `STOP_TIMEOUT`).
     fn shut_down(&mut self, sig: &str) {
+        // A frozen server would never act on the signal.
+        self.thaw();
         if let Some(mut server) = self.server.take() {
             // Before signalling: once reaped, the pid may be reused, so the watchdog
             // must never see it; a server already told to stop exits by itself.

@@ -98,6 +98,39 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP), as a hung host would be: connections stay
+    /// open and new ones are queued by the kernel, but nothing answers until
+    /// [`RedisServer::thaw`]. Returns once it is stopped.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+        let Some(pid) = self.server.as_ref().map(Child::id) else {
+            return;
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = state.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            if state.is_none_or(|rest| rest.starts_with('T') || rest.starts_with('Z')) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(server) = &self.server {
+            let _ = Command::new("kill")
+                .args([sig, &server.id().to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
     /// Kills the server (and its watchdog) and waits for it to be gone.
     pub fn stop(&mut self) {
         // The watchdog first, so it cannot signal a pid the kernel has reused.

@@ -7,20 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
-use super::failure::explain;
+use super::conn::{Conn, Wire};
+use super::failure::{explain, explain_wire};
 use super::listen::listener_config;
 use super::names::Names;
 use super::schema::{SchemaError, ensure_schema, schema_state};
 use super::shape::Table;
 use super::{PostgresStore, Shared};
+use crate::store::limits::{Deadline, Limits};
 use crate::store::url::validate_namespace;
 use crate::store::{OpCounter, OpKind, StoreError};
-
-/// How long a connection attempt may take when the URL does not say: a job thread
-/// blocked on a dead host should fail and retry rather than hang for minutes.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long sent data may stay unacknowledged before the kernel drops the
 /// connection, when the URL does not say: without it, a server that vanished from
@@ -64,15 +62,14 @@ pub(in crate::store) fn redact(url: &str) -> String {
 }
 
 impl Shared {
-    /// Opens a new connection.
-    pub(super) fn open(&self) -> Result<Client, StoreError> {
-        self.config
-            .connect(NoTls)
+    /// Opens a new connection before `by`, and within the open limit.
+    pub(super) fn open(&self, by: Deadline) -> Result<Conn, StoreError> {
+        Conn::connect(&self.config, by.within(self.limits.open()))
             .map_err(|e| StoreError::Unavailable(self.cannot_connect(&e)))
     }
 
-    fn cannot_connect(&self, e: &postgres::Error) -> String {
-        format!("cannot connect to {}: {}", self.url, explain(e))
+    fn cannot_connect(&self, e: &Wire) -> String {
+        format!("cannot connect to {}: {}", self.url, explain_wire(e))
     }
 }
 
@@ -92,7 +89,17 @@ impl PostgresStore {
     /// joblock's names that is not) is refused with [`StoreError::NotJoblocks`]
     /// and left untouched.
     pub fn connect(url: &str, namespace: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open_with(url, namespace, Access::ReadWrite)
+        PostgresStore::connect_within(url, namespace, &Limits::default())
+    }
+
+    /// [`PostgresStore::connect`] with the open and every later call bounded by
+    /// `limits`.
+    pub fn connect_within(
+        url: &str,
+        namespace: &str,
+        limits: &Limits,
+    ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_with(url, namespace, Access::ReadWrite, limits)
     }
 
     /// Connects to the server at `url` without creating or changing anything: no
@@ -105,18 +112,28 @@ impl PostgresStore {
     pub(crate) fn connect_read_only(
         url: &str,
         namespace: &str,
+        limits: &Limits,
     ) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open_with(url, namespace, Access::ReadOnly)
+        PostgresStore::open_with(url, namespace, Access::ReadOnly, limits)
     }
 
-    fn open_with(url: &str, namespace: &str, access: Access) -> Result<PostgresStore, StoreError> {
+    /// Opens the store: the whole open (connect, handshake, the catalog reads and
+    /// any creation) is bounded by the open limit.
+    fn open_with(
+        url: &str,
+        namespace: &str,
+        access: Access,
+        limits: &Limits,
+    ) -> Result<PostgresStore, StoreError> {
         validate_namespace(namespace).map_err(StoreError::Invalid)?;
         let shown = redact(url);
-        let mut config: Config = url.parse().map_err(|e: postgres::Error| {
+        let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
             StoreError::Unavailable(format!("cannot connect to {shown}: {}", explain(&e)))
         })?;
+        // Per address tried: a host name with several addresses tries each in turn,
+        // all within the open's deadline.
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+            config.connect_timeout(limits.open());
         }
         if config.get_tcp_user_timeout().is_none() {
             config.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
@@ -124,25 +141,45 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("joblock");
         }
-        let mut client = config.connect(NoTls).map_err(|e| {
-            StoreError::Unavailable(format!("cannot connect to {shown}: {}", explain(&e)))
+        let by = limits.open_deadline();
+        let mut conn = Conn::connect(&config, by).map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to {shown}: {}", explain_wire(&e)))
         })?;
-        let failed = |what: &str, e: &postgres::Error| {
+        let failed = |what: &str, e: &Wire| {
             StoreError::Unavailable(format!(
                 "cannot {what} {namespace} on {shown}: {}",
-                explain(e)
+                explain_wire(e)
             ))
         };
-        let names = Names::new(&current_schema(&mut client, &shown)?, namespace);
+        let schema = conn
+            .run(by, async |client| current_schema(client).await)
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot read the schema on {shown}: {}",
+                    explain_wire(&e)
+                ))
+            })?
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "no schema to use on {shown}: the search_path names no existing schema"
+                ))
+            })?;
+        let names = Names::new(&schema, namespace);
         let (present, notifies) = match access {
-            Access::ReadWrite => match ensure_schema(&mut client, &names) {
-                Ok(notifies) => (true, notifies),
-                Err(SchemaError::NotJoblocks(why)) => return Err(StoreError::NotJoblocks(why)),
-                Err(SchemaError::Pg(e)) => return Err(failed("create table", &e)),
-            },
+            Access::ReadWrite => {
+                let ensured = conn.with(by, async |client| ensure_schema(client, &names).await);
+                match ensured.map_err(SchemaError::Wire).and_then(|r| r) {
+                    Ok(notifies) => (true, notifies),
+                    Err(SchemaError::NotJoblocks(why)) => {
+                        return Err(StoreError::NotJoblocks(why));
+                    }
+                    Err(SchemaError::Wire(e)) => return Err(failed("create table", &e)),
+                }
+            }
             Access::ReadOnly => {
-                let found =
-                    schema_state(&mut client, &names).map_err(|e| failed("read table", &e))?;
+                let found = conn
+                    .run(by, async |client| schema_state(client, &names).await)
+                    .map_err(|e| failed("read table", &e))?;
                 if let Some(why) = found.refuse_reading(&names) {
                     return Err(StoreError::NotJoblocks(why));
                 }
@@ -151,6 +188,7 @@ impl PostgresStore {
         };
         let shared = Shared {
             listener_config: listener_config(&config),
+            limits: limits.clone(),
             config,
             url: shown,
             names,
@@ -160,7 +198,7 @@ impl PostgresStore {
         };
         Ok(PostgresStore {
             shared: Arc::new(shared),
-            conn: Mutex::new(Some(client)),
+            conn: Mutex::new(Some(conn)),
             stmts: Mutex::new(HashMap::new()),
             listener: Mutex::new(None),
         })
@@ -180,7 +218,9 @@ impl PostgresStore {
             return Ok(true);
         }
         let names = &self.shared.names;
-        let found = self.run(kind, |client| Ok(schema_state(client, names)?))?;
+        let found = self.run(kind, |conn, by| {
+            Ok(conn.run(by, async |client| schema_state(client, names).await)?)
+        })?;
         if let Some(why) = found.refuse_reading(names) {
             return Err(StoreError::NotJoblocks(why));
         }
@@ -193,23 +233,13 @@ impl PostgresStore {
 }
 
 /// The schema the connection's search_path resolves to (where an unqualified
-/// `CREATE TABLE` would go), fixed for the store's lifetime (see [`Names`]).
-fn current_schema(client: &mut Client, shown: &str) -> Result<String, StoreError> {
-    let cannot = |e: postgres::Error| {
-        StoreError::Unavailable(format!(
-            "cannot read the schema on {shown}: {}",
-            explain(&e)
-        ))
-    };
-    let schema: Option<String> = client
+/// `CREATE TABLE` would go), fixed for the store's lifetime (see [`Names`]);
+/// `None` when the search_path names no existing schema.
+async fn current_schema(client: &mut Client) -> Result<Option<String>, tokio_postgres::Error> {
+    client
         .query_typed_one("SELECT pg_catalog.current_schema()", &[])
-        .and_then(|row| row.try_get(0))
-        .map_err(cannot)?;
-    schema.ok_or_else(|| {
-        StoreError::Unavailable(format!(
-            "no schema to use on {shown}: the search_path names no existing schema"
-        ))
-    })
+        .await?
+        .try_get(0)
 }
 
 #[cfg(test)]

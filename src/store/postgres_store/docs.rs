@@ -34,7 +34,7 @@ fn parse_doc(text: &str) -> Result<Value, Failure> {
 }
 
 /// The documents in a result whose only column is `doc::text`.
-pub(super) fn docs_of(rows: &[postgres::Row]) -> Result<Vec<Value>, Failure> {
+pub(super) fn docs_of(rows: &[tokio_postgres::Row]) -> Result<Vec<Value>, Failure> {
     rows.iter()
         .map(|row| parse_doc(row.try_get::<_, &str>(0)?))
         .collect()

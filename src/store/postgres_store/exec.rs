@@ -1,45 +1,51 @@
 //! Running statements on a handle's connection: connecting when there is none,
-//! dropping it when it breaks, the prepared-statement cache, and turning a
-//! [`Failure`] into a [`StoreError`].
+//! dropping it when it breaks or misses its deadline, the prepared-statement
+//! cache, and turning a [`Failure`] into a [`StoreError`].
 
-use postgres::types::Type;
-use postgres::{Client, Statement};
 use serde_json::Value;
+use tokio_postgres::Statement;
+use tokio_postgres::types::Type;
 
+use super::conn::{Conn, Wire};
 use super::docs::docs_of;
-use super::failure::{Failure, breaks_connection, explain};
+use super::failure::{Failure, breaks_connection, explain, explain_wire};
 use super::sql::Params;
 use super::{PostgresStore, lock};
+use crate::store::limits::Deadline;
 use crate::store::{OpKind, StoreError};
 
 /// Prepared statements kept per connection at most.
 const STATEMENT_CACHE: usize = 64;
 
 impl PostgresStore {
-    /// Runs `body` on this handle's connection, connecting first if there is none.
+    /// Runs `body` on this handle's connection, connecting first if there is none,
+    /// all of it before the call's deadline (see [`crate::store::limits`]), which
+    /// `body` is given to bound each exchange by.
     ///
-    /// The client is taken out of the slot while `body` runs and only put back if
-    /// the connection survived, so a broken connection (or a panic) leaves `None`
-    /// and the next operation reconnects.
+    /// The connection is taken out of the slot while `body` runs and only put back
+    /// if it survived, so a broken connection, one that missed its deadline (or a
+    /// panic) leaves `None` and the next operation reconnects.
     pub(super) fn run<T>(
         &self,
         kind: OpKind,
-        body: impl FnOnce(&mut Client) -> Result<T, Failure>,
+        body: impl FnOnce(&mut Conn, Deadline) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
+        let by = self.shared.limits.call_deadline();
         let mut slot = lock(&self.conn);
-        let mut client = match slot.take() {
-            Some(client) => client,
-            None => self.shared.open()?,
+        let mut conn = match slot.take() {
+            Some(conn) => conn,
+            None => self.shared.open(by)?,
         };
-        let result = body(&mut client);
+        let result = body(&mut conn, by);
         let broken = match &result {
-            Err(Failure::Pg(e)) => breaks_connection(e) || client.is_closed(),
-            _ => client.is_closed(),
+            Err(Failure::Pg(e)) => breaks_connection(e) || conn.is_closed(),
+            Err(Failure::Gone(_)) => true,
+            _ => conn.is_closed(),
         };
         if broken {
             lock(&self.stmts).clear();
         } else {
-            *slot = Some(client);
+            *slot = Some(conn);
         }
         result.map_err(|failure| self.store_error(kind, failure, broken))
     }
@@ -50,6 +56,9 @@ impl PostgresStore {
             Failure::Duplicate(key) => StoreError::DuplicateKey(key),
             Failure::BadRow(why) => {
                 StoreError::Unavailable(format!("{} on {url}: {why}", kind.name()))
+            }
+            Failure::Gone(e) => {
+                StoreError::Unavailable(format!("{} on {url}: {}", kind.name(), explain_wire(&e)))
             }
             Failure::Pg(e) if broken => StoreError::Unavailable(format!(
                 "lost connection to {url} during {}: {}",
@@ -78,9 +87,9 @@ impl PostgresStore {
         sql: &str,
         params: &Params,
     ) -> Result<Vec<Value>, StoreError> {
-        self.run(kind, |client| {
-            let stmt = self.statement(client, sql, params.0.len())?;
-            docs_of(&client.query(&stmt, &params.refs())?)
+        self.run(kind, |conn, by| {
+            let stmt = self.statement(conn, by, sql, params.0.len())?;
+            docs_of(&conn.query(by, &stmt, &params.refs())?)
         })
     }
 
@@ -88,15 +97,16 @@ impl PostgresStore {
     /// on this handle's connection.
     pub(super) fn statement(
         &self,
-        client: &mut Client,
+        conn: &mut Conn,
+        by: Deadline,
         sql: &str,
         params: usize,
-    ) -> Result<Statement, postgres::Error> {
+    ) -> Result<Statement, Wire> {
         let mut cache = lock(&self.stmts);
         if let Some(stmt) = cache.get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = client.prepare_typed(sql, &vec![Type::TEXT; params])?;
+        let stmt = conn.prepare_typed(by, sql, &vec![Type::TEXT; params])?;
         // Filters of arbitrary shape could grow the cache without end.
         if cache.len() >= STATEMENT_CACHE {
             cache.clear();
@@ -112,9 +122,9 @@ impl PostgresStore {
         sql: &str,
         params: &Params,
     ) -> Result<u64, StoreError> {
-        self.run(kind, |client| {
-            let stmt = self.statement(client, sql, params.0.len())?;
-            Ok(client.execute(&stmt, &params.refs())?)
+        self.run(kind, |conn, by| {
+            let stmt = self.statement(conn, by, sql, params.0.len())?;
+            Ok(conn.execute(by, &stmt, &params.refs())?)
         })
     }
 }

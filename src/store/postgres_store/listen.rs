@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls, Notification};
+use tokio_postgres::{Config, Notification};
 
 use super::Shared;
+use super::conn::{Conn, Wire};
 use super::names::quote_ident;
 use super::schema::ANY_ROW;
+use crate::store::limits::Deadline;
 
 /// How long the listener connection may be idle before TCP keepalive probes start,
 /// and how far apart they are: a listener only receives, so without probes a server
@@ -34,8 +35,8 @@ pub(super) enum Heard {
     Lost,
 }
 
-/// Waits on `client` (which LISTENs on `channel`) until a notification about `key`
-/// arrives or `deadline` passes.
+/// Waits on `listener` (which LISTENs on `channel`) until a notification about
+/// `key` arrives or `deadline` passes.
 ///
 /// Notifications about other rows are dropped: the channel is per namespace, and a
 /// handle waits on one lock key (a caller that waits on several ids in turn may see
@@ -43,38 +44,32 @@ pub(super) enum Heard {
 /// read first, and after a match the rest of the buffer is read too: all of it is
 /// older than the caller's next read, so keeping it would only cause early wakes.
 pub(super) fn listen_for(
-    client: &mut Client,
+    listener: &mut Conn,
     channel: &str,
     key: &str,
     deadline: Instant,
 ) -> Heard {
-    let mut heard = false;
-    if drain(client, channel, key, &mut heard).is_err() {
-        return Heard::Lost;
-    }
-    if heard {
-        return Heard::Change;
+    match drain(listener, channel, key) {
+        Err(_) => return Heard::Lost,
+        Ok(true) => return Heard::Change,
+        Ok(false) => {}
     }
     loop {
-        // A closed connection makes the iterators below return `None` at once.
-        if client.is_closed() {
+        if listener.is_closed() {
             return Heard::Lost;
         }
         let now = Instant::now();
         if now >= deadline {
             return Heard::Nothing;
         }
-        // A fresh iterator per notification: `timeout_iter` restarts its timer after
-        // each one, so a busy namespace would otherwise keep the wait going forever.
-        let next = client.notifications().timeout_iter(deadline - now).next();
-        match next {
+        match listener.next_note(Deadline::after(deadline - now)) {
             Ok(Some(note)) if is_about(&note, channel, key) => {
                 // Still a change if this fails: the caller finds the connection
                 // closed and drops it.
-                let _ = drain(client, channel, key, &mut false);
+                let _ = drain(listener, channel, key);
                 return Heard::Change;
             }
-            // Another row, or the timer (the loop re-checks the deadline and the
+            // Another row, or the deadline (the loop re-checks it and the
             // connection).
             Ok(_) => {}
             Err(_) => return Heard::Lost,
@@ -82,20 +77,14 @@ pub(super) fn listen_for(
     }
 }
 
-/// Reads every notification already received, without blocking; sets `heard` when
+/// How long reading what is already buffered may take: it waits for nothing.
+const DRAIN_LIMIT: Duration = Duration::from_millis(50);
+
+/// Reads every notification already received, without waiting for more; whether
 /// one is about `key`.
-fn drain(
-    client: &mut Client,
-    channel: &str,
-    key: &str,
-    heard: &mut bool,
-) -> Result<(), postgres::Error> {
-    let mut notifications = client.notifications();
-    let mut pending = notifications.iter();
-    while let Some(note) = pending.next()? {
-        *heard |= is_about(&note, channel, key);
-    }
-    Ok(())
+fn drain(listener: &mut Conn, channel: &str, key: &str) -> Result<bool, Wire> {
+    let notes = listener.take_notes(Deadline::after(DRAIN_LIMIT))?;
+    Ok(notes.iter().any(|note| is_about(note, channel, key)))
 }
 
 /// Sleeps until `deadline` (real time).
@@ -107,12 +96,14 @@ pub(super) fn sleep_until(deadline: Instant) {
 }
 
 impl Shared {
-    /// Opens a listener connection and subscribes it to the namespace's channel.
-    pub(super) fn listen(&self) -> Result<Client, postgres::Error> {
-        let mut client = self.listener_config.connect(NoTls)?;
+    /// Opens a listener connection and subscribes it to the namespace's channel,
+    /// both within one call's limit.
+    pub(super) fn listen(&self) -> Result<Conn, Wire> {
+        let by = self.limits.call_deadline();
+        let mut listener = Conn::connect(&self.listener_config, by.within(self.limits.open()))?;
         // A channel in LISTEN is an identifier, not a value: it cannot be a parameter.
-        client.batch_execute(&format!("LISTEN {}", quote_ident(&self.names.channel)))?;
-        Ok(client)
+        listener.batch_execute(by, &format!("LISTEN {}", quote_ident(&self.names.channel)))?;
+        Ok(listener)
     }
 }
 

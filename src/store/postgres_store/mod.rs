@@ -68,13 +68,21 @@
 //!   connection was lost. Memory never leaves that doubt: it injects no faults, and
 //!   `FaultyStore` says which of its faults applied (a lost reply did, a failure not).
 //!
-//! The code is split by job: [`connect`] opens connections and creates the store,
+//! Every exchange with the server has a deadline (see [`crate::store::limits`]):
+//! connections are `tokio_postgres` ones, each driven on a runtime of its own by
+//! [`conn`], because a blocking client cannot give up on a server that accepts
+//! and never answers. A call that misses its deadline is `Unavailable`, and its
+//! connection is dropped (the next call reconnects).
+//!
+//! The code is split by job: [`conn`] is one connection with deadlines,
+//! [`connect`] opens connections and creates the store,
 //! [`schema`] creates the table and its notification trigger, [`names`] quotes and
 //! derives SQL identifiers, [`sql`] builds statements and their parameters, [`docs`]
 //! turns documents into rows and back, [`exec`] runs statements on a handle's
 //! connection, [`failure`] classifies errors, [`listen`] waits for notifications, and
 //! [`operations`] implements [`Store`] on top of them.
 
+mod conn;
 mod connect;
 mod docs;
 mod exec;
@@ -91,9 +99,11 @@ use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use postgres::{Client, Config, Statement};
+use tokio_postgres::{Config, Statement};
 
 use super::OpCounter;
+use super::limits::Limits;
+use conn::Conn;
 pub(super) use connect::redact;
 // Only the doc links name it; the code that uses it is in `operations`.
 #[cfg(doc)]
@@ -103,6 +113,8 @@ use super::Store;
 struct Shared {
     /// Parsed connection settings, reused by every (re)connection.
     config: Config,
+    /// How long opening and each call may take.
+    limits: Limits,
     /// The URL with any password removed, for error messages.
     url: String,
     /// The namespace's table, function and channel, qualified by the schema the
@@ -129,7 +141,7 @@ pub struct PostgresStore {
     shared: Arc<Shared>,
     /// `None` until first use, and again after the connection broke: the next
     /// operation reconnects, so a restarted server is picked up without a restart here.
-    conn: Mutex<Option<Client>>,
+    conn: Mutex<Option<Conn>>,
     /// Statements prepared on `conn`, by SQL text: the lock issues a handful of
     /// statement shapes over and over, and a prepared one skips parsing and planning.
     /// Cleared whenever the connection is dropped (statements belong to it).
@@ -139,7 +151,7 @@ pub struct PostgresStore {
     /// are buffered rather than lost, and dropped (reopened by the next wait) when it
     /// breaks. Separate from `conn` because a wait blocks for up to its whole timeout,
     /// and must neither hold the operations' mutex nor be ended by an operation.
-    listener: Mutex<Option<Client>>,
+    listener: Mutex<Option<Conn>>,
 }
 
 impl fmt::Debug for PostgresStore {

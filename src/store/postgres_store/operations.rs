@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::docs::{id_key, split_doc};
-use super::failure::duplicate_or;
+use super::failure::{Failure, duplicate_or};
 use super::listen::{Heard, listen_for, sleep_until};
 use super::sql::{Params, condition, in_order, json_text};
 use super::{PostgresStore, lock};
@@ -31,10 +31,9 @@ impl Store for PostgresStore {
         );
         // Prepared and cached like the other repeated statements: a waiter announces
         // itself with an insert, and a prepared one skips parsing and planning it.
-        self.run(OpKind::InsertOne, |client| {
-            let stmt = self.statement(client, &sql, 2)?;
-            client
-                .execute(&stmt, &[&key, &text])
+        self.run(OpKind::InsertOne, |conn, by| {
+            let stmt = self.statement(conn, by, &sql, 2)?;
+            conn.execute(by, &stmt, &[&key, &text])
                 .map_err(|e| duplicate_or(e, &key))?;
             Ok(())
         })
@@ -55,15 +54,18 @@ impl Store for PostgresStore {
         // fails names the offending `_id` (the first duplicate in batch order, as in
         // memory), and dropping the uncommitted transaction rolls back the rest, so
         // nobody ever sees part of the batch.
-        self.run(OpKind::InsertMany, |client| {
-            let stmt = self.statement(client, &sql, 2)?;
-            let mut tx = client.transaction()?;
-            for (key, text) in &batch {
-                tx.execute(&stmt, &[key, text])
-                    .map_err(|e| duplicate_or(e, key))?;
-            }
-            tx.commit()?;
-            Ok(())
+        self.run(OpKind::InsertMany, |conn, by| {
+            let stmt = self.statement(conn, by, &sql, 2)?;
+            conn.with(by, async |client| -> Result<(), Failure> {
+                let tx = client.transaction().await?;
+                for (key, text) in &batch {
+                    tx.execute(&stmt, &[key, text])
+                        .await
+                        .map_err(|e| duplicate_or(e, key))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            })?
         })
     }
 
@@ -114,8 +116,11 @@ impl Store for PostgresStore {
             self.shared.names.table,
             condition(filter, &mut params)?
         );
-        self.run(OpKind::Count, |client| {
-            let row = client.query_typed_one(&sql, &params.typed())?;
+        self.run(OpKind::Count, |conn, by| {
+            let typed = params.typed();
+            let row = conn.run(by, async |client| {
+                client.query_typed_one(&sql, &typed).await
+            })?;
             let n: i64 = row.try_get(0)?;
             // count(*) is never negative.
             Ok(u64::try_from(n).unwrap_or(0))
@@ -199,8 +204,8 @@ impl Store for PostgresStore {
     /// When the listener cannot be opened or breaks, it is dropped (the next call
     /// reopens it) and this sleeps out the rest of `timeout`: the caller falls back
     /// to polling at the pace it asked for rather than spinning on a dead server.
-    /// Opening the listener is bounded by the connect timeout, not by `timeout`
-    /// (a zero timeout must still be able to subscribe).
+    /// Opening the listener is bounded by the call limit, not by `timeout` (a zero
+    /// timeout must still be able to subscribe).
     fn wait_for_change(&self, id: &str, timeout: Duration) -> bool {
         if !self.shared.notifies {
             return false;
@@ -213,15 +218,15 @@ impl Store for PostgresStore {
         // The payload is the row's `id` column: the canonical key of `_id` = `id`.
         let key = id_key(&Value::String(id.to_string()));
         let mut slot = lock(&self.listener);
-        let client = match slot.take() {
-            Some(client) => Some(client),
+        let listener = match slot.take() {
+            Some(listener) => Some(listener),
             None => self.shared.listen().ok(),
         };
-        let heard = match client {
-            Some(mut client) => {
-                let heard = listen_for(&mut client, &self.shared.names.channel, &key, deadline);
-                if !matches!(heard, Heard::Lost) && !client.is_closed() {
-                    *slot = Some(client);
+        let heard = match listener {
+            Some(mut listener) => {
+                let heard = listen_for(&mut listener, &self.shared.names.channel, &key, deadline);
+                if !matches!(heard, Heard::Lost) && !listener.is_closed() {
+                    *slot = Some(listener);
                 }
                 heard
             }

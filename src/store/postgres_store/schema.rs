@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use postgres::error::SqlState;
-use postgres::types::Type;
-use postgres::{Client, GenericClient};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, GenericClient};
 
+use super::conn::Wire;
 use super::names::{Names, TRIGGER_NAME, quote_ident, quote_literal};
 use super::shape::{Function, SchemaState, Table, inspect};
 
@@ -23,7 +24,7 @@ pub(super) const ANY_ROW: &str = "*";
 /// Whether a creation failed because another session created the same object at
 /// the same moment: `CREATE TABLE` of a table made since our check, or two
 /// creators' catalog rows colliding. The loser re-checks and retries.
-fn lost_creation_race(e: &postgres::Error) -> bool {
+fn lost_creation_race(e: &tokio_postgres::Error) -> bool {
     matches!(
         e.code(),
         Some(c) if *c == SqlState::UNIQUE_VIOLATION
@@ -35,25 +36,25 @@ fn lost_creation_race(e: &postgres::Error) -> bool {
 /// Why [`ensure_schema`] did not get the namespace's schema ready.
 #[derive(Debug)]
 pub(super) enum SchemaError {
-    /// The server refused or the connection failed.
-    Pg(postgres::Error),
+    /// The server refused, the connection failed or the deadline passed.
+    Wire(Wire),
     /// The namespace's name holds another application's object: nothing was
     /// changed. The line says what it is and what to do.
     NotJoblocks(String),
 }
 
-impl From<postgres::Error> for SchemaError {
-    fn from(e: postgres::Error) -> Self {
-        SchemaError::Pg(e)
+impl From<tokio_postgres::Error> for SchemaError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        SchemaError::Wire(Wire::Pg(e))
     }
 }
 
 /// What the namespace's schema holds now (only reads the catalogs).
-pub(super) fn schema_state(
-    client: &mut impl GenericClient,
+pub(super) async fn schema_state(
+    client: &impl GenericClient,
     names: &Names,
-) -> Result<SchemaState, postgres::Error> {
-    inspect(client, names, &notify_function_body())
+) -> Result<SchemaState, tokio_postgres::Error> {
+    inspect(client, names, &notify_function_body()).await
 }
 
 /// The body of the trigger function: announce the changed row's `id` on the channel
@@ -159,8 +160,8 @@ fn schema_ddl(names: &Names, state: &SchemaState) -> String {
 /// still works, without notification (`Ok(false)`): waiters poll as before. One
 /// whose trigger function has an older body that this role may not replace keeps
 /// it: it announces the same changes.
-pub(super) fn ensure_schema(client: &mut Client, names: &Names) -> Result<bool, SchemaError> {
-    let found = schema_state(client, names)?;
+pub(super) async fn ensure_schema(client: &mut Client, names: &Names) -> Result<bool, SchemaError> {
+    let found = schema_state(client, names).await?;
     if let Some(why) = found.refuse_writing(names) {
         return Err(SchemaError::NotJoblocks(why));
     }
@@ -169,23 +170,27 @@ pub(super) fn ensure_schema(client: &mut Client, names: &Names) -> Result<bool, 
     }
     let mut attempt = 0;
     loop {
-        match create_schema(client, names) {
+        match create_schema(client, names).await {
             Ok(()) => return Ok(true),
-            Err(SchemaError::Pg(e)) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
-                let found = schema_state(client, names)?;
+            Err(SchemaError::Wire(Wire::Pg(e)))
+                if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
+                let found = schema_state(client, names).await?;
                 if let Some(why) = found.refuse_writing(names) {
                     return Err(SchemaError::NotJoblocks(why));
                 }
                 return if found.table == Table::Joblock {
                     Ok(found.notifies())
                 } else {
-                    Err(SchemaError::Pg(e))
+                    Err(SchemaError::Wire(Wire::Pg(e)))
                 };
             }
-            Err(SchemaError::Pg(e)) if lost_creation_race(&e) && attempt < CREATE_ATTEMPTS => {
+            Err(SchemaError::Wire(Wire::Pg(e)))
+                if lost_creation_race(&e) && attempt < CREATE_ATTEMPTS =>
+            {
                 // The winner may not have committed yet; once it has, we are done
                 // (or, if the winner made somebody else's table, we refuse it).
-                let found = schema_state(client, names)?;
+                let found = schema_state(client, names).await?;
                 if let Some(why) = found.refuse_writing(names) {
                     return Err(SchemaError::NotJoblocks(why));
                 }
@@ -193,7 +198,7 @@ pub(super) fn ensure_schema(client: &mut Client, names: &Names) -> Result<bool, 
                     return Ok(true);
                 }
                 attempt += 1;
-                std::thread::sleep(Duration::from_millis(20 * attempt as u64));
+                tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
             }
             Err(e) => return Err(e),
         }
@@ -201,35 +206,40 @@ pub(super) fn ensure_schema(client: &mut Client, names: &Names) -> Result<bool, 
 }
 
 /// One creation attempt for [`ensure_schema`]: lock, check, create, commit, unlock.
-fn create_schema(client: &mut Client, names: &Names) -> Result<(), SchemaError> {
+async fn create_schema(client: &mut Client, names: &Names) -> Result<(), SchemaError> {
     // The lock is keyed on the quoted, unqualified table name, as older versions
     // keyed it, so that an older creator and this one still take turns. Two-key
     // form with the first key fixed, so that it is unlikely to collide with an
     // application's own advisory locks.
     let key = quote_ident(&names.namespace);
-    client.execute_typed(
-        "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('joblock'), pg_catalog.hashtext($1))",
-        &[(&key, Type::TEXT)],
-    )?;
-    let created = (|| {
-        let mut tx = client.transaction()?;
-        let found = schema_state(&mut tx, names)?;
+    client
+        .execute_typed(
+            "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('joblock'), pg_catalog.hashtext($1))",
+            &[(&key, Type::TEXT)],
+        )
+        .await?;
+    let created = async {
+        let tx = client.transaction().await?;
+        let found = schema_state(&tx, names).await?;
         if let Some(why) = found.refuse_writing(names) {
             return Err(SchemaError::NotJoblocks(why));
         }
         let ddl = schema_ddl(names, &found);
         if !ddl.is_empty() {
-            tx.batch_execute(&ddl)?;
+            tx.batch_execute(&ddl).await?;
         }
-        tx.commit()?;
+        tx.commit().await?;
         Ok(())
-    })();
+    }
+    .await;
     // A session lock outlives errors, so release it whatever happened (a broken
     // connection released it already, and its error is the one worth reporting).
-    let unlocked = client.execute_typed(
-        "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('joblock'), pg_catalog.hashtext($1))",
-        &[(&key, Type::TEXT)],
-    );
+    let unlocked = client
+        .execute_typed(
+            "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('joblock'), pg_catalog.hashtext($1))",
+            &[(&key, Type::TEXT)],
+        )
+        .await;
     created?;
     unlocked?;
     Ok(())

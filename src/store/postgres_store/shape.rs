@@ -2,8 +2,8 @@
 //! read from the catalogs before anything is created, written or listened to, so
 //! that joblock never alters (or reads as its own) another application's table.
 
-use postgres::GenericClient;
-use postgres::types::Type;
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::Type;
 
 use super::names::{Names, TRIGGER_NAME};
 
@@ -130,13 +130,14 @@ fn relation_kind(relkind: &str) -> &'static str {
 ///
 /// `current_body` is this version's function body: a function with it is
 /// [`Function::Current`].
-pub(super) fn inspect(
-    client: &mut impl GenericClient,
+pub(super) async fn inspect(
+    client: &impl GenericClient,
     names: &Names,
     current_body: &str,
-) -> Result<SchemaState, postgres::Error> {
-    let row = client.query_typed_one(
-        "WITH rel AS (
+) -> Result<SchemaState, tokio_postgres::Error> {
+    let row = client
+        .query_typed_one(
+            "WITH rel AS (
              SELECT c.oid, c.relkind::text AS relkind
              FROM pg_catalog.pg_class c
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -163,13 +164,14 @@ pub(super) fn inspect(
                 (SELECT is_trigger FROM fn),
                 (SELECT prosrc FROM fn),
                 (SELECT owned FROM fn)",
-        &[
-            (&names.schema, Type::TEXT),
-            (&names.namespace, Type::TEXT),
-            (&names.function_name, Type::TEXT),
-            (&TRIGGER_NAME, Type::TEXT),
-        ],
-    )?;
+            &[
+                (&names.schema, Type::TEXT),
+                (&names.namespace, Type::TEXT),
+                (&names.function_name, Type::TEXT),
+                (&TRIGGER_NAME, Type::TEXT),
+            ],
+        )
+        .await?;
     let relkind: Option<String> = row.try_get(0)?;
     let columns: Option<String> = row.try_get(1)?;
     let table = match relkind {

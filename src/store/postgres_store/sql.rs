@@ -2,9 +2,9 @@
 //! containment, whole-value comparison), ordering, and the one-row condition that
 //! `update_one`/`delete_one` use.
 
-use postgres::types::{ToSql, Type};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use tokio_postgres::types::{ToSql, Type};
 
 use super::PostgresStore;
 use super::docs::id_key;

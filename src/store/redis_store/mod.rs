@@ -78,9 +78,11 @@ mod subscriber;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use redis::{Client, Connection};
+use redis::Client;
 
 use super::OpCounter;
+use super::limits::Limits;
+use connection::Link;
 pub(super) use connection::redact;
 use subscriber::Subscriber;
 // Named only by doc links here; the code that uses them is in the submodules.
@@ -103,6 +105,11 @@ struct Shared {
     /// `ns:changed:`: the scripts publish a document's changes to this prefix
     /// followed by its id text.
     channel_prefix: String,
+    /// How long opening and each call may take.
+    limits: Limits,
+    /// How many replies the crate reads while connecting (AUTH, SELECT): each may
+    /// take the whole connect timeout it is given.
+    handshake_replies: u32,
     ops: OpCounter,
 }
 
@@ -111,7 +118,7 @@ pub struct RedisStore {
     shared: Arc<Shared>,
     /// Opened lazily and dropped on a connection error, so the next operation
     /// reconnects (a restarted server is recovered without rebuilding the store).
-    conn: Mutex<Option<Connection>>,
+    conn: Mutex<Option<Link>>,
     /// The pub/sub connection of [`Store::wait_for_change`], a second connection:
     /// a wait blocks for up to its whole timeout, and must not hold `conn` (and so
     /// every operation of this handle) meanwhile. Opened on the first wait, kept

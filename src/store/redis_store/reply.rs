@@ -160,6 +160,8 @@ mod tests {
             seq_key: "ns:seq".to_string(),
             doc_prefix: "ns:doc:".to_string(),
             channel_prefix: "ns:changed:".to_string(),
+            limits: crate::store::Limits::default(),
+            handshake_replies: 0,
             ops: OpCounter::default(),
         }
     }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use redis::{Connection, Msg, RedisError};
 
 use super::RedisStore;
-use super::connection::IO_TIMEOUT;
 use crate::store::StoreError;
 
 /// At most this many buffered notices are read before a wait.
@@ -45,13 +44,14 @@ fn next_message(con: &mut Connection) -> Result<Msg, RedisError> {
 }
 
 impl Subscriber {
-    /// Subscribes to `channel` and waits for the server's confirmation, so a change
-    /// published after this returns is delivered. Messages on other channels that
-    /// arrive before the confirmation are kept in `pending`.
-    fn subscribe(&mut self, channel: &str) -> Result<(), RedisError> {
-        // The confirmation gets the ordinary request time, not the caller's wait
-        // time: a short first wait (often used just to subscribe) must still subscribe.
-        self.con.set_read_timeout(Some(IO_TIMEOUT))?;
+    /// Subscribes to `channel` and waits (at most `limit`) for the server's
+    /// confirmation, so a change published after this returns is delivered.
+    /// Messages on other channels that arrive before the confirmation are kept in
+    /// `pending`.
+    fn subscribe(&mut self, channel: &str, limit: Duration) -> Result<(), RedisError> {
+        // The confirmation gets a call's limit, not the caller's wait time: a short
+        // first wait (often used just to subscribe) must still subscribe.
+        self.con.set_read_timeout(Some(limit))?;
         self.con
             .send_packed_command(&redis::cmd("SUBSCRIBE").arg(channel).get_packed_command())?;
         loop {
@@ -107,10 +107,15 @@ impl Subscriber {
     /// at once: the document may have changed between the caller's last read and the
     /// subscription, and nothing would report that change. One extra read closes
     /// the gap; from then on every change is delivered.
-    fn wait(&mut self, channel: &str, deadline: Instant) -> Result<bool, RedisError> {
+    fn wait(
+        &mut self,
+        channel: &str,
+        deadline: Instant,
+        limit: Duration,
+    ) -> Result<bool, RedisError> {
         let fresh = !self.channels.contains(channel);
         if fresh {
-            self.subscribe(channel)?;
+            self.subscribe(channel, limit)?;
         }
         self.drain()?;
         if self.pending.remove(channel) || fresh {
@@ -136,26 +141,29 @@ impl Subscriber {
 }
 
 impl RedisStore {
-    /// Waits on this handle's subscriber (opened if there is none) for a message on
-    /// `channel` until `deadline`. On any error the subscriber is dropped, so the next
-    /// wait reconnects and subscribes afresh.
+    /// Waits on this handle's subscriber (opened if there is none, within a call's
+    /// limit) for a message on `channel` until `deadline`. On any error the
+    /// subscriber is dropped, so the next wait reconnects and subscribes afresh.
     pub(super) fn wait_on(
         &self,
         slot: &mut Option<Subscriber>,
         channel: &str,
         deadline: Instant,
     ) -> Result<bool, StoreError> {
+        let call = self.shared.limits.call_deadline();
         let sub = match slot {
             Some(sub) => sub,
             None => slot.insert(Subscriber {
-                con: self.shared.open()?,
+                con: self.shared.open(call)?.con,
                 channels: HashSet::new(),
                 pending: HashSet::new(),
             }),
         };
-        sub.wait(channel, deadline).map_err(|e| {
+        sub.wait(channel, deadline, call.limit()).map_err(|e| {
             *slot = None;
-            self.shared.failed(&e)
+            // Only the subscription's confirmation can time out as an error: a
+            // quiet wait is `Ok(false)`.
+            self.shared.failed(&e, &call)
         })
     }
 }
