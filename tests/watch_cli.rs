@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use joblock::lock::{LockDoc, read_doc};
+use joblock::lock::{LockDoc, read_doc, survey};
 use joblock::store::{StoreUrl, open_store_read_only};
 use serde_json::Value;
 use support::run::poll;
@@ -72,6 +72,16 @@ fn await_holder(url: &str, namespace: &str, key: &str) -> LockDoc {
         let store = open_store_read_only(&url, namespace).ok()?;
         let doc = read_doc(store.as_ref(), key).ok()??;
         doc.holder.is_some().then_some(doc)
+    })
+}
+
+/// Waits until the store holds a history line for some key.
+fn await_history(url: &str, namespace: &str) {
+    let url = StoreUrl::parse(url).expect("a store URL");
+    poll("the holder's history line to be stored", || {
+        let store = open_store_read_only(&url, namespace).ok()?;
+        let found = survey(store.as_ref()).ok()?;
+        (!found.history.is_empty()).then_some(())
     })
 }
 
@@ -145,6 +155,9 @@ fn a_killed_run_wrapper_expires_and_its_stored_history_shows() {
     let run = "run --namespace r --key etl:acme --lease 1 -- sleep 600";
     let mut wrapper = start(dir.path(), &url, run);
     await_holder(&url, "r", "lock:etl:acme");
+    // The history line is written after the lock is won (best effort, its own
+    // write): killing the wrapper before it lands would leave no history to show.
+    await_history(&url, "r");
     let pid = wrapper.0.id();
     wrapper.kill();
 
