@@ -107,3 +107,36 @@ fn the_ends_of_each_range_are_accepted() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
+
+// A thread that started but cannot map its signal stack aborts inside Rust's
+// runtime (SIGABRT, seen at --threads 50000 under `ulimit -v 1500000`): so more
+// runners than the address space holds are refused before the run, naming the
+// limit, and the run left to its default fits in it and completes.
+#[test]
+fn threads_past_the_address_space_limit_are_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let under_limit = |args: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v 1500000 && exec \"$0\" {args}",))
+            .arg(env!("CARGO_BIN_EXE_joblock"))
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run joblock under ulimit -v")
+    };
+    let out = under_limit("--headless --clock virtual --jobs 50 --threads 50000");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(err.trim_end().lines().count(), 1, "{}", show(&out));
+    assert!(
+        err.contains("--threads 50000") && err.contains("ulimit -v 1500000"),
+        "{err}"
+    );
+    assert!(!dir.path().join("output.txt").exists());
+
+    let out = under_limit(
+        "--headless --clock virtual --jobs 3000 --clients 300 --db-latency 0 --chunk-pause 0 --seed 5",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}

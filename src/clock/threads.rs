@@ -15,7 +15,7 @@ use std::thread::{self, JoinHandle};
 use super::Clock;
 
 /// Stack size for scenario threads: jobs need little, and thousands may run.
-const THREAD_STACK: usize = 256 * 1024;
+pub const THREAD_STACK: usize = 256 * 1024;
 
 thread_local! {
     /// The id of the clock this thread is a participant of (0: none).

@@ -121,28 +121,6 @@ impl Admission {
     }
 }
 
-/// How many runners this machine can afford: a quarter of the thread and memory
-/// map limits (a holder has a heartbeat thread too, and each thread takes maps for
-/// its stack and guard page), at most [`DEFAULT_CAP`], at least 25 (the exercise).
-pub fn default_threads() -> usize {
-    let read = |path: &str| {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-    };
-    let mut bound = DEFAULT_CAP as u64;
-    if let Some(n) = read("/proc/sys/kernel/threads-max") {
-        bound = bound.min(n / 4);
-    }
-    if let Some(n) = read("/proc/sys/vm/max_map_count") {
-        bound = bound.min(n / 8);
-    }
-    if let Some(n) = rustix::process::getrlimit(rustix::process::Resource::Nproc).current {
-        bound = bound.min(n / 4);
-    }
-    usize::try_from(bound.max(25)).unwrap_or(DEFAULT_CAP)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,11 +165,5 @@ mod tests {
         assert_eq!(a.claim_runners(), 1);
         assert!(!a.runner_failed(), "no runner left for the line");
         assert_eq!(a.claim_runners(), 1);
-    }
-
-    #[test]
-    fn the_machine_bound_is_at_least_the_exercise() {
-        let n = default_threads();
-        assert!((25..=DEFAULT_CAP.max(25)).contains(&n), "{n}");
     }
 }

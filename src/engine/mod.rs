@@ -14,6 +14,7 @@ pub mod seeds;
 mod setup;
 mod shared;
 mod sink;
+pub mod thread_limits;
 pub mod verdicts;
 
 pub use emitter::Emitter;

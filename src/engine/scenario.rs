@@ -166,6 +166,9 @@ impl Scenario {
                 self.speed
             )));
         }
+        if self.threads > 0 {
+            super::thread_limits::Limits::of_this_machine().check(self.threads)?;
+        }
         check_secs("--lease", self.lease, false)?;
         check_secs("--retry", self.retry, false)?;
         check_secs("--give-up", self.give_up, true)?;

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use rand::RngExt;
 
 use super::EngineError;
-use super::admission::{self, Admission, Pending};
+use super::admission::{Admission, Pending};
 use super::emitter::Emitter;
 use super::registry::Registry;
 use super::scenario::{Scenario, secs};
@@ -69,7 +69,7 @@ impl Shared {
         let clients = scenario.client_names();
         let registry = Arc::new(Registry::new(clients.len()));
         let threads = match scenario.threads {
-            0 => admission::default_threads(),
+            0 => super::thread_limits::Limits::of_this_machine().default_threads(),
             n => n as usize,
         };
         let sink = Arc::new(EngineSink {
