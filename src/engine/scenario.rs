@@ -167,7 +167,9 @@ impl Scenario {
             )));
         }
         if self.threads > 0 {
-            super::thread_limits::Limits::of_this_machine().check(self.threads)?;
+            super::thread_limits::Limits::of_this_machine()
+                .check(self.threads)
+                .map_err(ScenarioError)?;
         }
         check_secs("--lease", self.lease, false)?;
         check_secs("--retry", self.retry, false)?;

@@ -10,7 +10,6 @@
 use crate::clock::THREAD_STACK;
 
 use super::admission::DEFAULT_CAP;
-use super::scenario::ScenarioError;
 
 /// Threads per runner: itself and its holder's heartbeat.
 const THREADS_PER_RUNNER: u64 = 2;
@@ -103,15 +102,15 @@ impl Limits {
         usize::try_from(bound.max(floor)).unwrap_or(DEFAULT_CAP)
     }
 
-    /// Refuses `--threads asked` past the ceiling, naming the limit.
-    pub fn check(&self, asked: u32) -> Result<(), ScenarioError> {
+    /// Refuses `--threads asked` past the ceiling with a line naming the limit.
+    pub fn check(&self, asked: u32) -> Result<(), String> {
         match self.ceiling() {
-            Some(c) if u64::from(asked) > c.runners => Err(ScenarioError(format!(
+            Some(c) if u64::from(asked) > c.runners => Err(format!(
                 "--threads {asked} is more than this machine allows: {} limits a run to {} runner threads (each with its job's heartbeat); use --threads {} or fewer, or leave it out",
                 c.limit,
                 c.runners,
                 c.runners.max(1)
-            ))),
+            )),
             _ => Ok(()),
         }
     }
