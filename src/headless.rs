@@ -109,7 +109,7 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         "lock      {} handoffs, {} takeovers, {} repairs ({} bytes), {} writes rejected by fence",
         s.handoffs, s.takeovers, s.repairs, s.repaired_bytes, s.writes_rejected
     )?;
-    writeln!(out, "store ops {}", s.store_ops)?;
+    writeln!(out, "store ops {}{}", s.store_ops, s.per_acquisition_text())?;
     if !s.faults.is_empty() {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         writeln!(out, "faults    {}", list.join(", "))?;
@@ -120,7 +120,7 @@ pub fn write_summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         s.mean_wait, s.max_wait
     )?;
     let ratio = if s.serial_time > 0.0 {
-        format!(" ({:.2}x)", s.total_time / s.serial_time)
+        format!(" ({:.3}x)", s.total_time / s.serial_time)
     } else {
         String::new()
     };

@@ -70,11 +70,24 @@ impl Clock {
 
     /// Sleeps until scenario time `deadline`, or until `signal` was raised past `seen`.
     pub fn sleep_until_on(&self, deadline: Duration, signal: &Signal, seen: u64) -> Wake {
-        let raised = || signal.raised() != seen;
+        self.sleep_until_on_or(deadline, signal, seen, &|| false)
+    }
+
+    /// [`Clock::sleep_until_on`], also ended by `interrupt` after a [`Clock::poke`]
+    /// (which, like the signal, reports [`Wake::Interrupted`]: the caller reads
+    /// [`Signal::raised`] to tell them apart).
+    pub fn sleep_until_on_or(
+        &self,
+        deadline: Duration,
+        signal: &Signal,
+        seen: u64,
+        interrupt: &dyn Fn() -> bool,
+    ) -> Wake {
+        let woken = || signal.raised() != seen || interrupt();
         if self.inner.is_virtual {
-            self.sleep_virtual_on(deadline, &raised, Some(signal))
+            self.sleep_virtual_on(deadline, &woken, Some(signal))
         } else {
-            self.sleep_real(deadline, &raised)
+            self.sleep_real(deadline, &woken)
         }
     }
 }

@@ -66,6 +66,7 @@ impl Tally {
             Event::Acquired {
                 job, how, waited, ..
             } => {
+                s.acquisitions += 1;
                 match how {
                     How::Handoff => s.handoffs += 1,
                     How::Takeover => s.takeovers += 1,
@@ -79,11 +80,15 @@ impl Tally {
                 }
             }
             // Won but never used: not a hold, but an acquisition all the same.
-            Event::NotFencedIn { how, .. } => match how {
-                How::Handoff => s.handoffs += 1,
-                How::Takeover => s.takeovers += 1,
-                How::Created => {}
-            },
+            Event::NotFencedIn { how, .. } => {
+                s.acquisitions += 1;
+                match how {
+                    How::Handoff => s.handoffs += 1,
+                    How::Takeover => s.takeovers += 1,
+                    How::Created => {}
+                }
+            }
+            Event::Heartbeat { .. } | Event::HeartbeatFailed { .. } => s.heartbeats += 1,
             Event::Repair { bytes, .. } => {
                 s.repairs += 1;
                 s.repaired_bytes += bytes;

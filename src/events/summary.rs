@@ -51,6 +51,13 @@ pub struct Summary {
     pub writes_rejected: u32,
     /// Store operations by kind.
     pub store_ops: OpCounts,
+    /// Acquisitions of every kind (created, handed off, taken over).
+    #[serde(default)]
+    pub acquisitions: u32,
+    /// Lease renewals attempted (each one store operation), kept apart from the
+    /// operations of acquiring and waiting.
+    #[serde(default)]
+    pub heartbeats: u64,
     /// Mean seconds a job waited for the lock (jobs that acquired it).
     pub mean_wait: f64,
     /// Longest wait, seconds.
@@ -75,6 +82,26 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Store operations per acquisition, heartbeats left out (none without one).
+    pub fn ops_per_acquisition(&self) -> Option<f64> {
+        let total: u64 = self.store_ops.0.values().sum();
+        (self.acquisitions > 0)
+            .then(|| total.saturating_sub(self.heartbeats) as f64 / f64::from(self.acquisitions))
+    }
+
+    /// `; N per acquisition, besides H heartbeats` for the store-ops line: what
+    /// waiting and acquiring cost, apart from what holding does.
+    pub fn per_acquisition_text(&self) -> String {
+        self.ops_per_acquisition()
+            .map(|per| {
+                format!(
+                    "; {per:.1} per acquisition, besides {} heartbeats",
+                    self.heartbeats
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// Whether every output verified and no invariant broke.
     pub fn passed(&self) -> bool {
         self.violations.is_empty() && self.outputs.iter().all(|o| o.passed)

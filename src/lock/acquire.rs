@@ -10,7 +10,10 @@ use super::{
     AcquireObserver, AcquireOutcome, Acquisition, Attempt, Lock, LockError, Seen, Stop, Via,
     Waiter, backoff,
 };
-use crate::clock::Wake;
+use crate::clock::{Signal, Wake};
+
+/// The shortest sleep of a waiter woken by change signals (scenario time).
+const MIN_PAUSE: Duration = Duration::from_millis(1);
 
 impl Lock {
     /// Waits for the lock as `owner`, retrying every `retry` until `give_up`.
@@ -30,6 +33,7 @@ impl Lock {
             owner,
             attempts: 0,
             watch: None,
+            holder_lease: self.config.lease,
             // Until this lock has seen its document, the insert is the atomic create.
             may_insert: !self.exists.load(Ordering::Relaxed),
             unacked: None,
@@ -42,6 +46,9 @@ impl Lock {
         // A new head whose lock is held by a local lease parks before reading the
         // store: that holder will hand over or release, and either wakes it.
         let mut fresh_head = true;
+        // A store that notifies on the run's clock wakes us when the lock changes
+        // hands (owner or fence), never for a heartbeat.
+        let signal = self.store.change_signal(&self.key, &["owner", "fence"]);
         loop {
             if abort() {
                 return Ok(self.stop_waiting(place, &mut w, start, Stop::Aborted));
@@ -76,6 +83,8 @@ impl Lock {
                 fresh_head = false;
             }
             let generation = place.as_ref().map(|p| p.queue().generation());
+            // Taken before the read, so a change between the read and the sleep wakes it.
+            let seen = signal.as_ref().map(Signal::raised);
             w.attempts += 1;
             let mut local_holder = false;
             match self.attempt(&mut w, observer) {
@@ -112,6 +121,22 @@ impl Lock {
                 if let Some(won) = self.take_offer(&mut w, offer, start) {
                     return Ok(won);
                 }
+                continue;
+            }
+            if let (Some(signal), Some(seen), 0) = (&signal, seen, w.errors_in_row) {
+                // Sleep until the lock changes hands, or until the holder could be
+                // called expired (a lease after we first saw its heartbeat where it
+                // is), when one read tells whether it renewed.
+                let now = self.clock.now();
+                let expiry_due = w
+                    .watch
+                    .map_or(now, |still| still.since().saturating_add(w.holder_lease));
+                let give_up_at = start.saturating_add(self.config.give_up);
+                // At least a moment, so a waiter can never spin on the store.
+                let deadline = expiry_due
+                    .max(now.saturating_add(MIN_PAUSE))
+                    .min(give_up_at);
+                self.clock.sleep_until_on_or(deadline, signal, seen, abort);
                 continue;
             }
             if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {

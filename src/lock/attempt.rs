@@ -84,6 +84,7 @@ impl Lock {
                 let lease = doc.lease_ms.map_or(self.config.lease, |ms| {
                     self.config.lease.max(Duration::from_millis(ms))
                 });
+                w.holder_lease = lease;
                 if is_expired(unchanged_for, lease) {
                     observer.expired(holder, doc.fence, unchanged_for);
                     let via = Via::Takeover {

@@ -242,6 +242,9 @@ struct Waiter<'a> {
     attempts: u32,
     /// How long the holder's (fence, heartbeat) has stood still, as this waiter saw.
     watch: Option<Stillness>,
+    /// The holder's lease as the last read found it (never below ours): with
+    /// `watch`, when this waiter could next call the holder expired.
+    holder_lease: Duration,
     may_insert: bool,
     /// A write whose reply never came: when it was sent and what it would mean.
     unacked: Option<(Duration, Via)>,

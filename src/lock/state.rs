@@ -77,6 +77,11 @@ impl Stillness {
         }
     }
 
+    /// When this observer first saw the pair.
+    pub fn since(&self) -> Duration {
+        self.since
+    }
+
     /// Notes the pair seen at `now` and returns how long it has stood still: any
     /// change (a renewal, a new holder) starts the timing again.
     pub fn observe(

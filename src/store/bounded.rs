@@ -262,6 +262,10 @@ impl Store for Bounded {
         .unwrap_or(false)
     }
 
+    fn change_signal(&self, id: &str, fields: &[&str]) -> Option<crate::clock::Signal> {
+        self.inner().change_signal(id, fields)
+    }
+
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
         Arc::new(
             Bounded::new(self.inner().for_caller(seed), self.limit)

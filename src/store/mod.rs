@@ -121,6 +121,19 @@ pub trait Store: Send + Sync {
         false
     }
 
+    /// A signal on the store's clock, raised whenever the document with this `_id`
+    /// (given as the JSON string value) is inserted or deleted, or an update gives
+    /// one of `fields` a new value; `None` when the store offers no such notice (its
+    /// waiters use [`Store::wait_for_change`] or poll).
+    ///
+    /// Unlike `wait_for_change` this wait goes through the run's clock, so it works on
+    /// a virtual clock too, and it ignores updates of other fields: a lock waiter
+    /// watching `owner` and `fence` is not woken by every heartbeat. A signal is a
+    /// hint, never a guarantee: callers re-read the document.
+    fn change_signal(&self, _id: &str, _fields: &[&str]) -> Option<crate::clock::Signal> {
+        None
+    }
+
     /// A handle for one caller (one job thread) onto the same data.
     ///
     /// The memory store gives each handle its own latency RNG seeded with `seed`, so

@@ -82,6 +82,10 @@ impl Store for ReadOnly {
         self.inner.wait_for_change(id, timeout)
     }
 
+    fn change_signal(&self, id: &str, fields: &[&str]) -> Option<crate::clock::Signal> {
+        self.inner.change_signal(id, fields)
+    }
+
     /// A read-only handle onto the wrapped store's handle for this caller.
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
         Arc::new(ReadOnly::new(self.inner.for_caller(seed)))

@@ -188,6 +188,10 @@ impl Store for FaultyStore {
         self.inner.wait_for_change(id, timeout)
     }
 
+    fn change_signal(&self, id: &str, fields: &[&str]) -> Option<crate::clock::Signal> {
+        self.inner.change_signal(id, fields)
+    }
+
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {
         Arc::new(FaultyStore {
             inner: self.inner.for_caller(seed),

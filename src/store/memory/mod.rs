@@ -13,6 +13,7 @@
 mod query;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,7 +26,8 @@ use super::faulty::{lock, uniform};
 use super::filter::{check_batch, keyed_document, matches, validate_filter, validate_set};
 use super::{OpCounter, OpCounts, OpKind, Store, StoreError};
 use crate::clock::Clock;
-use query::{Docs, all_matches, apply, first_match};
+use query::{Docs, all_matches, apply, first_match, id_key};
+use watch::Watches;
 
 /// Latency model of the memory store, in scenario time.
 ///
@@ -45,6 +47,7 @@ struct Shared {
     config: MemoryConfig,
     docs: Mutex<Docs>,
     ops: OpCounter,
+    watches: Watches,
 }
 
 /// The in-process document store; clones and [`Store::for_caller`] handles share the data.
@@ -86,6 +89,7 @@ impl MemoryStore {
                 config,
                 docs: Mutex::new(Docs::new()),
                 ops: OpCounter::default(),
+                watches: Watches::default(),
             }),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
@@ -116,6 +120,14 @@ impl MemoryStore {
         }
     }
 
+    /// Raises the change signals a write collected (after the data mutex is
+    /// released: a woken waiter's first act is to read).
+    fn raise(&self, signals: Vec<crate::clock::Signal>) {
+        for signal in &signals {
+            self.shared.clock.raise(signal);
+        }
+    }
+
     /// Counts, validates the filter and delays: the common prologue.
     fn prologue<'f>(
         &self,
@@ -142,7 +154,10 @@ impl Store for MemoryStore {
         if docs.contains_key(&key) {
             return Err(StoreError::DuplicateKey(key));
         }
+        let signal = self.shared.watches.on_presence(&key);
         docs.insert(key, fields);
+        drop(docs);
+        self.raise(signal.into_iter().collect());
         Ok(())
     }
 
@@ -155,13 +170,17 @@ impl Store for MemoryStore {
         // New documents are appended, so rolling back is truncating to the old length;
         // doing it under the same lock means no one ever sees a partial batch.
         let before = docs.len();
+        let mut signals = Vec::new();
         for (key, fields) in batch {
             if docs.contains_key(&key) {
                 docs.truncate(before);
                 return Err(StoreError::DuplicateKey(key));
             }
+            signals.extend(self.shared.watches.on_presence(&key));
             docs.insert(key, fields);
         }
+        drop(docs);
+        self.raise(signals);
         Ok(())
     }
 
@@ -203,10 +222,15 @@ impl Store for MemoryStore {
         let Some(i) = first_match(&docs, filter) else {
             return Ok(None);
         };
-        Ok(docs.get_index_mut(i).map(|(_, doc)| {
+        let mut signal = None;
+        let updated = docs.get_index_mut(i).map(|(key, doc)| {
+            signal = self.shared.watches.on_update(key, doc, set);
             apply(doc, set);
             Value::Object(doc.clone())
-        }))
+        });
+        drop(docs);
+        self.raise(signal.into_iter().collect());
+        Ok(updated)
     }
 
     fn update_many(&self, filter: &Value, set: &Value) -> Result<u64, StoreError> {
@@ -216,11 +240,15 @@ impl Store for MemoryStore {
         self.delay(OpKind::UpdateMany);
         let mut docs = self.docs();
         let hits = all_matches(&docs, filter);
+        let mut signals = Vec::new();
         for &i in &hits {
-            if let Some((_, doc)) = docs.get_index_mut(i) {
+            if let Some((key, doc)) = docs.get_index_mut(i) {
+                signals.extend(self.shared.watches.on_update(key, doc, set));
                 apply(doc, set);
             }
         }
+        drop(docs);
+        self.raise(signals);
         Ok(hits.len() as u64)
     }
 
@@ -230,6 +258,11 @@ impl Store for MemoryStore {
         // `shift_remove` keeps the remaining documents in insertion order, which
         // "first match" depends on.
         let removed = first_match(&docs, filter).and_then(|i| docs.shift_remove_index(i));
+        drop(docs);
+        let signal = removed
+            .as_ref()
+            .and_then(|(key, _)| self.shared.watches.on_presence(key));
+        self.raise(signal.into_iter().collect());
         Ok(u64::from(removed.is_some()))
     }
 
@@ -237,19 +270,37 @@ impl Store for MemoryStore {
         let filter = self.prologue(OpKind::DeleteMany, filter)?;
         let mut docs = self.docs();
         let before = docs.len();
+        let mut signals = Vec::new();
         if filter.contains_key("_id") {
-            if let Some(i) = first_match(&docs, filter) {
-                docs.shift_remove_index(i);
+            if let Some((key, _)) =
+                first_match(&docs, filter).and_then(|i| docs.shift_remove_index(i))
+            {
+                signals.extend(self.shared.watches.on_presence(&key));
             }
         } else {
             // `retain` visits in order and keeps the survivors' order.
-            docs.retain(|_, doc| !matches(doc, filter));
+            let watches = &self.shared.watches;
+            docs.retain(|key, doc| {
+                let keep = !matches(doc, filter);
+                if !keep {
+                    signals.extend(watches.on_presence(key));
+                }
+                keep
+            });
         }
-        Ok((before - docs.len()) as u64)
+        let deleted = (before - docs.len()) as u64;
+        drop(docs);
+        self.raise(signals);
+        Ok(deleted)
     }
 
     fn op_counts(&self) -> OpCounts {
         self.shared.ops.snapshot()
+    }
+
+    fn change_signal(&self, id: &str, fields: &[&str]) -> Option<crate::clock::Signal> {
+        let key = id_key(&Value::String(id.to_string()));
+        Some(self.shared.watches.watch(&self.shared.clock, key, fields))
     }
 
     fn for_caller(&self, seed: u64) -> Arc<dyn Store> {

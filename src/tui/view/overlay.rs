@@ -208,7 +208,11 @@ pub fn summary(frame: &mut Frame, area: Rect, app: &App) {
             secs(s.total_time),
             secs(s.serial_time)
         )),
-        Line::from(format!("store ops {}", s.store_ops)),
+        Line::from(format!(
+            "store ops {}{}",
+            s.store_ops,
+            s.per_acquisition_text()
+        )),
         Line::from(""),
     ];
     for o in &s.outputs {
