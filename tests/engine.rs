@@ -230,11 +230,11 @@ fn queue_mode_on_the_real_clock_survives_kill_crash_and_stall_and_spares_the_sto
     for seed in 0..2u64 {
         let queue = reads(WaitMode::Queue, seed);
         let race = reads(WaitMode::Race, seed);
-        // In race mode every waiter reads every retry (0.1 s); in queue mode only the
-        // first waiter reads, once per third of a lease (10 s) or when woken. The
-        // margin is wide: the two differ by two orders of magnitude.
+        // In race mode every waiter reads when the lock changes hands and once per
+        // lease (the memory store notifies); in queue mode only the first waiter
+        // reads, once per third of a lease or when woken. Seen: 17 against 77.
         assert!(
-            queue * 5 < race,
+            queue * 2 < race,
             "seed {seed}: queue mode read {queue} times, race mode {race}"
         );
     }

@@ -905,18 +905,17 @@ fn a_lost_lock_is_not_handed_over() {
     assert_eq!(a_lease.release(0), Ok(false), "a released x's lock");
     let d = doc(&store);
     assert_eq!((d.owner.as_deref(), d.fence), (Some("x"), other_fence));
-    // b goes back to the store and keeps seeing x there.
+    // b goes back to the store and sees x there; then it sleeps on the store's
+    // notice until x lets go (x's lease is far off, so it reads no more meanwhile).
     let held_by_x = Seen::Held {
         owner: "x".into(),
         fence: other_fence,
         heartbeat: 100,
     };
-    for n in 1..=3 {
-        let got = seen
-            .recv_timeout(secs(30))
-            .unwrap_or_else(|_| panic!("b reported no attempt {n}"));
-        assert_eq!(got, held_by_x);
-    }
+    let got = seen
+        .recv_timeout(secs(30))
+        .unwrap_or_else(|_| panic!("b reported no attempt"));
+    assert_eq!(got, held_by_x);
     assert!(!waiter.is_finished(), "b got a lock that x holds");
     assert_eq!(queue.waiting(), 1);
 

@@ -49,6 +49,8 @@ impl Lock {
         // A store that notifies on the run's clock wakes us when the lock changes
         // hands (owner or fence), never for a heartbeat.
         let signal = self.store.change_signal(&self.key, &["owner", "fence"]);
+        // When the first attempt came back: the phase of this waiter's beat.
+        let mut phase = None;
         loop {
             if abort() {
                 return Ok(self.stop_waiting(place, &mut w, start, Stop::Aborted));
@@ -123,6 +125,7 @@ impl Lock {
                 }
                 continue;
             }
+            let phase = *phase.get_or_insert_with(|| self.clock.now());
             if let (Some(signal), Some(seen), 0) = (&signal, seen, w.errors_in_row) {
                 // Sleep until the lock changes hands, or until the holder could be
                 // called expired (a lease after we first saw its heartbeat where it
@@ -137,6 +140,9 @@ impl Lock {
                     .max(now.saturating_add(MIN_PAUSE))
                     .min(give_up_at);
                 self.clock.sleep_until_on_or(deadline, signal, seen, abort);
+                if signal.raised() != seen && !abort() {
+                    self.settle_after_notice(phase, abort);
+                }
                 continue;
             }
             if self.store.notifies() && w.errors_in_row == 0 && !self.clock.is_virtual() {
@@ -152,6 +158,25 @@ impl Lock {
             if self.clock.sleep_or(pause, abort) == Wake::Interrupted {
                 continue; // the abort check at the top reports it
             }
+        }
+    }
+
+    /// After a change notice, waits for this waiter's next beat: instants `phase`
+    /// (when its first attempt came back) plus a multiple of a tenth of `retry`, at most 10 ms with the exercise's
+    /// 0.1 s. Waiters that arrived at different times so read at different moments
+    /// rather than all at the instant of the notice, which on a virtual clock (no
+    /// latency) would leave the winner to the OS's thread scheduling, and a seed
+    /// would no longer reproduce the order of holders. (The first attempts of waiters
+    /// that start together come back at different times: their inserts' latencies.)
+    fn settle_after_notice(&self, phase: Duration, abort: &dyn Fn() -> bool) {
+        let beat = (self.config.retry / 10).max(MIN_PAUSE);
+        let now = self.clock.now();
+        let since = now.saturating_sub(phase).as_nanos();
+        let beat_ns = beat.as_nanos().max(1);
+        let into = since % beat_ns;
+        if into != 0 {
+            let left = u64::try_from(beat_ns - into).unwrap_or(u64::MAX);
+            self.clock.sleep_or(Duration::from_nanos(left), abort);
         }
     }
 
