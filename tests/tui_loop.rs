@@ -170,7 +170,7 @@ impl Harness {
         for _ in 0..STEP_CAP {
             if let Flow::Exit(summary) = self.step() {
                 let report = self.report();
-                return summary.unwrap_or_else(|| panic!("exited without a summary\n{report}"));
+                return *summary.unwrap_or_else(|| panic!("exited without a summary\n{report}"));
             }
         }
         panic!("the dashboard did not exit\n{}", self.report());

@@ -52,8 +52,9 @@ pub enum TuiError {
 pub enum Flow {
     /// Keep going.
     Continue,
-    /// The user quit; the last run's summary, if it ended.
-    Exit(Option<Summary>),
+    /// The user quit; the last run's summary, if it ended (boxed: a summary is
+    /// large and a step returns `Continue` many times a second).
+    Exit(Option<Box<Summary>>),
 }
 
 /// The dashboard's loop state: the model, the running engine, the inputs.
@@ -208,7 +209,7 @@ impl Dashboard {
             },
             recv(self.signals) -> signal => match signal {
                 // A second signal while leaving: stop waiting for the run.
-                Ok(_) if self.leaving.is_some() => return Ok(Flow::Exit(self.app.state.summary.clone())),
+                Ok(_) if self.leaving.is_some() => return Ok(Flow::Exit(self.app.state.summary.clone().map(Box::new))),
                 Ok(_) => self.leave(Leaving::Quit),
                 Err(_) => self.signals = crossbeam_channel::never(),
             },
@@ -250,7 +251,9 @@ impl Dashboard {
             return Ok(None);
         }
         match why {
-            Leaving::Quit => Ok(Some(Flow::Exit(self.app.state.summary.clone()))),
+            Leaving::Quit => Ok(Some(Flow::Exit(
+                self.app.state.summary.clone().map(Box::new),
+            ))),
             Leaving::Restart => {
                 self.scenario.seed = seeds::fresh_seed();
                 self.run = engine::start(self.scenario.clone())?;
@@ -353,7 +356,7 @@ pub fn run_loop<B: Backend>(
 ) -> Result<Option<Summary>, TuiError> {
     loop {
         if let Flow::Exit(summary) = dashboard.step(terminal)? {
-            return Ok(summary);
+            return Ok(summary.map(|s| *s));
         }
     }
 }
