@@ -84,7 +84,10 @@ fn main() {
     println!(
         "sleep_floor: {n} sleeps of 1 ms per cell, {} cores, load average {}",
         thread::available_parallelism().map_or(1, |n| n.get()),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let mut worst = Duration::ZERO;
     for busy in busy_counts() {
@@ -106,10 +109,9 @@ fn main() {
         );
     }
     println!(
-        "worst wake-up here {:.1} ms; the engine's floor is {:.0} ms ({}): {}",
+        "worst wake-up here {:.1} ms; the engine's floor is {:.0} ms (engine::floor::FLOOR): {}",
         ms(worst),
         ms(FLOOR),
-        "engine::floor::FLOOR",
         if worst < FLOOR {
             "it covers this machine"
         } else {

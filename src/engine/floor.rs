@@ -202,6 +202,11 @@ pub struct Crossings {
 }
 
 impl Crossings {
+    /// How far under the floor the lease is now, if it is.
+    pub fn below(&self) -> Option<BelowFloor> {
+        self.timing?.below_floor()
+    }
+
     /// The line `event` calls for, if any.
     pub fn line(&mut self, event: &Event) -> Option<String> {
         let (timing, start) = match event {
@@ -430,12 +435,15 @@ mod tests {
             "note: speed set to 2: the lease is back above the 200ms floor, leaving a holder 500ms to renew"
         );
         assert_eq!(c.line(&Event::SpeedChanged { speed: 4.0 }), None);
-        let again = c.line(&Event::SpeedChanged { speed: 8.0 }).expect("a warning");
+        let again = c
+            .line(&Event::SpeedChanged { speed: 8.0 })
+            .expect("a warning");
         assert!(
             again.starts_with("warning: speed set to 8: the 3s lease is 375ms of real time"),
             "{again}"
         );
         assert_eq!(c.line(&Event::Paused), None);
+        assert_eq!(c.below().map(|b| b.speed), Some(8.0));
     }
 
     #[test]
@@ -446,6 +454,9 @@ mod tests {
         assert_eq!(v.line(&started(1000.0, "virtual")), None);
         assert_eq!(v.line(&Event::SpeedChanged { speed: 1e6 }), None);
         // A speed change before any start has nothing to judge by.
-        assert_eq!(Crossings::default().line(&Event::SpeedChanged { speed: 1e6 }), None);
+        assert_eq!(
+            Crossings::default().line(&Event::SpeedChanged { speed: 1e6 }),
+            None
+        );
     }
 }

@@ -67,11 +67,11 @@ impl Tally {
         self.observe_faults(&st.event);
         let s = &mut self.counts;
         match &st.event {
-            Event::RunStarted { speed, .. } | Event::SpeedChanged { speed } => {
-                // A recording may hold anything; NaN must not win a max.
-                if speed.is_finite() {
-                    self.fastest = Some(self.fastest.map_or(*speed, |f| f.max(*speed)));
-                }
+            // A recording may hold anything; NaN must not win a max.
+            Event::RunStarted { speed, .. } | Event::SpeedChanged { speed }
+                if speed.is_finite() =>
+            {
+                self.fastest = Some(self.fastest.map_or(*speed, |f| f.max(*speed)));
             }
             Event::Queued { .. } => s.jobs += 1,
             Event::Acquired {
@@ -280,14 +280,23 @@ mod tests {
 
     #[test]
     fn fenced_jobs_name_the_floor_when_the_engine_blamed_it() {
-        let events = [at(0.0, started(1000.0)), at(1.0, fenced(1)), at(2.0, fenced(2))];
+        let events = [
+            at(0.0, started(1000.0)),
+            at(1.0, fenced(1)),
+            at(2.0, fenced(2)),
+        ];
         let mut tally = Tally::of(&events);
         let summary = tally.summary();
         assert_eq!(summary.fenced, 2);
         let plain = tally.trouble(&summary, None);
         assert_eq!(plain.len(), 1);
-        assert!(plain[0].starts_with("2 job(s) lost the lock with no fault injected"), "{plain:?}");
-        tally.blame_floor(Some("2 job(s) fenced: the lease was below the machine's floor".into()));
+        assert!(
+            plain[0].starts_with("2 job(s) lost the lock with no fault injected"),
+            "{plain:?}"
+        );
+        tally.blame_floor(Some(
+            "2 job(s) fenced: the lease was below the machine's floor".into(),
+        ));
         assert_eq!(
             tally.trouble(&summary, None),
             vec!["2 job(s) fenced: the lease was below the machine's floor".to_string()]
