@@ -78,6 +78,8 @@ fn events(n: u32, clients: u32) -> (Vec<Stamped>, f64) {
             clock: "virtual".into(),
             lease: 3.0,
             wait: "race".into(),
+            latency: 1.0,
+            floor: 0.2,
             client_names: names.clone(),
             outputs: names.iter().map(|c| format!("output.{c}.txt")).collect(),
         },

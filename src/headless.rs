@@ -10,6 +10,7 @@ use crate::sanitize::printable;
 use std::io::{self, Write};
 
 use crate::describe::{AttemptFilter, describe};
+use crate::engine::floor::Crossings;
 use crate::engine::{EngineError, RunHandle};
 use crate::events::{Command, Event, Stamped, Summary};
 
@@ -41,12 +42,26 @@ pub fn run(
     let mut printing = true;
     let mut record_error = None;
     let mut summary = None;
+    let mut floor = Crossings::default();
     for s in handle.events().iter() {
         if let Some(w) = record.as_deref_mut()
             && record_error.is_none()
             && let Err(e) = s.write_json_line(w)
         {
             record_error = Some(e);
+        }
+        // Before the event's own line, so a run too fast for this machine says so
+        // first; JSON lines stay JSON (the event carries the figures), so the
+        // warning goes to stderr there.
+        if let Some(line) = floor.line(&s.event) {
+            if opts.json {
+                eprintln!("{line}");
+            } else if printing && writeln!(out, "{line}").is_err() {
+                printing = false;
+                if record.is_none() {
+                    let _ = handle.commands().send(Command::Stop);
+                }
+            }
         }
         if printing && (opts.json || opts.verbose || filter.shows(&s.event)) {
             printing = if opts.json {

@@ -863,6 +863,8 @@ fn one_client(output: &str) -> Event {
         clock: "virtual".into(),
         lease: 3.0,
         wait: "race".into(),
+        latency: 1.0,
+        floor: 0.2,
         client_names: vec!["client-1".into()],
         outputs: vec![output.into()],
     }

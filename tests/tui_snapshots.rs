@@ -408,6 +408,35 @@ fn the_header_names_queue_mode_and_only_queue_mode() {
 }
 
 #[test]
+fn the_header_warns_of_a_lease_under_the_floor() {
+    let header = |speed: f64, width: u16| {
+        let mut d = Dash {
+            app: App::new(Theme::mono()),
+            seq: 0,
+            clients: 1,
+            held: None,
+        };
+        let mut started = run_started(3, 1);
+        if let Event::RunStarted {
+            clock, speed: s, ..
+        } = &mut started
+        {
+            *clock = "real".into();
+            *s = speed;
+        }
+        d.feed(0.0, started);
+        for j in 1..=3 {
+            d.queued(0.001 * j as f64, j, false);
+        }
+        screen_lines(&draw(&d.app, width, 24, 0.01))[0].clone()
+    };
+    insta::assert_snapshot!("header_below_floor_120", header(1000.0, 120));
+    // At the minimum width the warning outlasts the job counts.
+    insta::assert_snapshot!("header_below_floor_80", header(1000.0, 80));
+    assert!(!header(1.0, 120).contains("floor"));
+}
+
+#[test]
 fn mid_run_120x40() {
     let d = mid_run();
     let terminal = draw(&d.app, 120, 40, MID_NOW);

@@ -877,6 +877,66 @@ fn faster_and_slower_scale_the_current_speed() {
     );
 }
 
+/// `run_started` on a real clock at `speed` (the hand-built runs are virtual).
+fn real_run_at(speed: f64) -> Event {
+    let mut started = run_started(1, 1);
+    if let Event::RunStarted {
+        clock, speed: s, ..
+    } = &mut started
+    {
+        *clock = "real".into();
+        *s = speed;
+    }
+    started
+}
+
+#[test]
+fn a_lease_under_the_floor_is_folded_from_the_start_and_every_speed_change() {
+    let mut d = Dash::new();
+    d.feed(0.0, real_run_at(1000.0));
+    let below = d.state().below_floor().expect("under the floor at 1000x");
+    assert_eq!((below.speed, below.lease_real), (1000.0, 0.003));
+    let last = d.state().log.back().map(|l| (l.text.clone(), l.level));
+    assert!(
+        matches!(&last, Some((t, Level::Warning)) if t.starts_with("⚠ warning: at --speed 1000 the 3s lease is 3ms")),
+        "{last:?}"
+    );
+    // Not a run anomaly: the header's warning count stays at 0.
+    assert!(d.state().warnings.is_empty());
+    // Back to 1x: above the floor, and the log says so.
+    d.feed(0.1, Event::SpeedChanged { speed: 1.0 });
+    assert_eq!(d.state().below_floor(), None);
+    let last = d
+        .state()
+        .log
+        .back()
+        .map(|l| l.text.clone())
+        .unwrap_or_default();
+    assert!(last.contains("back above the 200ms floor"), "{last}");
+    // `]` up to 8x crosses it again (1 s of slack / 8 = 125 ms).
+    d.feed(0.2, Event::SpeedChanged { speed: 8.0 });
+    assert_eq!(d.state().below_floor().map(|b| b.speed), Some(8.0));
+}
+
+#[test]
+fn a_virtual_clock_or_an_old_recording_has_no_floor() {
+    let mut d = Dash::new();
+    d.feed(0.0, run_started(1, 1));
+    d.feed(0.1, Event::SpeedChanged { speed: 1e6 });
+    assert_eq!(d.state().below_floor(), None, "a virtual clock");
+    let mut old = real_run_at(1000.0);
+    if let Event::RunStarted { floor, .. } = &mut old {
+        *floor = 0.0;
+    }
+    let mut d = Dash::new();
+    d.feed(0.0, old);
+    assert_eq!(
+        d.state().below_floor(),
+        None,
+        "a recording that states no floor"
+    );
+}
+
 #[test]
 fn space_pauses_and_once_paused_resumes() {
     let mut d = Dash::with_jobs(1);

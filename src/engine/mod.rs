@@ -6,6 +6,7 @@
 pub mod admission;
 mod dispatch;
 pub mod emitter;
+pub mod floor;
 pub mod invariants;
 pub mod registry;
 mod run;

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::EngineError;
 use super::dispatch;
 use super::emitter::Emitter;
+use super::floor::LeaseTiming;
 use super::scenario::{Scenario, WaitMode, secs};
 use super::seeds::{self, Stream};
 use super::shared::Shared;
@@ -68,6 +69,7 @@ fn coordinate(
     hold: crate::clock::Enlisted,
 ) -> Summary {
     let sc = &shared.scenario;
+    let timing = LeaseTiming::of_scenario(sc);
     shared.emit.emit(Event::RunStarted {
         jobs: sc.jobs,
         clients: sc.clients,
@@ -86,6 +88,8 @@ fn coordinate(
         } else {
             "race".into()
         },
+        latency: timing.latency,
+        floor: timing.floor,
         client_names: shared.clients.clone(),
         outputs: sc
             .outputs()
@@ -228,7 +232,7 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
             violations.push(format!("{client}: lock still held after every job ended"));
         }
     }
-    let (broken, tally) = shared.emit.conclude();
+    let (broken, mut tally) = shared.emit.conclude();
     violations.extend(broken);
     let mut summary = tally.summary();
     summary.store_ops = shared.store.op_counts();
@@ -257,6 +261,12 @@ fn finish(shared: &Arc<Shared>, mut violations: Vec<String>) -> Summary {
             .emit(Event::InvariantBroken { what: what.clone() });
     }
     summary.violations = violations;
+    // Fenced jobs on a lease under the floor are the machine's doing: say so. The
+    // fastest speed of the run is the worst the lease was.
+    let worst = LeaseTiming::of_scenario(&shared.scenario)
+        .at_speed(tally.fastest_speed().unwrap_or(shared.scenario.speed))
+        .below_floor();
+    tally.blame_floor(worst.map(|b| b.cause(summary.fenced)));
     summary.trouble = tally.trouble(&summary, halted);
     shared.emit.emit(Event::RunFinished {
         summary: Box::new(summary.clone()),

@@ -33,6 +33,15 @@ pub enum Event {
         /// clock). Recordings made before it existed read as `race`.
         #[serde(default = "race_mode")]
         wait: String,
+        /// The longest a simulated store call may take, scenario seconds (0 on a
+        /// real store). With the lease, speed and clock it says whether the lease is
+        /// under the floor (`engine::floor`); 0 in recordings made before it existed.
+        #[serde(default)]
+        latency: f64,
+        /// The real-time slack a holder's renewal needs on this machine, real
+        /// seconds (`engine::floor::FLOOR`); 0 in older recordings: not judged.
+        #[serde(default)]
+        floor: f64,
         /// Client names, in client order.
         client_names: Vec<String>,
         /// Output file per client, in client order.
@@ -413,10 +422,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_recording_from_before_wait_modes_reads_as_race_mode() {
+    fn a_recording_from_before_wait_modes_and_floors_reads_as_race_mode_unjudged() {
         let line = r#"{"type":"run_started","jobs":2,"clients":1,"store":"memory","speed":1.0,"seed":3,"clock":"virtual","lease":3.0,"client_names":["client-1"],"outputs":["output.txt"]}"#;
         match serde_json::from_str::<Event>(line) {
-            Ok(Event::RunStarted { wait, .. }) => assert_eq!(wait, "race"),
+            Ok(Event::RunStarted {
+                wait,
+                latency,
+                floor,
+                ..
+            }) => assert_eq!((wait.as_str(), latency, floor), ("race", 0.0, 0.0)),
             other => panic!("not a run_started: {other:?}"),
         }
     }

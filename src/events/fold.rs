@@ -45,6 +45,11 @@ pub struct Tally {
     faults: BTreeMap<String, u64>,
     finished: HashMap<String, usize>,
     output_failures: Vec<String>,
+    /// The fastest speed the run went at (from `RunStarted` and `SpeedChanged`).
+    fastest: Option<f64>,
+    /// Why fenced jobs are the machine's doing, when the engine found the lease
+    /// under its floor (see [`Tally::blame_floor`]).
+    floor_cause: Option<String>,
 }
 
 impl Tally {
@@ -62,6 +67,12 @@ impl Tally {
         self.observe_faults(&st.event);
         let s = &mut self.counts;
         match &st.event {
+            // A recording may hold anything; NaN must not win a max.
+            Event::RunStarted { speed, .. } | Event::SpeedChanged { speed }
+                if speed.is_finite() =>
+            {
+                self.fastest = Some(self.fastest.map_or(*speed, |f| f.max(*speed)));
+            }
             Event::Queued { .. } => s.jobs += 1,
             Event::Acquired {
                 job, how, waited, ..
@@ -175,15 +186,30 @@ impl Tally {
         self.finished.get(client).copied().unwrap_or(0)
     }
 
+    /// The fastest speed seen, if a speed was.
+    pub fn fastest_speed(&self) -> Option<f64> {
+        self.fastest
+    }
+
+    /// Names the cause of fenced jobs: the lease (at the run's fastest speed) was
+    /// under the machine's floor. The rule is the engine's (`engine::floor`); the
+    /// tally only words the summary with it.
+    pub fn blame_floor(&mut self, cause: Option<String>) {
+        self.floor_cause = cause;
+    }
+
     /// The trouble lines for `summary` (see [`Summary::trouble`]).
     pub fn trouble(&self, summary: &Summary, halted: Option<String>) -> Vec<String> {
         let mut lines: Vec<String> = halted.into_iter().map(|r| format!("halted: {r}")).collect();
         lines.extend(self.output_failures.iter().cloned());
         if summary.fenced > 0 && summary.faults.is_empty() {
-            lines.push(format!(
-                "{} job(s) lost the lock with no fault injected: the store was slow or unreachable, or the lease is too short for this machine (see the fenced reasons above)",
-                summary.fenced
-            ));
+            lines.push(match &self.floor_cause {
+                Some(cause) => cause.clone(),
+                None => format!(
+                    "{} job(s) lost the lock with no fault injected: the store was slow or unreachable, or the machine stalled a heartbeat past its lease (see the fenced reasons above)",
+                    summary.fenced
+                ),
+            });
         }
         lines
     }
@@ -218,5 +244,70 @@ mod tests {
         assert_eq!((s.takeovers, s.handoffs), (1, 1));
         // Never a hold: no wait and no hold time comes of it.
         assert_eq!((s.mean_wait, s.serial_time), (0.0, 0.0));
+    }
+
+    fn started(speed: f64) -> Event {
+        Event::RunStarted {
+            jobs: 2,
+            clients: 1,
+            store: "memory".into(),
+            speed,
+            seed: 1,
+            clock: "real".into(),
+            lease: 3.0,
+            wait: "race".into(),
+            latency: 1.0,
+            floor: 0.2,
+            client_names: vec!["c".into()],
+            outputs: vec!["o".into()],
+        }
+    }
+
+    fn fenced(job: JobId) -> Event {
+        Event::Fenced {
+            job,
+            client: "c".into(),
+            reason: "lease not renewed in time".into(),
+        }
+    }
+
+    #[test]
+    fn the_fastest_speed_is_the_highest_of_the_start_and_every_change() {
+        let events = [
+            at(0.0, started(2.0)),
+            at(1.0, Event::SpeedChanged { speed: 1000.0 }),
+            at(2.0, Event::SpeedChanged { speed: f64::NAN }),
+            at(3.0, Event::SpeedChanged { speed: 4.0 }),
+        ];
+        assert_eq!(Tally::of(&events).fastest_speed(), Some(1000.0));
+        assert_eq!(Tally::default().fastest_speed(), None);
+    }
+
+    #[test]
+    fn fenced_jobs_name_the_floor_when_the_engine_blamed_it() {
+        let events = [
+            at(0.0, started(1000.0)),
+            at(1.0, fenced(1)),
+            at(2.0, fenced(2)),
+        ];
+        let mut tally = Tally::of(&events);
+        let summary = tally.summary();
+        assert_eq!(summary.fenced, 2);
+        let plain = tally.trouble(&summary, None);
+        assert_eq!(plain.len(), 1);
+        assert!(
+            plain[0].starts_with("2 job(s) lost the lock with no fault injected"),
+            "{plain:?}"
+        );
+        tally.blame_floor(Some(
+            "2 job(s) fenced: the lease was below the machine's floor".into(),
+        ));
+        assert_eq!(
+            tally.trouble(&summary, None),
+            vec!["2 job(s) fenced: the lease was below the machine's floor".to_string()]
+        );
+        // No fenced job, no trouble, whatever the floor.
+        let quiet = Tally::of(&events[..1]);
+        assert!(quiet.trouble(&quiet.summary(), None).is_empty());
     }
 }

@@ -26,6 +26,8 @@ pub fn run_started(jobs: u32, clients: u32) -> Event {
         clock: "virtual".into(),
         lease: LEASE,
         wait: "race".into(),
+        latency: 1.0,
+        floor: 0.2,
         client_names,
         outputs,
     }

@@ -1,5 +1,6 @@
 //! The dashboard's model: a fold of engine events. Nothing here draws, and nothing
-//! here touches the engine, the lock or the store; `apply` is the only way in.
+//! here touches a run, the lock or the store (of the engine it uses only the pure
+//! lease-floor rule, `engine::floor`); `apply` is the only way in.
 
 mod client;
 mod fold;
@@ -11,6 +12,7 @@ pub use job::{JobRow, JobState};
 use std::collections::{HashMap, VecDeque};
 
 use crate::describe::{AttemptFilter, describe};
+use crate::engine::floor::{BelowFloor, Crossings};
 use crate::events::{Event, JobId, Stamped, Summary};
 
 /// Lines kept in the event log.
@@ -85,6 +87,9 @@ pub struct DashState {
     /// Store faults injected so far (outage, lost replies...): after one, an
     /// expired lease or a fenced write is the lock doing its job.
     pub store_faults: u32,
+    /// The run's lease against the machine's floor (from `RunStarted`, judged again
+    /// on every `SpeedChanged`); see [`DashState::below_floor`].
+    pub floor: Crossings,
     /// Whether a checked invariant broke (live or in the summary).
     pub invariants_broken: bool,
     /// Log lines ever pushed (the log keeps only the latest).
@@ -108,6 +113,12 @@ impl DashState {
             speed: 1.0,
             ..DashState::default()
         }
+    }
+
+    /// How far under the machine's floor the lease is at the current speed, if it
+    /// is: heartbeats may miss it and jobs end fenced (the header says so).
+    pub fn below_floor(&self) -> Option<BelowFloor> {
+        self.floor.below()
     }
 
     /// Jobs in state `s`.
@@ -190,6 +201,11 @@ impl DashState {
         let t = if s.t.is_finite() { s.t.max(0.0) } else { 0.0 };
         self.last_t = self.last_t.max(t);
         let level = self.fold(t, &s.event);
+        // A lease under the floor (at the start, or a speed change across it) is
+        // not an anomaly of the run, so not a warning; the log says it all the same.
+        if let Some(line) = self.floor.line(&s.event) {
+            self.pending_warnings.push((t, format!("⚠ {line}")));
+        }
         // The table shows who waits; the log keeps what changes the lock's story.
         let quiet = matches!(
             s.event,

@@ -102,6 +102,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: f64) {
             )],
         });
     }
+    // Kept before the counts: it says why jobs may end fenced.
+    if let Some(below) = st.below_floor() {
+        pieces.push(Piece {
+            rank: 1,
+            spans: vec![Span::styled(format!("⚠ {} ", below.short()), th.warn())],
+        });
+    }
     if st.faults > 0 {
         pieces.push(Piece {
             rank: 3,

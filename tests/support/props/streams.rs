@@ -328,6 +328,8 @@ pub fn random_event(rng: &mut StdRng, jobs: u32, clients: &[String]) -> Event {
                 } else {
                     nasty_string(rng)
                 },
+                latency: nasty_f64(rng),
+                floor: nasty_f64(rng),
                 client_names: names,
                 outputs,
             }
@@ -600,13 +602,18 @@ fn corrupt_numbers(rng: &mut StdRng, ev: &mut Event) {
         Event::LockAttempt { attempt, .. } => *attempt = nasty_u32(rng),
         Event::Stalled { secs, .. } => *secs = nasty_f64(rng),
         Event::SpeedChanged { speed } => *speed = nasty_f64(rng),
-        Event::RunStarted { lease, speed, .. } => {
-            if rng.random_bool(0.5) {
-                *lease = nasty_f64(rng);
-            } else {
-                *speed = nasty_f64(rng);
-            }
-        }
+        Event::RunStarted {
+            lease,
+            speed,
+            latency,
+            floor,
+            ..
+        } => match rng.random_range(0..4) {
+            0 => *lease = nasty_f64(rng),
+            1 => *speed = nasty_f64(rng),
+            2 => *latency = nasty_f64(rng),
+            _ => *floor = nasty_f64(rng),
+        },
         Event::RunFinished { summary } => **summary = some_summary(rng, Some(summary)),
         _ => {}
     }
