@@ -47,8 +47,10 @@ impl Lock {
         // store: that holder will hand over or release, and either wakes it.
         let mut fresh_head = true;
         // A store that notifies on the run's clock wakes us when the lock changes
-        // hands (owner or fence), never for a heartbeat.
-        let signal = self.store.change_signal(&self.key, &["owner", "fence"]);
+        // hands (owner or fence), never for a heartbeat. Asked for only once the
+        // lock was found taken, so an uncontended acquisition costs no watch.
+        let mut signal: Option<Signal> = None;
+        let mut asked_for_signal = false;
         // When the first attempt came back: the phase of this waiter's beat.
         let mut phase = None;
         loop {
@@ -124,6 +126,15 @@ impl Lock {
                     return Ok(won);
                 }
                 continue;
+            }
+            if !asked_for_signal && w.errors_in_row == 0 {
+                asked_for_signal = true;
+                signal = self.store.change_signal(&self.key, &["owner", "fence"]);
+                if signal.is_some() {
+                    // Read again at once, with the signal's count taken first, so no
+                    // change after the read just made can be missed.
+                    continue;
+                }
             }
             let phase = *phase.get_or_insert_with(|| self.clock.now());
             if let (Some(signal), Some(seen), 0) = (&signal, seen, w.errors_in_row) {
