@@ -153,7 +153,7 @@ mod tests {
         let per = 2 * (THREAD_STACK as u64 + EXTRA_PER_THREAD);
         assert_eq!(c.runners, 1_000_000 * 1024 / per);
         assert!(l.check(50_000).is_err());
-        let e = l.check(50_000).unwrap_err().0;
+        let e = l.check(50_000).unwrap_err();
         assert!(
             e.contains("--threads 50000") && e.contains("ulimit -v"),
             "{e}"
