@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Sink;
-use beater::{Beater, Task};
 use crate::clock::{Clock, Finish, Signal, Wake};
 use crate::events::{Event, JobId};
 use crate::lock::{Lease, Renewal};
+use beater::{Beater, Task};
 
 /// Control of one running heartbeat.
 pub struct Heartbeat {
