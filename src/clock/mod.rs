@@ -32,7 +32,7 @@ mod threads;
 mod virtual_time;
 
 pub use signal::Signal;
-pub use threads::{Enlisted, Joinable, THREAD_STACK, ThreadMark};
+pub use threads::{Enlisted, Finish, Joinable, THREAD_STACK, ThreadMark};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -105,3 +105,35 @@ fn paused_virtual_clock_does_not_advance_until_resumed() {
     h.join().unwrap();
     assert_eq!(clock.now(), Duration::from_secs(7));
 }
+
+#[test]
+fn a_task_on_a_reused_thread_hands_its_end_to_its_waiter() {
+    let clock = Clock::virtual_time();
+    let c = clock.clone();
+    let h = clock
+        .spawn("waiter".into(), move || {
+            // A later sleeper: time must not jump to it between the task's end
+            // and the waiter counting as running again.
+            let later = c.clone();
+            let other = c
+                .spawn("later".into(), move || later.sleep(Duration::from_secs(10)))
+                .unwrap();
+            let finish = super::Finish::default();
+            let (ticket, f, t) = (c.enlist(), finish.clone(), c.clone());
+            // A plain thread, as a parked one is: it counts only through the ticket.
+            let worker = thread::spawn(move || {
+                {
+                    let _mark = ticket.mark_current_thread();
+                    t.sleep(Duration::from_secs(5));
+                }
+                t.finish(&f, ticket);
+            });
+            c.wait_finish(&finish);
+            let at = c.now();
+            worker.join().unwrap();
+            drop(other);
+            at
+        })
+        .unwrap();
+    assert_eq!(h.join().unwrap(), Duration::from_secs(5));
+}

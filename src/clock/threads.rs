@@ -8,8 +8,8 @@
 
 use std::cell::Cell;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 
 use super::Clock;
@@ -31,6 +31,11 @@ impl Clock {
     /// This clock's identity for the thread-local binding (its shared state's address).
     fn id(&self) -> usize {
         Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// Whether `other` is this very clock (a clone of it), not merely one like it.
+    pub fn same_as(&self, other: &Clock) -> bool {
+        self.id() == other.id()
     }
 
     /// Whether the calling thread is bound as a participant of this clock.
@@ -129,6 +134,81 @@ impl Clock {
         }
         // A handed-over ticket drops here, after we count as running again.
         joined.map(|(result, _ticket)| result)
+    }
+}
+
+impl Clock {
+    /// Ends a task run under `ticket` on a thread that lives on (a reused one):
+    /// [`Clock::join`]'s hand-over, for a task instead of a thread.
+    ///
+    /// If the task's waiter is already waiting, the ticket goes to it, so virtual
+    /// time cannot jump between this task's end and the waiter's wake-up; if nobody
+    /// waits yet, the task retires at once.
+    pub fn finish(&self, task: &Finish, ticket: Enlisted) {
+        let st = self.state();
+        let joiner_waits = task.slot.swap(SLOT_DONE, Ordering::SeqCst) == SLOT_JOINER_WAITS;
+        drop(st);
+        let mut end = task.end();
+        end.done = true;
+        end.ticket = joiner_waits.then_some(ticket);
+        drop(end);
+        task.state.1.notify_all();
+    }
+
+    /// Waits for a task to [`finish`](Clock::finish); like [`Clock::join`], a
+    /// participant waiting here is idle, so virtual time may advance for the task.
+    pub fn wait_finish(&self, task: &Finish) {
+        let participant = self.inner.is_virtual && self.is_participant();
+        let mut idle = false;
+        if participant {
+            let mut st = self.state();
+            if task
+                .slot
+                .compare_exchange(
+                    SLOT_RUNNING,
+                    SLOT_JOINER_WAITS,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_ok()
+            {
+                idle = true;
+                st.active -= 1;
+                self.advance(&mut st);
+            }
+        }
+        let mut end = task.end();
+        while !end.done {
+            end = task.state.1.wait(end).unwrap_or_else(|p| p.into_inner());
+        }
+        let ticket = end.ticket.take();
+        drop(end);
+        if idle {
+            self.state().active += 1;
+        }
+        // A handed-over ticket drops here, after we count as running again.
+        drop(ticket);
+    }
+}
+
+/// One task's end on a reused thread: [`Clock::finish`] on one side,
+/// [`Clock::wait_finish`] on the other; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Finish {
+    slot: Arc<AtomicU8>,
+    state: Arc<(Mutex<TaskEnd>, Condvar)>,
+}
+
+#[derive(Default)]
+struct TaskEnd {
+    done: bool,
+    /// The finished task's ticket, when its waiter was already waiting.
+    ticket: Option<Enlisted>,
+}
+
+impl Finish {
+    fn end(&self) -> MutexGuard<'_, TaskEnd> {
+        self.state.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -37,6 +37,9 @@ use crate::store::{
     Limits, MemoryConfig, MemoryStore, Store, StoreError, StoreUrl, open_store_within,
 };
 
+/// How many events a virtual run lets its front end fall behind by.
+pub const VIRTUAL_BACKLOG: usize = 16_384;
+
 /// Why a run could not start (or ended abnormally).
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -77,7 +80,8 @@ pub struct RunHandle {
 }
 
 impl RunHandle {
-    /// The event stream; it ends with `RunFinished`.
+    /// The event stream; it ends with `RunFinished`. On a virtual clock it holds
+    /// at most [`VIRTUAL_BACKLOG`] events: drain it before [`RunHandle::join`].
     pub fn events(&self) -> &Receiver<Stamped> {
         &self.events
     }
@@ -153,7 +157,16 @@ pub fn start_with(
     };
     let outputs = setup::open_outputs(&scenario)?;
     setup::bind_keys(&scenario, store.as_ref(), &docs, &outputs)?;
-    let (event_tx, event_rx) = crossbeam_channel::unbounded();
+    let (event_tx, event_rx) = if clock.is_virtual() {
+        // A virtual run outpaces any printer: unbounded, 100,000 jobs kept most of
+        // their million events queued (100 MB). A full stream makes the emitting job
+        // wait, which on a virtual clock changes nothing (a job that waits counts as
+        // running, so time stands still). A real clock keeps the stream unbounded: a
+        // holder waiting on a slow front end would lose its lease.
+        crossbeam_channel::bounded(VIRTUAL_BACKLOG)
+    } else {
+        crossbeam_channel::unbounded()
+    };
     let (command_tx, command_rx) = crossbeam_channel::unbounded();
     let coordinator = run::launch(
         scenario,

@@ -1,24 +1,31 @@
 //! The holder's heartbeat: renews the lease every `lease / 3`, independently of the
 //! job's writes, so that a job busy writing (or pausing between chunks) keeps its lock
 //! and a job that is dead or frozen loses it.
+//!
+//! The renewals run on a thread of their own, reused from one holder to the next
+//! of the same runner (`beater.rs`).
+
+mod beater;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Sink;
-use crate::clock::{Clock, Joinable, Signal, Wake};
+use crate::clock::{Clock, Finish, Signal, Wake};
 use crate::events::{Event, JobId};
 use crate::lock::{Lease, Renewal};
+use beater::{Beater, Task};
 
-/// Control of one running heartbeat thread.
+/// Control of one running heartbeat.
 pub struct Heartbeat {
     clock: Clock,
     /// Raised to stop: it wakes this heartbeat alone, not every sleeper of the run.
     stop: Signal,
     /// Scenario time (nanoseconds) until which the holder is frozen; 0 when not.
     stall_until: Arc<AtomicU64>,
-    handle: Option<Joinable<()>>,
+    /// The thread it renews on and the end of its renewals, until stopped.
+    running: Option<(Beater, Finish)>,
 }
 
 impl Heartbeat {
@@ -48,14 +55,27 @@ impl Heartbeat {
         let stop = clock.signal();
         let stall_until = Arc::new(AtomicU64::new(0));
         let (c, s, st) = (clock.clone(), stop.clone(), stall_until.clone());
-        let handle = clock.spawn_joinable(format!("heartbeat-{job}"), move || {
-            beat(&c, &lease, sink.as_ref(), job, &client, every, (&s, &st))
-        })?;
+        let finish = Finish::default();
+        let mut task = Task {
+            // Counted before the task is handed over, so time cannot start early.
+            ticket: clock.enlist(),
+            finish: finish.clone(),
+            body: Box::new(move || beat(&c, &lease, sink.as_ref(), job, &client, every, (&s, &st))),
+        };
+        let mut beater = Beater::take_or_start(clock)?;
+        if let Err(back) = beater.run(task) {
+            // A parked thread that is gone: start a fresh one.
+            task = back;
+            beater = Beater::take_or_start(clock)?;
+            beater.run(task).map_err(|_| {
+                std::io::Error::other("the heartbeat thread ended before its first task")
+            })?;
+        }
         Ok(Heartbeat {
             clock: clock.clone(),
             stop,
             stall_until,
-            handle: Some(handle),
+            running: Some((beater, finish)),
         })
     }
 
@@ -65,12 +85,13 @@ impl Heartbeat {
             .store(until.as_nanos() as u64, Ordering::SeqCst);
     }
 
-    /// Stops renewing and waits for the thread to end.
+    /// Stops renewing and waits for the renewals to end; the thread is kept for
+    /// this thread's next heartbeat.
     pub fn stop(&mut self) {
         self.clock.raise(&self.stop);
-        if let Some(h) = self.handle.take() {
-            // A panicking heartbeat has already stopped renewing, which is all we need.
-            let _ = self.clock.join(h);
+        if let Some((beater, finish)) = self.running.take() {
+            self.clock.wait_finish(&finish);
+            beater.park();
         }
     }
 }
