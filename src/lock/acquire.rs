@@ -184,11 +184,11 @@ impl Lock {
         let now = self.clock.now();
         let since = now.saturating_sub(phase).as_nanos();
         let beat_ns = beat.as_nanos().max(1);
-        let into = since % beat_ns;
-        if into != 0 {
-            let left = u64::try_from(beat_ns - into).unwrap_or(u64::MAX);
-            self.clock.sleep_or(Duration::from_nanos(left), abort);
-        }
+        // Strictly after now: waiters woken in the same instant (no latency) all
+        // sleep to the beat, so what happens at the notice's own instant (a holder
+        // of no length releasing again) is seen in one read each, not one per notice.
+        let left = u64::try_from(beat_ns - since % beat_ns).unwrap_or(u64::MAX);
+        self.clock.sleep_or(Duration::from_nanos(left), abort);
     }
 
     /// The pause before the next attempt after `errors` store errors in a row.
