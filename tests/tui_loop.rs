@@ -37,14 +37,15 @@ const STEP_CAP: usize = 1_000_000;
 /// waits for the next frame tick, so this is under two minutes, not hours).
 const AFTER_END_CAP: usize = 3_000;
 
-/// A real-clock run at speed 100: a chunk pause is 20 ms, the lease 0.3 s of wall
-/// time, so a loaded machine cannot make a lease expire spuriously.
+/// A real-clock run at speed 100: a chunk pause is 20 ms, the lease 0.4 s of wall
+/// time (above the lease floor, so no warning takes the header's room), so a
+/// loaded machine cannot make a lease expire spuriously.
 fn real_run(dir: &Path, jobs: u32, seed: u64) -> Scenario {
     Scenario {
         jobs,
         crash_prob: 0.0,
         speed: 100.0,
-        lease: 30.0,
+        lease: 40.0,
         db_latency: 0.1,
         seed,
         output: dir.join("output.txt"),

@@ -94,11 +94,15 @@ fn a_replay_seeked_to_any_moment_draws_what_the_live_dashboard_drew_then() {
     // happened. Replay: seek there, forwards and then backwards.
     let mut live = App::new(Theme::mono());
     let mut moments = Vec::new();
+    // About eight moments spread over the run, whatever its length.
+    let step = (events.len() / 8).max(1);
+    let mut next_pick = 0;
     for (i, ev) in events.iter().enumerate() {
         live.state.apply(ev);
         let next_t = events.get(i + 1).map(|n| n.t);
         // The screen at `t` is drawn once every event of `t` is in.
-        if i % 97 == 0 && next_t.is_none_or(|n| n > ev.t) {
+        if i >= next_pick && next_t.is_none_or(|n| n > ev.t) {
+            next_pick = i + step;
             live.after_events();
             moments.push((ev.t, screen(&live, ev.t, 120, 40)));
         }

@@ -95,6 +95,8 @@ fn a_replay_plays_seeks_and_refuses_faults_in_a_real_terminal() {
         s.contains("DONE") && s.contains("summary")
     });
     tmux.send("Escape");
+    // Home sent hard on the heels of Escape can reach the program as Alt+Home.
+    tmux.wait_for("the summary closed", |s| !s.contains("summary"));
     tmux.send("Home");
     tmux.wait_for("back at the start", |s| s.contains("event 0/"));
     // The next fault: the kill command at 9 s, then the kill itself.
