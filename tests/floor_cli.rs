@@ -87,6 +87,14 @@ fn a_speed_change_across_the_floor_warns_when_it_happens() {
     assert_finished_and_blamed_if_fenced(&out);
 }
 
+/// A run of `args` that starts with its first line, never mentions a floor and passes.
+fn says_nothing_of_a_floor(dir: &std::path::Path, args: &[&str]) {
+    let out = joblock(dir, args);
+    assert!(first_line(&out).contains("run started"), "{}", show(&out));
+    assert!(!text(&out.stdout).contains("floor"), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
 #[test]
 fn the_default_speed_and_the_virtual_clock_say_nothing_of_a_floor() {
     let dir = workdir();
@@ -100,10 +108,7 @@ fn the_default_speed_and_the_virtual_clock_say_nothing_of_a_floor() {
         "--chunk-pause",
         "0",
     ];
-    let out = joblock(dir.path(), &real);
-    assert!(first_line(&out).contains("run started"), "{}", show(&out));
-    assert!(!text(&out.stdout).contains("floor"), "{}", show(&out));
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    says_nothing_of_a_floor(dir.path(), &real);
 
     let dir = workdir();
     let virt = [
@@ -117,10 +122,7 @@ fn the_default_speed_and_the_virtual_clock_say_nothing_of_a_floor() {
         "--crash-prob",
         "0",
     ];
-    let out = joblock(dir.path(), &virt);
-    assert!(first_line(&out).contains("run started"), "{}", show(&out));
-    assert!(!text(&out.stdout).contains("floor"), "{}", show(&out));
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    says_nothing_of_a_floor(dir.path(), &virt);
 }
 
 #[test]
