@@ -173,8 +173,8 @@ impl Lock {
     }
 
     /// After a change notice, waits for this waiter's next beat: instants `phase`
-    /// (when its first attempt came back) plus a multiple of a tenth of `retry`, at most 10 ms with the exercise's
-    /// 0.1 s. Waiters that arrived at different times so read at different moments
+    /// (when its first attempt came back) plus a multiple of a tenth of `retry`, so
+    /// at most 10 ms with the exercise's 0.1 s. Waiters that arrived at different times so read at different moments
     /// rather than all at the instant of the notice, which on a virtual clock (no
     /// latency) would leave the winner to the OS's thread scheduling, and a seed
     /// would no longer reproduce the order of holders. (The first attempts of waiters

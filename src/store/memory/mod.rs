@@ -122,9 +122,9 @@ impl MemoryStore {
 
     /// Raises the change signals a write collected (after the data mutex is
     /// released: a woken waiter's first act is to read).
-    fn raise(&self, signals: Vec<crate::clock::Signal>) {
-        for signal in &signals {
-            self.shared.clock.raise(signal);
+    fn raise(&self, signals: impl IntoIterator<Item = crate::clock::Signal>) {
+        for signal in signals {
+            self.shared.clock.raise(&signal);
         }
     }
 
@@ -157,7 +157,7 @@ impl Store for MemoryStore {
         let signal = self.shared.watches.on_presence(&key);
         docs.insert(key, fields);
         drop(docs);
-        self.raise(signal.into_iter().collect());
+        self.raise(signal);
         Ok(())
     }
 
@@ -229,7 +229,7 @@ impl Store for MemoryStore {
             Value::Object(doc.clone())
         });
         drop(docs);
-        self.raise(signal.into_iter().collect());
+        self.raise(signal);
         Ok(updated)
     }
 
@@ -262,7 +262,7 @@ impl Store for MemoryStore {
         let signal = removed
             .as_ref()
             .and_then(|(key, _)| self.shared.watches.on_presence(key));
-        self.raise(signal.into_iter().collect());
+        self.raise(signal);
         Ok(u64::from(removed.is_some()))
     }
 
