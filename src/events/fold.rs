@@ -246,23 +246,6 @@ mod tests {
         assert_eq!((s.mean_wait, s.serial_time), (0.0, 0.0));
     }
 
-    fn started(speed: f64) -> Event {
-        Event::RunStarted {
-            jobs: 2,
-            clients: 1,
-            store: "memory".into(),
-            speed,
-            seed: 1,
-            clock: "real".into(),
-            lease: 3.0,
-            wait: "race".into(),
-            latency: 1.0,
-            floor: 0.2,
-            client_names: vec!["c".into()],
-            outputs: vec!["o".into()],
-        }
-    }
-
     fn fenced(job: JobId) -> Event {
         Event::Fenced {
             job,
@@ -274,7 +257,7 @@ mod tests {
     #[test]
     fn the_fastest_speed_is_the_highest_of_the_start_and_every_change() {
         let events = [
-            at(0.0, started(2.0)),
+            at(0.0, crate::events::for_tests::started(2.0, "real")),
             at(1.0, Event::SpeedChanged { speed: 1000.0 }),
             at(2.0, Event::SpeedChanged { speed: f64::NAN }),
             at(3.0, Event::SpeedChanged { speed: 4.0 }),
@@ -286,7 +269,7 @@ mod tests {
     #[test]
     fn fenced_jobs_name_the_floor_when_the_engine_blamed_it() {
         let events = [
-            at(0.0, started(1000.0)),
+            at(0.0, crate::events::for_tests::started(1000.0, "real")),
             at(1.0, fenced(1)),
             at(2.0, fenced(2)),
         ];

@@ -10,6 +10,8 @@
 mod command;
 mod event;
 mod fold;
+#[cfg(test)]
+pub(crate) mod for_tests;
 mod job;
 mod ops;
 pub mod recording;

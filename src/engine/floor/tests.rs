@@ -135,27 +135,12 @@ fn a_scenario_on_a_real_store_counts_no_simulated_latency() {
     assert_eq!(LeaseTiming::of_scenario(&Scenario::default()).latency, 1.0);
 }
 
-fn started(speed: f64, clock: &str) -> Event {
-    Event::RunStarted {
-        jobs: 2,
-        clients: 1,
-        store: "memory".into(),
-        speed,
-        seed: 1,
-        clock: clock.into(),
-        lease: 3.0,
-        wait: "race".into(),
-        latency: 1.0,
-        floor: 0.2,
-        client_names: vec!["client-1".into()],
-        outputs: vec!["output.txt".into()],
-    }
-}
-
 #[test]
 fn crossings_warn_at_the_start_and_on_each_crossing_only() {
     let mut c = Crossings::default();
-    let first = c.line(&started(1000.0, "real")).expect("a warning");
+    let first = c
+        .line(&crate::events::for_tests::started(1000.0, "real"))
+        .expect("a warning");
     assert!(
         first.starts_with("warning: at --speed 1000 the 3s lease is 3ms of real time"),
         "{first}"
@@ -182,9 +167,15 @@ fn crossings_warn_at_the_start_and_on_each_crossing_only() {
 #[test]
 fn crossings_say_nothing_at_the_default_speed_or_on_a_virtual_clock() {
     let mut c = Crossings::default();
-    assert_eq!(c.line(&started(1.0, "real")), None);
+    assert_eq!(
+        c.line(&crate::events::for_tests::started(1.0, "real")),
+        None
+    );
     let mut v = Crossings::default();
-    assert_eq!(v.line(&started(1000.0, "virtual")), None);
+    assert_eq!(
+        v.line(&crate::events::for_tests::started(1000.0, "virtual")),
+        None
+    );
     assert_eq!(v.line(&Event::SpeedChanged { speed: 1e6 }), None);
     // A speed change before any start has nothing to judge by.
     assert_eq!(
